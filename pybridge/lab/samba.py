@@ -376,9 +376,8 @@ class SambaDC:
     def provision(self) -> None:
         """Create the domain in base_dir, unless that is already done.
 
-        The Administrator password is the random one samba-tool generates (so it
-        never appears on a command line); the connector account's password is
-        generated here. Both go to owner-only files in base_dir/secrets/.
+        Passwords are generated here and written to owner-only files in
+        base_dir/secrets/; none of them ever appears on a command line.
         """
         check_prerequisites()
         if self.is_provisioned():
@@ -409,24 +408,52 @@ class SambaDC:
                                  stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:
             raise LabError("samba-tool domain provision did not finish within 5 minutes") from None
-        output = (res.stdout or "") + (res.stderr or "")
-        match = re.search(r"Admin password:\s*(\S+)", output)
-        log = output if match is None else output.replace(match.group(1), "<redacted: see secrets/admin.password>")
+        # samba-tool made up an Administrator password and printed it; keep it out of the log.
+        log = re.sub(r"(Admin password:\s*)\S+", r"\1<replaced, see secrets/admin.password>",
+                     (res.stdout or "") + (res.stderr or ""))
         (self.base_dir / "provision.log").write_text(log, encoding="utf-8")
         if res.returncode != 0:
             tail = "\n".join(log.splitlines()[-15:])
             raise LabError(f"samba-tool domain provision failed (exit {res.returncode}); "
                            f"see {self.base_dir / 'provision.log'}:\n{tail}")
-        if match is None:
-            raise LabError("samba-tool domain provision succeeded but printed no generated Administrator "
-                           f"password; see {self.base_dir / 'provision.log'}")
-        _write_secret(self.admin_password_file, match.group(1))
+        admin_password = generate_password(32)
+        self._set_password_offline("Administrator", admin_password)
+        _write_secret(self.admin_password_file, admin_password)
         _write_secret(self.connector_password_file, generate_password(32))
         self._write_config()
         self._marker.write_text(json.dumps({
             "realm": self.realm, "domain": self.domain, "hostname": self.hostname,
             "host": self.host, "seconds": round(time.monotonic() - started, 2),
         }) + "\n")
+
+    def _set_password_offline(self, sam: str, password: str) -> None:
+        """Set an account's password in sam.ldb directly, the password travelling on stdin.
+
+        samba-tool's --adminpass and --newpassword would put it on a command line
+        (readable in /proc); Samba's own Python bindings, run by the interpreter
+        samba-tool itself uses, take it from stdin instead.
+        """
+        tool = _which("samba-tool") or "samba-tool"
+        try:
+            shebang = Path(tool).read_text(errors="replace").splitlines()[0]
+            python = shebang[2:].strip().split()[0] if shebang.startswith("#!") else "python3"
+        except (OSError, IndexError):
+            python = "python3"
+        script = (
+            "import sys\n"
+            "from samba.auth import system_session\n"
+            "from samba.param import LoadParm\n"
+            "from samba.samdb import SamDB\n"
+            "lp = LoadParm(); lp.load(sys.argv[1])\n"
+            "db = SamDB(url=sys.argv[2], session_info=system_session(), lp=lp)\n"
+            "db.setpassword('(sAMAccountName=%s)' % sys.argv[3], sys.stdin.read().rstrip('\\n'))\n"
+        )
+        res = subprocess.run([python, "-c", script, str(self.smb_conf),
+                              str(self.base_dir / "private" / "sam.ldb"), sam],
+                             input=password + "\n", capture_output=True, text=True, timeout=120, check=False)
+        if res.returncode != 0:
+            raise LabError(f"Setting the {sam} password in {self.base_dir} failed: "
+                           f"{(res.stderr or res.stdout).strip()[-500:]}")
 
     def _clear_partial_provision(self) -> None:
         """Remove what an interrupted provision left, but never a directory that is not ours."""

@@ -1,0 +1,212 @@
+"""The command line: `pybridge sync`, `pybridge lab`.
+
+stdout carries exactly one JSON document per object and nothing else; progress,
+warnings and errors go to stderr. Exit codes: 0 Success, 1 Failure,
+2 usage or configuration error, 3 Skipped (out of scope).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import Sequence
+
+from . import __version__
+
+EXIT_SUCCESS, EXIT_FAILURE, EXIT_USAGE, EXIT_SKIPPED = 0, 1, 2, 3
+
+EPILOG = """exit codes:
+  0  Success          the object is in sync (or would be, in staging mode)
+  1  Failure          a step failed; StatusInfo says why and what to do
+  2  usage/config     the command line or the configuration is wrong
+  3  Skipped          the object is out of sync scope (OU, type, group filtering)
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's default exits 2 too; keep the message short
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"pybridge: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="pybridge", description="Synchronise ONE on-premises Active Directory object to Microsoft "
+                "Entra ID and explain, step by step, what happened and why (a re-implementation of Entra "
+                "Connect's Invoke-ADSyncSingleObjectSync).", epilog=EPILOG,
+                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"pybridge {__version__}")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more detail on stderr (-vv: debug)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    s = sub.add_parser("sync", help="synchronise one object (the ten steps) and print the result as JSON",
+                       description="Run the ten steps of Single Object Sync for one AD object and print one JSON "
+                       "document on stdout.", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("dn_positional", nargs="?", metavar="DN", help="the object's distinguished name")
+    s.add_argument("--distinguished-name", "-d", dest="dn", metavar="DN",
+                   help="the object's distinguished name (RFC 4514, e.g. \"CN=Smith\\, John,OU=Users,DC=contoso,DC=com\")")
+    s.add_argument("--staging-mode", action="store_true",
+                   help="write nothing to Entra ID; import and sync are still committed to the local state, and the "
+                   "export step lists exactly what would have been sent")
+    s.add_argument("--what-if", action="store_true",
+                   help="like --staging-mode, and nothing is persisted locally either")
+    s.add_argument("--no-html-report", action="store_true", help="do not write the HTML report")
+    s.add_argument("--config", metavar="PATH", help="configuration file (default: $PYBRIDGE_CONFIG, then the "
+                   "platform's config directory)")
+    s.add_argument("--report-dir", metavar="DIR", help="directory for the HTML report (overrides report.directory)")
+    s.add_argument("--format", choices=("adsync", "graph"), default="adsync",
+                   help="JSON shape: adsync (the original cmdlet's, default) or graph (provisioningObjectSummary)")
+    s.add_argument("--progress", choices=("text", "json", "none"), default="text",
+                   help="progress on stderr: text (default), json (one machine-readable line per step), none")
+
+    lab = sub.add_parser("lab", help="the local lab: a Samba AD DC and a Graph emulator on loopback",
+                         description="Provision and run a Samba AD DC and a Microsoft Graph emulator on loopback, "
+                         "seeded with a sample directory, and write a ready configuration.")
+    lab.add_argument("--dir", metavar="DIR", help="lab directory (default: $PYBRIDGE_LAB_DIR or ./lab)")
+    lsub = lab.add_subparsers(dest="lab_command", metavar="ACTION")
+    lsub.required = True
+    up = lsub.add_parser("up", help="provision (once), start, seed, and write the configuration")
+    up.add_argument("--sync", metavar="KEY", nargs="?", const="user",
+                    help="then sync a sample object (default: the sample user) and print its JSON")
+    lsub.add_parser("status", help="show what runs and where the configuration is")
+    lsub.add_parser("down", help="stop exactly what 'lab up' started")
+    return p
+
+
+def _configure_logging(verbosity: int) -> None:
+    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    logging.basicConfig(level=level, stream=sys.stderr, format="pybridge: %(levelname)s: %(message)s")
+
+
+def _progress_printer(mode: str):  # type: ignore[no-untyped-def]
+    import json
+
+    def text(step):  # type: ignore[no-untyped-def]
+        reason = step.details.get("Reason")
+        sys.stderr.write(f"[{step.number:2d}/10] {step.name} ({step.type.value}): {step.status.value}"
+                         + (f" - {reason}" if reason else "") + "\n")
+
+    def machine(step):  # type: ignore[no-untyped-def]
+        sys.stderr.write("PYBRIDGE-PROGRESS " + json.dumps({"step": step.number, "of": 10, "name": step.name,
+                                                            "type": step.type.value, "status": step.status.value,
+                                                            "description": step.description}) + "\n")
+    return {"text": text, "json": machine}.get(mode)
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from . import config as configlib
+    from .errors import ConfigError, PyBridgeError
+
+    dn = args.dn if args.dn is not None else args.dn_positional
+    if args.dn is not None and args.dn_positional is not None:
+        sys.stderr.write("pybridge: error: give the DN once (positional or --distinguished-name)\n")
+        return EXIT_USAGE
+    if dn is None:
+        sys.stderr.write("pybridge: error: the distinguished name is required (--distinguished-name DN)\n")
+        return EXIT_USAGE
+    try:
+        cfg = configlib.load(args.config)
+    except ConfigError as exc:
+        sys.stderr.write(f"pybridge: configuration error: {exc}\n")
+        _print_failure(dn, "ConfigurationError", str(exc).splitlines()[0], args.format, exc.problems)
+        return EXIT_USAGE
+    for warning in cfg.warnings:
+        sys.stderr.write(f"pybridge: WARNING: {warning}\n")
+    if args.report_dir:
+        from dataclasses import replace
+        from pathlib import Path
+        cfg = replace(cfg, report_dir=Path(args.report_dir))
+    from .engine import sync_object
+    try:
+        result = sync_object(dn, cfg, staging_mode=args.staging_mode, what_if=args.what_if,
+                             progress=_progress_printer(args.progress))
+    except PyBridgeError as exc:  # the state store could not be opened or saved
+        sys.stderr.write(f"pybridge: error: {exc}\n")
+        _print_failure(dn, exc.error_code, exc.message, args.format, [exc.recommended_action])
+        return EXIT_FAILURE
+    _emit(result, args.format)
+    status = result.status_info
+    if status.error_code:
+        sys.stderr.write(f"pybridge: {status.status.value}: {status.error_code}: {status.reason}\n")
+        if status.recommended_action:
+            sys.stderr.write(f"pybridge: recommended action: {status.recommended_action}\n")
+    return result.exit_code
+
+
+def _emit(result, fmt: str) -> None:  # type: ignore[no-untyped-def]
+    from .report import adsync
+    if fmt == "graph":
+        from .report import graph
+        text = graph.dumps(result)
+    else:
+        text = adsync.dumps(result)
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+def _print_failure(dn: str, code: str, reason: str, fmt: str, details: list[str] | None = None) -> None:
+    """A run that could not start still prints one result, so `| ConvertFrom-Json` never breaks."""
+    from .core.errorcodes import lookup
+    from .core.model import Status, StatusInfo, SyncResult, new_steps, utcnow, ProvisioningIdentity
+
+    now = utcnow()
+    info = lookup(code)
+    result = SyncResult(distinguished_name=dn, start_time=now, end_time=now, steps=new_steps(),
+                        source_identity=ProvisioningIdentity(name=dn),
+                        status_info=StatusInfo(status=Status.FAILURE, error_code=code, reason=reason,
+                                               additional_details="\n".join(d for d in details or [] if d) or None,
+                                               error_category=info.category, recommended_action=info.action))
+    _emit(result, fmt)
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .errors import PyBridgeError
+    from .lab import orchestrator
+
+    lab_dir = Path(args.dir or os.environ.get("PYBRIDGE_LAB_DIR") or "lab").resolve()
+    try:
+        if args.lab_command == "up":
+            info = orchestrator.up(lab_dir, log=lambda m: sys.stderr.write(f"pybridge lab: {m}\n"))
+            sys.stderr.write(f"pybridge lab: configuration written to {info['config']}\n")
+            if args.sync:
+                samples = info["samples"]
+                if args.sync not in samples:
+                    sys.stderr.write(f"pybridge lab: unknown sample {args.sync!r} (one of {', '.join(samples)})\n")
+                    return EXIT_USAGE
+                sys.stderr.write(f"pybridge lab: syncing {samples[args.sync]}\n")
+                ns = build_parser().parse_args(["sync", "--config", str(info["config"]), "--distinguished-name",
+                                                samples[args.sync]])
+                return cmd_sync(ns)
+            sys.stdout.write(str(info["config"]) + "\n")
+            return EXIT_SUCCESS
+        if args.lab_command == "status":
+            status = orchestrator.status(lab_dir)
+            for key, value in status.items():
+                sys.stdout.write(f"{key}: {value}\n")
+            return EXIT_SUCCESS if status.get("samba") == "running" and status.get("graph") == "running" else 1
+        orchestrator.down(lab_dir, log=lambda m: sys.stderr.write(f"pybridge lab: {m}\n"))
+        return EXIT_SUCCESS
+    except PyBridgeError as exc:
+        sys.stderr.write(f"pybridge lab: error: {exc}\n")
+        return EXIT_USAGE
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _configure_logging(args.verbose)
+    try:
+        if args.command == "sync":
+            return cmd_sync(args)
+        if args.command == "lab":
+            return cmd_lab(args)
+    except KeyboardInterrupt:
+        sys.stderr.write("pybridge: interrupted; nothing was committed to the state store\n")
+        return 130
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,463 @@
+"""YAML configuration -> typed, validated settings.
+
+This is the only module that reads environment variables and files for settings.
+Everything is validated when loaded and every problem is reported at once, each
+with its key path (``ad_connectors[0].servers[1]: ...``). Secrets are never taken
+from the YAML itself or from argv: only from an environment variable or a file,
+and they are wrapped in :class:`Secret`, whose repr never shows the value.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+from ldap3.core.exceptions import LDAPInvalidDnError
+from ldap3.utils.dn import parse_dn
+
+from . import platform
+from .errors import ConfigError
+
+DEFAULT_OBJECT_TYPES = ("user", "inetOrgPerson", "group", "contact")
+KNOWN_OBJECT_TYPES = ("user", "inetOrgPerson", "group", "contact", "foreignSecurityPrincipal", "computer")
+PUBLIC_AUTHORITY = "https://login.microsoftonline.com"
+PUBLIC_GRAPH = "https://graph.microsoft.com"
+
+
+class Secret:
+    """A secret read on demand from an environment variable or a file; never printed."""
+
+    def __init__(self, *, env: str | None = None, file: Path | None = None, label: str) -> None:
+        self.env, self.file, self.label = env, file, label
+
+    def problem(self) -> str | None:
+        """Why the secret cannot be read, or None (checked at load, value not kept)."""
+        if self.env is not None:
+            value = os.environ.get(self.env)
+            if not value:
+                return f"environment variable {self.env} is not set or empty"
+            return None
+        assert self.file is not None
+        try:
+            if not self.file.read_text(encoding="utf-8").splitlines()[:1] or not self.reveal():
+                return f"file {self.file} is empty"
+        except OSError as exc:
+            return f"file {self.file} cannot be read ({exc.strerror})"
+        return None
+
+    def reveal(self) -> str:
+        if self.env is not None:
+            return os.environ.get(self.env, "")
+        assert self.file is not None
+        lines = self.file.read_text(encoding="utf-8").splitlines()
+        return lines[0].strip() if lines else ""
+
+    @property
+    def source(self) -> str:
+        return f"environment variable {self.env}" if self.env else f"file {self.file}"
+
+    def __repr__(self) -> str:
+        return f"Secret({self.label} from {self.source})"
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    validate: bool = True
+    ca_file: Path | None = None
+    server_name: str | None = None
+
+
+@dataclass(frozen=True)
+class GroupFiltering:
+    group: str | None = None
+    nested: bool = False
+
+
+@dataclass(frozen=True)
+class ADConnector:
+    name: str
+    servers: tuple[str, ...]
+    tls: TlsSettings
+    connect_timeout: float
+    username: str
+    password: Secret
+    partitions: tuple[str, ...]
+    include: tuple[str, ...]
+    exclude: tuple[str, ...]
+    object_types: tuple[str, ...]
+    group_filtering: GroupFiltering
+
+
+@dataclass(frozen=True)
+class CertificateCredential:
+    file: Path
+    key_password: Secret | None = None
+
+
+@dataclass(frozen=True)
+class EntraConnector:
+    name: str
+    tenant_id: str
+    client_id: str
+    client_secret: Secret | None
+    certificate: CertificateCredential | None
+    authority_host: str
+    graph_endpoint: str
+    ca_file: Path | None
+    verify_tls: bool
+    timeout: float
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    source_anchor: str = "mS-DS-ConsistencyGuid"
+    soft_match: bool = True
+    staging_mode: bool = False
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None
+    ad_connectors: tuple[ADConnector, ...]
+    entra: EntraConnector
+    sync: SyncSettings
+    state_path: Path
+    report_dir: Path
+    warnings: tuple[str, ...] = field(default=())
+
+    def secrets(self) -> list[Secret]:
+        out: list[Secret] = [c.password for c in self.ad_connectors]
+        if self.entra.client_secret:
+            out.append(self.entra.client_secret)
+        if self.entra.certificate and self.entra.certificate.key_password:
+            out.append(self.entra.certificate.key_password)
+        return out
+
+
+class _Reader:
+    """Walks the YAML tree, collecting every problem with its key path."""
+
+    def __init__(self, base: Path) -> None:
+        self.problems: list[str] = []
+        self.base = base
+
+    def err(self, path: str, msg: str) -> None:
+        self.problems.append(f"{path}: {msg}")
+
+    def mapping(self, value: Any, path: str, allowed: set[str]) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.err(path, f"must be a mapping, got {type(value).__name__}")
+            return {}
+        for key in value:
+            if key not in allowed:
+                self.err(f"{path}.{key}" if path else str(key),
+                         f"unknown key (allowed: {', '.join(sorted(allowed))})")
+        return value
+
+    def string(self, d: dict[str, Any], key: str, path: str, default: str | None = None,
+               required: bool = False) -> str | None:
+        value = d.get(key, default)
+        if value is None:
+            if required:
+                self.err(f"{path}.{key}", "is required")
+            return None
+        if not isinstance(value, str) or not value.strip():
+            self.err(f"{path}.{key}", "must be a non-empty string")
+            return None
+        return value.strip()
+
+    def boolean(self, d: dict[str, Any], key: str, path: str, default: bool) -> bool:
+        value = d.get(key, default)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            self.err(f"{path}.{key}", f"must be true or false, got {value!r}")
+            return default
+        return value
+
+    def number(self, d: dict[str, Any], key: str, path: str, default: float) -> float:
+        value = d.get(key, default)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            self.err(f"{path}.{key}", f"must be a positive number, got {value!r}")
+            return default
+        return float(value)
+
+    def str_list(self, d: dict[str, Any], key: str, path: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+        value = d.get(key)
+        if value is None:
+            return default
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list):
+            self.err(f"{path}.{key}", "must be a list of strings")
+            return default
+        out = []
+        for i, item in enumerate(value):
+            if not isinstance(item, str) or not item.strip():
+                self.err(f"{path}.{key}[{i}]", "must be a non-empty string")
+            else:
+                out.append(item.strip())
+        return tuple(out)
+
+    def file(self, d: dict[str, Any], key: str, path: str) -> Path | None:
+        value = self.string(d, key, path)
+        if value is None:
+            return None
+        p = Path(os.path.expanduser(value))
+        if not p.is_absolute():
+            p = self.base / p
+        if not p.is_file():
+            self.err(f"{path}.{key}", f"file {p} does not exist")
+        return p
+
+    def pem_file(self, d: dict[str, Any], key: str, path: str) -> Path | None:
+        p = self.file(d, key, path)
+        if p is not None and p.is_file():
+            try:
+                data = p.read_bytes()
+            except OSError as exc:
+                self.err(f"{path}.{key}", f"file {p} cannot be read ({exc.strerror})")
+                return p
+            if b"-----BEGIN CERTIFICATE-----" not in data:
+                self.err(f"{path}.{key}", f"file {p} holds no PEM certificate")
+        return p
+
+    def secret(self, d: dict[str, Any], prefix: str, path: str, label: str, required: bool,
+               check: bool) -> Secret | None:
+        env = self.string(d, f"{prefix}_env", path)
+        raw_file = self.string(d, f"{prefix}_file", path)
+        if prefix in d:
+            self.err(f"{path}.{prefix}", "secrets are never read from the configuration file; "
+                     f"use {prefix}_env or {prefix}_file")
+        if env and raw_file:
+            self.err(path, f"set only one of {prefix}_env and {prefix}_file")
+            return None
+        if not env and not raw_file:
+            if required:
+                self.err(path, f"{prefix}_env or {prefix}_file is required")
+            return None
+        if raw_file:
+            f = Path(os.path.expanduser(raw_file))
+            sec = Secret(file=f if f.is_absolute() else self.base / f, label=label)
+        else:
+            sec = Secret(env=env, label=label)
+        if check:
+            problem = sec.problem()
+            if problem:
+                key = f"{prefix}_env" if env else f"{prefix}_file"
+                self.err(f"{path}.{key}", f"{label}: {problem}")
+        return sec
+
+    def dn(self, value: str, path: str) -> str | None:
+        try:
+            parse_dn(value)
+        except (LDAPInvalidDnError, ValueError, IndexError, TypeError):
+            self.err(path, f"{value!r} is not a valid distinguished name")
+            return None
+        return value
+
+    def url(self, value: str | None, path: str, schemes: tuple[str, ...]) -> str | None:
+        if value is None:
+            return None
+        try:
+            parts = urlsplit(value)
+            port = parts.port
+        except ValueError:
+            self.err(path, f"{value!r} is not a valid URL")
+            return None
+        if parts.scheme not in schemes or not parts.hostname:
+            self.err(path, f"{value!r} must be a {' or '.join(s + '://' for s in schemes)} URL with a host")
+            return None
+        del port
+        return value.rstrip("/")
+
+
+def _is_under(dn: str, container: str) -> bool:
+    from .core.dn import is_descendant
+    return is_descendant(dn, container)
+
+
+def _read_ad(r: _Reader, raw: Any, i: int, check_secrets: bool) -> ADConnector | None:
+    path = f"ad_connectors[{i}]"
+    d = r.mapping(raw, path, {"name", "servers", "tls", "connect_timeout", "account", "partitions",
+                              "containers", "object_types", "group_filtering"})
+    name = r.string(d, "name", path, required=True) or f"connector{i}"
+    servers = []
+    for j, s in enumerate(r.str_list(d, "servers", path)):
+        u = r.url(s, f"{path}.servers[{j}]", ("ldaps", "ldap"))
+        if u:
+            servers.append(u)
+    if "servers" not in d:
+        r.err(f"{path}.servers", "is required (at least one ldaps:// or ldap:// URL)")
+    elif not d.get("servers"):
+        r.err(f"{path}.servers", "must list at least one server")
+    t = r.mapping(d.get("tls"), f"{path}.tls", {"validate", "ca_file", "server_name"})
+    tls = TlsSettings(validate=r.boolean(t, "validate", f"{path}.tls", True),
+                      ca_file=r.pem_file(t, "ca_file", f"{path}.tls"),
+                      server_name=r.string(t, "server_name", f"{path}.tls"))
+    a = r.mapping(d.get("account"), f"{path}.account", {"username", "password_env", "password_file", "password"})
+    if "account" not in d:
+        r.err(f"{path}.account", "is required (username and password_env or password_file)")
+    username = r.string(a, "username", f"{path}.account", required="account" in d) or ""
+    password = r.secret(a, "password", f"{path}.account", f"password of {username or 'the connector account'}",
+                        required="account" in d, check=check_secrets)
+    partitions = tuple(p for k, p in enumerate(r.str_list(d, "partitions", path))
+                       if r.dn(p, f"{path}.partitions[{k}]"))
+    if not d.get("partitions"):
+        r.err(f"{path}.partitions", "is required (the naming contexts selected for sync)")
+    c = r.mapping(d.get("containers"), f"{path}.containers", {"include", "exclude"})
+    include = tuple(x for k, x in enumerate(r.str_list(c, "include", f"{path}.containers", partitions))
+                    if r.dn(x, f"{path}.containers.include[{k}]"))
+    exclude = tuple(x for k, x in enumerate(r.str_list(c, "exclude", f"{path}.containers"))
+                    if r.dn(x, f"{path}.containers.exclude[{k}]"))
+    for label, items in (("include", include), ("exclude", exclude)):
+        for k, x in enumerate(items):
+            if partitions and not any(_is_under(x, p) for p in partitions):
+                r.err(f"{path}.containers.{label}[{k}]", f"{x!r} is not inside any selected partition")
+    types = r.str_list(d, "object_types", path, DEFAULT_OBJECT_TYPES)
+    lowered = {t.lower(): t for t in KNOWN_OBJECT_TYPES}
+    object_types = []
+    for k, t_ in enumerate(types):
+        if t_.lower() not in lowered:
+            r.err(f"{path}.object_types[{k}]", f"unknown object type {t_!r} (known: {', '.join(KNOWN_OBJECT_TYPES)})")
+        else:
+            object_types.append(lowered[t_.lower()])
+    g = r.mapping(d.get("group_filtering"), f"{path}.group_filtering", {"group", "nested"})
+    group = r.string(g, "group", f"{path}.group_filtering")
+    if group:
+        group = r.dn(group, f"{path}.group_filtering.group")
+    gf = GroupFiltering(group=group, nested=r.boolean(g, "nested", f"{path}.group_filtering", False))
+    return ADConnector(name=name, servers=tuple(servers), tls=tls,
+                       connect_timeout=r.number(d, "connect_timeout", path, 10.0),
+                       username=username, password=password or Secret(env="", label="missing"),
+                       partitions=partitions, include=include, exclude=exclude,
+                       object_types=tuple(object_types), group_filtering=gf)
+
+
+def _read_entra(r: _Reader, raw: Any, check_secrets: bool) -> EntraConnector:
+    path = "entra"
+    d = r.mapping(raw, path, {"name", "tenant_id", "client_id", "client_secret_env", "client_secret_file",
+                              "client_secret", "certificate", "authority_host", "graph_endpoint", "ca_file",
+                              "verify_tls", "timeout"})
+    if raw is None:
+        r.err(path, "is required (tenant_id, client_id and a credential)")
+    tenant = r.string(d, "tenant_id", path, required=raw is not None) or ""
+    client = r.string(d, "client_id", path, required=raw is not None) or ""
+    cert_raw = d.get("certificate")
+    cert: CertificateCredential | None = None
+    if isinstance(cert_raw, dict) and cert_raw.get("file"):
+        c = r.mapping(cert_raw, f"{path}.certificate", {"file", "key_password_env", "key_password_file",
+                                                         "key_password"})
+        f = r.pem_file(c, "file", f"{path}.certificate")
+        kp = r.secret(c, "key_password", f"{path}.certificate", "certificate key password", required=False,
+                      check=check_secrets)
+        if f:
+            cert = CertificateCredential(file=f, key_password=kp)
+    elif cert_raw is not None and not isinstance(cert_raw, dict):
+        r.err(f"{path}.certificate", "must be a mapping with 'file'")
+    secret = r.secret(d, "client_secret", path, "client secret", required=False, check=check_secrets)
+    if raw is not None and secret is None and cert is None:
+        r.err(path, "a credential is required: client_secret_env, client_secret_file or certificate.file")
+    if secret is not None and cert is not None:
+        r.err(path, "set either a client secret or a certificate, not both")
+    authority = r.url(r.string(d, "authority_host", path, PUBLIC_AUTHORITY), f"{path}.authority_host", ("https",))
+    graph = r.url(r.string(d, "graph_endpoint", path, PUBLIC_GRAPH), f"{path}.graph_endpoint", ("https",))
+    return EntraConnector(name=r.string(d, "name", path, f"{tenant or 'tenant'} - AAD") or "AAD",
+                          tenant_id=tenant, client_id=client, client_secret=secret, certificate=cert,
+                          authority_host=authority or PUBLIC_AUTHORITY, graph_endpoint=graph or PUBLIC_GRAPH,
+                          ca_file=r.pem_file(d, "ca_file", path),
+                          verify_tls=r.boolean(d, "verify_tls", path, True),
+                          timeout=r.number(d, "timeout", path, 30.0))
+
+
+def parse(data: Any, *, path: Path | None = None, check_secrets: bool = True) -> Config:
+    """Validate an already-parsed YAML document."""
+    base = path.parent if path else Path.cwd()
+    r = _Reader(base)
+    top = r.mapping(data, "", {"version", "ad_connectors", "entra", "sync", "state", "report"})
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"{path or 'configuration'}: the document must be a mapping",
+                          problems=["(top): must be a mapping"])
+    version = top.get("version", 1)
+    if version != 1:
+        r.err("version", f"unsupported version {version!r} (this pybridge reads version 1)")
+    ads_raw = top.get("ad_connectors")
+    connectors: list[ADConnector] = []
+    if not isinstance(ads_raw, list) or not ads_raw:
+        r.err("ad_connectors", "is required: a list with at least one Active Directory connector")
+    else:
+        for i, item in enumerate(ads_raw):
+            c = _read_ad(r, item, i, check_secrets)
+            if c:
+                connectors.append(c)
+        names = [c.name.lower() for c in connectors]
+        for i, n in enumerate(names):
+            if names.index(n) != i:
+                r.err(f"ad_connectors[{i}].name", f"duplicate connector name {connectors[i].name!r}")
+    entra = _read_entra(r, top.get("entra"), check_secrets)
+    s = r.mapping(top.get("sync"), "sync", {"source_anchor", "soft_match", "staging_mode"})
+    sync = SyncSettings(source_anchor=r.string(s, "source_anchor", "sync", "mS-DS-ConsistencyGuid") or
+                        "mS-DS-ConsistencyGuid",
+                        soft_match=r.boolean(s, "soft_match", "sync", True),
+                        staging_mode=r.boolean(s, "staging_mode", "sync", False))
+    st = r.mapping(top.get("state"), "state", {"path"})
+    rp = r.mapping(top.get("report"), "report", {"directory"})
+
+    def _local(value: str | None, default: Path) -> Path:
+        if value is None:
+            return default
+        p = Path(os.path.expanduser(value))
+        return p if p.is_absolute() else base / p
+
+    state_path = _local(r.string(st, "path", "state"), platform.state_path())
+    report_dir = _local(r.string(rp, "directory", "report"), platform.report_dir())
+    if r.problems:
+        where = str(path) if path else "configuration"
+        raise ConfigError(f"{where} has {len(r.problems)} problem(s):\n  " + "\n  ".join(r.problems),
+                          problems=r.problems)
+    warnings = []
+    for c in connectors:
+        if not c.tls.validate:
+            warnings.append(f"TLS certificate validation is OFF for AD connector {c.name!r} "
+                            "(ad_connectors[].tls.validate: false); the DC's identity is not checked")
+    if not entra.verify_tls:
+        warnings.append("TLS certificate validation is OFF for Microsoft Graph (entra.verify_tls: false)")
+    return Config(path=path, ad_connectors=tuple(connectors), entra=entra, sync=sync,
+                  state_path=state_path, report_dir=report_dir, warnings=tuple(warnings))
+
+
+def resolve_path(explicit: str | os.PathLike[str] | None) -> Path:
+    """--config, else $PYBRIDGE_CONFIG, else the platform's default location."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("PYBRIDGE_CONFIG")
+    if env:
+        return Path(env)
+    return platform.config_path()
+
+
+def load(explicit: str | os.PathLike[str] | None = None, *, check_secrets: bool = True) -> Config:
+    path = resolve_path(explicit)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file {path} not found (give --config PATH or set PYBRIDGE_CONFIG; "
+                          "config/pybridge.example.yaml documents every key)",
+                          problems=[f"{path}: not found"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"configuration file {path} cannot be read: {exc}", problems=[str(exc)]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}", problems=[f"(yaml){where}: {problem}"]) from None
+    return parse(data, path=path.resolve(), check_secrets=check_secrets)

@@ -1,0 +1,263 @@
+"""Microsoft Graph v1.0: msal client-credential tokens and the calls pybridge makes.
+
+One place (:func:`classify`) turns Graph's answers into pybridge errors; messages
+it builds never carry a token or a secret. The HTTP session is a seam: tests and
+the lab hand in a session that trusts the lab CA; production builds one here.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import string
+from pathlib import Path
+from typing import Any, Iterator
+
+import msal
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from .. import platform
+from ..config import EntraConnector
+from ..errors import AuthenticationError, TargetError
+
+USER_SELECT = ("id", "userPrincipalName", "displayName", "givenName", "surname", "mail", "mailNickname",
+               "accountEnabled", "onPremisesImmutableId", "department", "jobTitle", "proxyAddresses",
+               "onPremisesSyncEnabled")
+GROUP_SELECT = ("id", "displayName", "mailNickname", "description", "mailEnabled", "securityEnabled",
+                "proxyAddresses", "onPremisesSyncEnabled")
+ODATA_TYPE = {"user": "#microsoft.graph.user", "group": "#microsoft.graph.group"}
+
+
+class VerifyingSession(requests.Session):
+    """A Session whose CA choice is passed on every request.
+
+    requests lets REQUESTS_CA_BUNDLE override a Session's ``verify``; a per-request
+    ``verify`` is kept, so a private CA configured in pybridge is really used.
+    """
+
+    def __init__(self, verify: bool | str, timeout: float = 30.0) -> None:
+        super().__init__()
+        self._verify = verify
+        self._timeout = timeout
+        self.request_count = 0
+        retry = Retry(total=4, connect=2, read=2, status=4, backoff_factor=0.5,
+                      status_forcelist=(429, 500, 502, 503, 504),
+                      allowed_methods=frozenset({"GET", "PATCH", "DELETE", "PUT"}),
+                      respect_retry_after_header=True, raise_on_status=False)
+        self.mount("https://", HTTPAdapter(max_retries=retry))
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        kwargs["verify"] = self._verify
+        kwargs.setdefault("timeout", self._timeout)
+        self.request_count += 1
+        return super().request(method, url, *args, **kwargs)
+
+
+def odata_quote(value: str) -> str:
+    """An OData string literal: single quotes doubled."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def random_password(length: int = 24) -> str:
+    """A strong random password meeting Entra's complexity rules; never stored or shown."""
+    classes = [string.ascii_lowercase, string.ascii_uppercase, string.digits, "!#$%&*+-=?@^_"]
+    chars = [secrets.choice(c) for c in classes]
+    alphabet = "".join(classes)
+    chars += [secrets.choice(alphabet) for _ in range(length - len(chars))]
+    secrets.SystemRandom().shuffle(chars)
+    return "".join(chars)
+
+
+def classify(response: requests.Response, what: str) -> TargetError:
+    """Graph's error answer -> a TargetError with the ErrorCode the admin sees."""
+    try:
+        err = response.json().get("error", {})
+    except ValueError:
+        err = {}
+    if not isinstance(err, dict):
+        err = {}
+    graph_code = err.get("code") or f"HTTP{response.status_code}"
+    message = err.get("message") or response.reason or "no message"
+    details = err.get("details") or []
+    request_id = response.headers.get("request-id") or (err.get("innerError") or {}).get("request-id")
+    status = response.status_code
+    conflict = next((d for d in details if isinstance(d, dict) and d.get("code") == "ObjectConflict"), None)
+    if conflict is not None or "Another object with the same value for property" in message:
+        code = "AttributeValueMustBeUnique"
+    elif status in (401, 403):
+        code = "GraphAuthorizationFailed"
+    elif status == 404:
+        code = "GraphResourceNotFound"
+    elif status == 429:
+        code = "Throttled"
+    elif status >= 500:
+        code = "GraphServiceError"
+    else:
+        code = "GraphBadRequest"
+    return TargetError(f"{what} failed: Graph answered {status} {graph_code}: {message}", error_code=code,
+                       status=status, graph_code=graph_code, request_id=request_id,
+                       target=(conflict or {}).get("target"))
+
+
+class GraphClient:
+    """The Graph calls of one run, authenticated with msal's client-credential flow."""
+
+    def __init__(self, entra: EntraConnector, credential: str | dict[str, str], *,
+                 session: requests.Session | None = None, token_cache_path: Path | None = None) -> None:
+        self.entra = entra
+        verify: bool | str = str(entra.ca_file) if entra.ca_file else entra.verify_tls
+        self.session = session or VerifyingSession(verify, entra.timeout)
+        self.base = f"{entra.graph_endpoint}/v1.0"
+        self._cache = msal.SerializableTokenCache()
+        self._cache_path = token_cache_path
+        if token_cache_path and token_cache_path.exists():
+            try:
+                self._cache.deserialize(token_cache_path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                pass  # a damaged cache only costs one token request
+        self._app = msal.ConfidentialClientApplication(
+            entra.client_id, client_credential=credential, authority=f"{entra.authority_host}/{entra.tenant_id}",
+            instance_discovery=False, http_client=self.session, token_cache=self._cache,
+            timeout=entra.timeout)
+        self._token: str | None = None
+        self.requests = 0
+
+    # -- token ------------------------------------------------------------------------------------
+    def token(self) -> str:
+        if self._token:
+            return self._token
+        scope = [f"{self.entra.graph_endpoint}/.default"]
+        try:
+            result = self._app.acquire_token_for_client(scopes=scope)
+        except (requests.RequestException, ValueError) as exc:
+            raise AuthenticationError(
+                f"No token could be had from {self.entra.authority_host}: {type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else ''}", error_code="GraphUnavailable",
+                recommended_action="Check network access and TLS trust (entra.ca_file) for entra.authority_host.") \
+                from None
+        if "access_token" not in result:
+            raise self._token_error(result)
+        self._save_cache()
+        self._token = result["access_token"]
+        return self._token
+
+    def _token_error(self, result: dict[str, Any]) -> AuthenticationError:
+        error = result.get("error", "unknown_error")
+        desc = (result.get("error_description") or "").splitlines()[0]
+        codes = set(result.get("error_codes") or [])
+        if codes & {90002, 90023} or "tenant" in desc.lower() and "not found" in desc.lower():
+            code, action = "TenantNotFound", "Check entra.tenant_id and entra.authority_host."
+        elif codes & {7000215, 7000222, 700027, 700024}:
+            code = "AuthenticationFailed"
+            action = ("The client secret or certificate is wrong or expired: create a new one in the app "
+                      "registration and update " + ("entra.certificate.file" if self.entra.certificate else
+                                                    "the client secret (entra.client_secret_env/_file)") + ".")
+        elif codes & {700016}:
+            code, action = "AuthenticationFailed", "Check entra.client_id: the application was not found in the tenant."
+        elif codes & {65001, 500011}:
+            code, action = "GraphAuthorizationFailed", "Grant admin consent to the app's Graph permissions."
+        else:
+            code, action = "AuthenticationFailed", "Check entra.tenant_id, entra.client_id and the credential."
+        return AuthenticationError(f"Microsoft Entra ID refused the token request: {error}: {desc}",
+                                   error_code=code, recommended_action=action, graph_code=error)
+
+    def _save_cache(self) -> None:
+        if self._cache_path is None or not self._cache.has_state_changed:
+            return
+        try:
+            platform.make_private_dir(self._cache_path.parent)
+            tmp = self._cache_path.with_suffix(".tmp")
+            with platform.open_private(tmp) as fh:
+                fh.write(self._cache.serialize())
+            tmp.replace(self._cache_path)
+        except OSError:
+            pass  # the cache is an optimisation; a run never fails for it
+
+    # -- HTTP -------------------------------------------------------------------------------------
+    def call(self, method: str, path: str, *, what: str, params: dict[str, str] | None = None,
+             body: Any = None, ok: tuple[int, ...] = (200, 201, 204), allow_404: bool = False) -> Any:
+        url = path if path.startswith("https://") else f"{self.base}{path}"
+        headers = {"Authorization": f"Bearer {self.token()}", "Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        self.requests += 1
+        try:
+            resp = self.session.request(method, url, params=params, headers=headers,
+                                        data=json.dumps(body) if body is not None else None)
+        except requests.RequestException as exc:
+            raise TargetError(f"{what} failed: Microsoft Graph could not be reached ({type(exc).__name__})",
+                              error_code="GraphUnavailable",
+                              recommended_action=("Check network access to entra.graph_endpoint; for a create, "
+                                                  "run the sync again: pybridge looks the object up first and "
+                                                  "never creates it twice.")) from None
+        if allow_404 and resp.status_code == 404:
+            return None
+        if resp.status_code not in ok:
+            raise classify(resp, what)
+        if resp.status_code == 204 or not resp.content:
+            return {}
+        try:
+            return resp.json()
+        except ValueError:
+            raise TargetError(f"{what}: Graph answered {resp.status_code} with a body that is not JSON",
+                              error_code="GraphServiceError") from None
+
+    def _pages(self, path: str, params: dict[str, str], what: str) -> Iterator[dict[str, Any]]:
+        data = self.call("GET", path, params=params, what=what)
+        while True:
+            yield from data.get("value", [])
+            nxt = data.get("@odata.nextLink")
+            if not nxt:
+                return
+            data = self.call("GET", nxt, what=what)
+
+    # -- queries ------------------------------------------------------------------------------------
+    def find(self, kind: str, filt: str, select: tuple[str, ...]) -> list[dict[str, Any]]:
+        params = {"$filter": filt, "$select": ",".join(select)}
+        return list(self._pages(f"/{kind}s", params, f"Looking up {kind}s where {filt}"))
+
+    def get(self, kind: str, object_id: str, select: tuple[str, ...]) -> dict[str, Any] | None:
+        return self.call("GET", f"/{kind}s/{requests.utils.quote(object_id, safe='')}",
+                         params={"$select": ",".join(select)}, what=f"Reading {kind} {object_id}", allow_404=True)
+
+    def member_ids(self, group_id: str) -> list[str]:
+        return [m["id"] for m in self._pages(f"/groups/{group_id}/members", {"$select": "id", "$top": "999"},
+                                               f"Reading the members of group {group_id}")]
+
+    # -- writes -----------------------------------------------------------------------------------
+    def create(self, kind: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self.call("POST", f"/{kind}s", body=body, what=f"Creating the {kind}", ok=(201,))
+
+    def update(self, kind: str, object_id: str, body: dict[str, Any]) -> None:
+        self.call("PATCH", f"/{kind}s/{object_id}", body=body, what=f"Updating {kind} {object_id}", ok=(204, 200))
+
+    def add_members(self, group_id: str, member_ids: list[str]) -> None:
+        for i in range(0, len(member_ids), 20):  # Graph binds at most 20 members per request
+            chunk = member_ids[i:i + 20]
+            self.update("group", group_id,
+                        {"members@odata.bind": [f"{self.base}/directoryObjects/{m}" for m in chunk]})
+
+    def remove_member(self, group_id: str, member_id: str) -> None:
+        self.call("DELETE", f"/groups/{group_id}/members/{member_id}/$ref",
+                  what=f"Removing member {member_id} from group {group_id}", ok=(204,))
+
+
+def certificate_credential(pem_path: Path, password: str | None) -> dict[str, str]:
+    """msal's certificate credential from one PEM file holding the certificate and its key."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    data = pem_path.read_bytes()
+    cert = x509.load_pem_x509_certificate(data)
+    key = serialization.load_pem_private_key(data, password=password.encode() if password else None)
+    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    return {"private_key": key_pem, "thumbprint": cert.fingerprint(hashes.SHA1()).hex(),  # noqa: S303 - x5t is SHA-1 by spec
+            "public_certificate": cert.public_bytes(serialization.Encoding.PEM).decode()}
+
+
+def token_cache_fingerprint(entra: EntraConnector) -> str:
+    """A file name for the token cache of one app in one tenant and cloud."""
+    return hashlib.sha256(f"{entra.authority_host}|{entra.tenant_id}|{entra.client_id}".encode()).hexdigest()[:16]

@@ -1,0 +1,113 @@
+"""Distinguished names: parsing (ldap3's RFC 4514 parser), canonical form, containment.
+
+ldap3 validates and splits a DN but keeps each value escaped. Comparisons need the
+value itself, so :func:`unescape_value` decodes RFC 4514 escapes (``\\,`` and hex
+pairs forming UTF-8). Values are re-escaped with ldap3's :func:`escape_rdn` when a
+DN is rebuilt, and filters are built with ldap3's ``escape_filter_chars`` elsewhere.
+"""
+from __future__ import annotations
+
+from ldap3.core.exceptions import LDAPInvalidDnError
+from ldap3.utils.dn import escape_rdn, parse_dn
+
+from ..errors import PyBridgeError
+
+_HEX = "0123456789abcdefABCDEF"
+MAX_DN_LENGTH = 16384  # far beyond any real AD DN; longer input is refused before parsing
+
+
+class InvalidDnError(PyBridgeError):
+    error_code = "InvalidDistinguishedName"
+    recommended_action = ("Pass the object's distinguished name exactly as Active Directory shows it "
+                          "(for example from Get-ADUser or the distinguishedName attribute), with RFC 4514 "
+                          "escapes such as \\, for a comma inside a value.")
+
+
+def unescape_value(value: str) -> str:
+    """Decode RFC 4514 escapes of one attribute value (``\\,`` ``\\\\`` ``\\5c`` ``\\C3\\AB``)."""
+    if "\\" not in value:
+        return value
+    out = bytearray()
+    i = 0
+    while i < len(value):
+        ch = value[i]
+        if ch == "\\" and i + 1 < len(value):
+            nxt = value[i + 1]
+            if nxt in _HEX and i + 2 < len(value) and value[i + 2] in _HEX:
+                out.append(int(value[i + 1:i + 3], 16))
+                i += 3
+                continue
+            out.extend(nxt.encode("utf-8"))
+            i += 2
+            continue
+        out.extend(ch.encode("utf-8"))
+        i += 1
+    return out.decode("utf-8", errors="surrogateescape")
+
+
+RDN = tuple[tuple[str, str], ...]  # ((attr_lower, value), ...) for multi-valued RDNs
+
+
+def split(dn: str) -> list[RDN]:
+    """Split *dn* into RDNs of (lower-cased type, unescaped value); raises InvalidDnError."""
+    if not isinstance(dn, str) or not dn.strip():
+        raise InvalidDnError("The distinguished name is empty.", dn=dn)
+    if len(dn) > MAX_DN_LENGTH:
+        raise InvalidDnError(f"The distinguished name is {len(dn)} characters long; no Active Directory DN "
+                             f"exceeds {MAX_DN_LENGTH}.", dn=dn[:80])
+    if "\x00" in dn:
+        raise InvalidDnError("The distinguished name contains a NUL character.", dn=dn.replace("\x00", "\\00"))
+    try:
+        parts = parse_dn(dn.strip())
+    except (LDAPInvalidDnError, ValueError, IndexError, TypeError) as exc:
+        raise InvalidDnError(f"'{dn}' is not a valid distinguished name: {exc}.", dn=dn) from None
+    rdns: list[RDN] = []
+    current: list[tuple[str, str]] = []
+    for attr, value, sep in parts:
+        raw = value.strip()
+        if raw.endswith("\\") and value.endswith(" "):  # escaped trailing space: keep it
+            raw = raw + " "
+        current.append((attr.strip().lower(), unescape_value(raw)))
+        if sep != "+":
+            rdns.append(tuple(sorted(current)))
+            current = []
+    try:
+        for rdn in rdns:
+            for _, v in rdn:
+                v.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidDnError(f"'{dn}' holds an escaped byte sequence that is not UTF-8.", dn=dn) from None
+    return rdns
+
+
+def canonical(dn: str) -> str:
+    """A comparison key: types and values lower-cased, escapes normalised (AD compares DNs case-insensitively)."""
+    return ",".join("+".join(f"{a}={escape_rdn(v.lower())}" for a, v in rdn) for rdn in split(dn))
+
+
+def normalize(dn: str) -> str:
+    """The DN rebuilt with canonical escaping, keeping the case of values (types upper-cased as AD shows them)."""
+    return ",".join("+".join(f"{a.upper()}={escape_rdn(v)}" for a, v in rdn) for rdn in split(dn))
+
+
+def is_descendant(dn: str, container: str) -> bool:
+    """True when *dn* is *container* itself or lies below it."""
+    child, parent = split(dn), split(container)
+    if len(parent) > len(child):
+        return False
+    key = lambda rdns: [tuple((a, v.lower()) for a, v in r) for r in rdns]  # noqa: E731
+    return key(child[len(child) - len(parent):]) == key(parent)
+
+
+def depth(dn: str) -> int:
+    return len(split(dn))
+
+
+def rdn_value(dn: str) -> str:
+    """The (first) value of the leaf RDN: 'Smith, John' for CN=Smith\\, John,OU=..."""
+    return split(dn)[0][0][1]
+
+
+def domain_fqdn(dn: str) -> str:
+    """contoso.com for any DN under DC=contoso,DC=com (the DC components, in order)."""
+    return ".".join(v for rdn in split(dn) for a, v in rdn if a == "dc")

@@ -1,0 +1,97 @@
+"""Every ErrorCode pybridge emits, with its meaning and recommended action, in one table.
+
+docs/error-codes.md is checked against this table by the tests, and the tests
+fail if the code can emit a code that is not here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DOCS = "https://learn.microsoft.com/entra/identity/hybrid/connect/"
+
+
+@dataclass(frozen=True)
+class ErrorCode:
+    code: str
+    category: str  # errorCategory of Graph's provisioningErrorInfo: failure | nonServiceFailure
+    meaning: str
+    action: str
+    link: str | None = None
+
+
+_CODES = [
+    ErrorCode("ConfigurationError", "nonServiceFailure", "The configuration file or a secret it names is unusable.",
+              "Fix the settings listed in the message; config/pybridge.example.yaml documents every key."),
+    ErrorCode("InvalidDistinguishedName", "nonServiceFailure", "The distinguished name given is not a valid DN.",
+              "Pass the DN exactly as Active Directory shows it, with RFC 4514 escapes (\\, for a comma)."),
+    ErrorCode("PartitionNotInScope", "nonServiceFailure",
+              "The DN is not inside any naming context selected on an AD connector.",
+              "Check the DN's domain, or add its partition to ad_connectors[].partitions."),
+    ErrorCode("EntraConnectorNotConfigured", "nonServiceFailure",
+              "The Entra connector is not usable (no token could be had).",
+              "Check entra.tenant_id, entra.client_id and the credential; see the reason for the exact cause."),
+    ErrorCode("AuthenticationFailed", "nonServiceFailure", "Microsoft Entra ID refused the app's credential.",
+              "Check entra.client_id and the client secret or certificate (expired or wrong); "
+              "create a new secret in the app registration if needed."),
+    ErrorCode("TenantNotFound", "nonServiceFailure", "The tenant in entra.tenant_id does not exist in this cloud.",
+              "Check entra.tenant_id and entra.authority_host (national clouds have their own)."),
+    ErrorCode("ContainerNotInScope", "failure", "The object's OU (container) is excluded or not included.",
+              "Change ad_connectors[].containers (include/exclude) if the object should sync.",
+              DOCS + "how-to-connect-sync-configure-filtering"),
+    ErrorCode("ObjectNotAccessible", "failure",
+              "The object does not exist or the connector account cannot read it.",
+              "Check the DN, and grant the connector account read access to the object (and its OU).",
+              DOCS + "reference-connect-accounts-permissions"),
+    ErrorCode("ObjectTypeNotInScope", "failure", "The object's class is not among the object types in scope.",
+              "Add the class to ad_connectors[].object_types if it should sync."),
+    ErrorCode("GroupFilteringNotMember", "failure",
+              "Group filtering is on and the object is not a member of the filtering group.",
+              "Add the object to the filtering group (directly, as Entra Connect requires) or turn group "
+              "filtering off.", DOCS + "how-to-connect-install-custom#sync-filtering-based-on-groups"),
+    ErrorCode("LdapServerUnavailable", "nonServiceFailure", "No domain controller of the connector answered.",
+              "Check that the servers in ad_connectors[].servers run and are reachable on 636 or 389."),
+    ErrorCode("LdapTlsValidationFailed", "nonServiceFailure", "The domain controller's certificate did not validate.",
+              "Set ad_connectors[].tls.ca_file to the issuing CA, or tls.server_name to the certificate's name."),
+    ErrorCode("LdapAuthenticationFailed", "nonServiceFailure", "The connector account's bind was refused.",
+              "Check the connector account's user name and password; make sure it is enabled and not locked out."),
+    ErrorCode("LdapError", "nonServiceFailure", "The domain controller answered an LDAP error.",
+              "Read the reason for the LDAP result; check the connector account's permissions."),
+    ErrorCode("UnsupportedObjectType", "failure",
+              "Microsoft Graph cannot create or update this kind of object.",
+              "Sync it with Entra Connect or Cloud Sync, or manage it in Exchange Online (mail-enabled objects)."),
+    ErrorCode("SourceAnchorMissing", "failure", "The object has no value for the sourceAnchor attribute.",
+              "Check sync.source_anchor; objectGUID is always present on AD objects the account can read."),
+    ErrorCode("AttributeValueMustBeUnique", "failure",
+              "Another Entra object already holds the same userPrincipalName, proxy address or mail.",
+              "Find the conflicting object named in the reason and remove or change the duplicate value.",
+              "https://aka.ms/aadc-exporterror-attributevaluemustbeunique"),
+    ErrorCode("GraphBadRequest", "failure", "Microsoft Graph refused the request as invalid.",
+              "Read Graph's message in the reason; fix the attribute value in Active Directory."),
+    ErrorCode("GraphAuthorizationFailed", "nonServiceFailure",
+              "Microsoft Graph refused the call: the app lacks a permission.",
+              "Grant the app the Graph application permissions User.ReadWrite.All, Group.ReadWrite.All and "
+              "Domain.Read.All, with admin consent."),
+    ErrorCode("GraphResourceNotFound", "failure", "Microsoft Graph says the object does not exist.",
+              "Run the sync again; the object may have been deleted in Entra ID meanwhile."),
+    ErrorCode("GraphServiceError", "nonServiceFailure", "Microsoft Graph failed (5xx) after retries.",
+              "Retry later; check the Microsoft 365 service health page."),
+    ErrorCode("GraphUnavailable", "nonServiceFailure", "Microsoft Graph could not be reached.",
+              "Check network access, proxy and TLS trust (entra.ca_file) for the Graph endpoint."),
+    ErrorCode("Throttled", "nonServiceFailure", "Microsoft Graph throttled the requests (429) beyond the wait limit.",
+              "Retry after 5 minutes, as Microsoft documents for Single Object Sync."),
+    ErrorCode("ExportNotConfirmed", "failure", "The read-back after the export did not show the written values.",
+              "Run the sync again; if it persists, another process changes the object in Entra ID."),
+    ErrorCode("StateStoreError", "nonServiceFailure", "The local state store cannot be used.",
+              "Check state.path: the directory must be writable by this user, the file a pybridge state file."),
+    ErrorCode("no-start-ma-already-running", "nonServiceFailure", "Another sync holds the lock.",
+              "Wait for the running sync to finish, then run again.",
+              "https://aka.ms/aadc-exporterror-no-start-ma-already-running"),
+    ErrorCode("InternalError", "nonServiceFailure", "pybridge failed unexpectedly.",
+              "Report the problem with the details; the state store was left as it was before the run."),
+]
+
+ERROR_CODES: dict[str, ErrorCode] = {c.code: c for c in _CODES}
+
+
+def lookup(code: str) -> ErrorCode:
+    return ERROR_CODES.get(code) or ERROR_CODES["InternalError"]

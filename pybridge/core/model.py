@@ -1,0 +1,151 @@
+"""The internal result model: one run of Single Object Sync.
+
+Every output (the original cmdlet's JSON, Graph's provisioningObjectSummary, the
+HTML report) is rendered from these types; none is produced by reshaping another.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Union
+
+# A directory value as pybridge carries it: text, binary (objectGUID, objectSid...), numbers, booleans.
+Value = Union[str, bytes, int, bool]
+Attributes = dict[str, list[Value]]
+
+
+class Status(str, Enum):
+    SUCCESS = "Success"
+    FAILURE = "Failure"
+    SKIPPED = "Skipped"
+    WARNING = "Warning"
+
+
+class StepType(str, Enum):
+    SCOPING = "Scoping"
+    IMPORT = "Import"
+    SYNC = "Sync"
+    EXPORT = "Export"
+
+
+class Action(str, Enum):
+    CREATE = "Create"
+    UPDATE = "Update"
+    DELETE = "Delete"
+    OTHER = "Other"
+
+
+AD_SYSTEM = "Active Directory"
+ENTRA_SYSTEM = "Azure Active Directory"  # the original's name; runbooks compare against it
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def iso(ts: dt.datetime | None) -> str | None:
+    """ISO 8601 UTC with milliseconds and a Z, e.g. 2026-11-25T08:30:00.123Z."""
+    if ts is None:
+        return None
+    return ts.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+
+
+@dataclass
+class AttributeInfo:
+    """One attribute as the import, sync and export steps show it (the original's AttributeInfo)."""
+
+    name: str
+    is_multi_valued: bool
+    type: str
+    value: str | None = None
+    add: str | None = None
+    delete: str | None = None
+    operation: str | None = None
+    sync_rule: str | None = None
+    mapping_type: str | None = None
+    data_source: str | None = None
+
+
+@dataclass
+class ProvisioningStep:
+    number: int
+    type: StepType
+    name: str
+    description: str
+    status: Status = Status.SKIPPED
+    timestamp: dt.datetime | None = None
+    details: dict[str, str] = field(default_factory=dict)
+    attributes: list[AttributeInfo] = field(default_factory=list)
+
+
+@dataclass
+class StatusInfo:
+    status: Status = Status.SUCCESS
+    error_code: str | None = None
+    reason: str | None = None
+    additional_details: str | None = None
+    error_category: str | None = None  # "failure" (pybridge's own checks / Graph's 4xx) or "nonServiceFailure"
+    recommended_action: str | None = None
+
+
+@dataclass
+class ProvisioningIdentity:
+    id: str | None = None
+    type: str | None = None
+    name: str | None = None
+
+
+@dataclass
+class ModifiedProperty:
+    name: str
+    old_value: str | None
+    new_value: str | None
+
+
+@dataclass
+class SyncResult:
+    distinguished_name: str
+    start_time: dt.datetime
+    end_time: dt.datetime | None = None
+    action: Action = Action.OTHER
+    source_identity: ProvisioningIdentity = field(default_factory=ProvisioningIdentity)
+    target_identity: ProvisioningIdentity = field(default_factory=ProvisioningIdentity)
+    status_info: StatusInfo = field(default_factory=StatusInfo)
+    modified_properties: list[ModifiedProperty] = field(default_factory=list)
+    steps: list[ProvisioningStep] = field(default_factory=list)
+    staging_mode: bool = False
+    what_if: bool = False
+    report_path: str | None = None
+    config_path: str | None = None
+    computer_name: str | None = None
+    run_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        return {Status.SUCCESS: 0, Status.WARNING: 0, Status.FAILURE: 1, Status.SKIPPED: 3}[self.status_info.status]
+
+
+# The ten steps, in the order and with the names of the original cmdlet.
+STEP_PLAN: tuple[tuple[StepType, str, str], ...] = (
+    (StepType.SCOPING, "ScopingDomain", "Determine if Object's (source) Domain (Active Directory Connector and "
+                                         "Partition) in sync scope"),
+    (StepType.SCOPING, "ScopingDomain", "Determine if Object's (target) Domain (Azure Active Directory Connector "
+                                         "and Partition) in sync scope"),
+    (StepType.SCOPING, "ScopingOrganizationalUnit", "Determine if Object's Organizational Unit in sync scope"),
+    (StepType.SCOPING, "ScopingConnectivity", "Determine if Object is accessible using connector account credentials"),
+    (StepType.SCOPING, "ScopingObjectType", "Determine if Object's Type in sync scope"),
+    (StepType.SCOPING, "ScopingGroup", "Determine if Object is in sync scope if Group Filtering enabled"),
+    (StepType.IMPORT, "ImportSpecificObject", "Import Object from Active Directory to Active Directory Connector "
+                                               "Space"),
+    (StepType.IMPORT, "ImportSpecificObject", "Import Object from Azure Active Directory to Azure Active Directory "
+                                               "Connector Space"),
+    (StepType.SYNC, "SyncSpecificObject", "Sync Object from Active Directory Connector Space"),
+    (StepType.EXPORT, "ExportSpecificObject", "Export Object from Azure Active Directory Connector Space to Azure "
+                                               "Active Directory"),
+)
+
+
+def new_steps() -> list[ProvisioningStep]:
+    return [ProvisioningStep(number=i + 1, type=t, name=n, description=d) for i, (t, n, d) in enumerate(STEP_PLAN)]

@@ -1,0 +1,131 @@
+"""The pending export: what Entra ID must receive to match the computed object.
+
+Pure logic: compares the values the outbound flows computed with the Entra
+connector-space object (what Graph holds now) and produces the attribute-level
+changes, the Graph request body, and the ModifiedProperties of the result.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .model import Action, AttributeInfo, ModifiedProperty
+from .values import display
+
+# Graph properties pybridge writes that are multi-valued references.
+REFERENCE_ATTRIBUTES = {"members"}
+# Properties Graph only accepts on create (changing them later needs another API or is impossible).
+CREATE_ONLY = {"mailEnabled", "securityEnabled"}
+
+
+@dataclass
+class AttributeChange:
+    name: str
+    old: Any
+    new: Any
+    multi_valued: bool = False
+    adds: list[str] = field(default_factory=list)
+    removes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PendingExport:
+    operation: Action  # CREATE, UPDATE or OTHER (nothing to export)
+    target_type: str
+    changes: list[AttributeChange]
+    desired: dict[str, Any]
+
+    @property
+    def is_empty(self) -> bool:
+        return self.operation == Action.OTHER
+
+
+def _same(old: Any, new: Any) -> bool:
+    if isinstance(old, str) and isinstance(new, str):
+        return old == new
+    return old == new
+
+
+def compute(target_type: str, desired: dict[str, Any], current: dict[str, Any] | None,
+            managed: list[str]) -> PendingExport:
+    """Diff *desired* (attribute -> value, absent = null) against *current* for the *managed* attributes.
+
+    *current* is None when no Entra object matched: the export is then a create of every
+    non-null desired value.
+    """
+    changes: list[AttributeChange] = []
+    if current is None:
+        for name in managed:
+            value = desired.get(name)
+            if value is None or value == []:
+                continue
+            if isinstance(value, list):
+                changes.append(AttributeChange(name, None, list(value), True, adds=[str(v) for v in value]))
+            else:
+                changes.append(AttributeChange(name, None, value))
+        return PendingExport(Action.CREATE, target_type, changes, desired)
+    for name in managed:
+        new = desired.get(name)
+        old = current.get(name)
+        if name in REFERENCE_ATTRIBUTES or isinstance(new, list) or isinstance(old, list):
+            new_set = [str(v) for v in (new or [])]
+            old_set = [str(v) for v in (old or [])]
+            old_keys = {v.lower() for v in old_set}
+            new_keys = {v.lower() for v in new_set}
+            adds = [v for v in new_set if v.lower() not in old_keys]
+            removes = [v for v in old_set if v.lower() not in new_keys]
+            if adds or removes:
+                changes.append(AttributeChange(name, old_set, new_set, True, adds=adds, removes=removes))
+            continue
+        if name in CREATE_ONLY:
+            continue
+        if (old is None or old == "") and new is None:
+            continue
+        if not _same(old, new):
+            changes.append(AttributeChange(name, old, new))
+    return PendingExport(Action.UPDATE if changes else Action.OTHER, target_type, changes, desired)
+
+
+def graph_body(export: PendingExport) -> dict[str, Any]:
+    """The JSON body of the POST or PATCH, without members (written separately) and passwords."""
+    body: dict[str, Any] = {}
+    for c in export.changes:
+        if c.name in REFERENCE_ATTRIBUTES:
+            continue
+        body[c.name] = c.new
+    return body
+
+
+def modified_properties(export: PendingExport) -> list[ModifiedProperty]:
+    """The result's ModifiedProperties: old and new value; multi-valued as '<attr> - Count' (as the original)."""
+    out = []
+    for c in export.changes:
+        if c.multi_valued:
+            out.append(ModifiedProperty(f"{c.name} - Count", str(len(c.old)) if c.old is not None else None,
+                                        str(len(c.new or []))))
+        else:
+            out.append(ModifiedProperty(c.name, display(c.old), display(c.new)))
+    return out
+
+
+def attribute_info(export: PendingExport, rule_of: dict[str, str]) -> list[AttributeInfo]:
+    """The export step's attribute table."""
+    op = "Add" if export.operation == Action.CREATE else "Replace"
+    out = []
+    for c in export.changes:
+        if c.multi_valued:
+            out.append(AttributeInfo(name=c.name, is_multi_valued=True,
+                                     type="Reference" if c.name in REFERENCE_ATTRIBUTES else "String",
+                                     value=f"{len(c.new or [])} value(s)",
+                                     add="; ".join(c.adds) or None, delete="; ".join(c.removes) or None,
+                                     operation="Update", sync_rule=rule_of.get(c.name),
+                                     mapping_type="Direct", data_source="Metaverse"))
+        else:
+            out.append(AttributeInfo(name=c.name, is_multi_valued=False,
+                                     type="Boolean" if isinstance(c.new, bool) else "String",
+                                     value=display(c.new), add=display(c.new),
+                                     delete=display(c.old) if c.old is not None else None,
+                                     operation=op if c.new is not None else "Delete",
+                                     sync_rule=rule_of.get(c.name), mapping_type="Direct",
+                                     data_source="Metaverse"))
+    return out

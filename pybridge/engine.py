@@ -1,0 +1,57 @@
+"""The in-process API: wire the configuration's real connectors and store into the pipeline."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .config import ADConnector, Config
+from .connectors.ad import ADSession
+from .connectors.entra import GraphClient, certificate_credential, token_cache_fingerprint
+from .core.model import ProvisioningStep, SyncResult
+from .errors import AuthenticationError
+from .pipeline import Options, Pipeline, Progress
+from .store import Store
+
+
+def ad_session(connector: ADConnector) -> ADSession:
+    return ADSession(connector, connector.password.reveal())
+
+
+def graph_client(config: Config) -> GraphClient:
+    entra = config.entra
+    credential: str | dict[str, str]
+    if entra.certificate is not None:
+        password = entra.certificate.key_password.reveal() if entra.certificate.key_password else None
+        try:
+            credential = certificate_credential(entra.certificate.file, password)
+        except (OSError, ValueError, TypeError) as exc:
+            raise AuthenticationError(f"The certificate {entra.certificate.file} cannot be used: "
+                                      f"{type(exc).__name__}", error_code="AuthenticationFailed",
+                                      recommended_action="entra.certificate.file must be a PEM file holding the "
+                                                         "certificate and its private key (and key_password_env "
+                                                         "for an encrypted key).") from None
+    else:
+        assert entra.client_secret is not None
+        credential = entra.client_secret.reveal()
+    cache = token_cache_path(config)
+    return GraphClient(entra, credential, token_cache_path=cache)
+
+
+def token_cache_path(config: Config) -> Path:
+    return config.state_path.parent / f"msal-token-cache-{token_cache_fingerprint(config.entra)}.json"
+
+
+def sync_object(distinguished_name: str, config: Config, *, staging_mode: bool = False, what_if: bool = False,
+                progress: Progress | None = None, store: Store | None = None) -> SyncResult:
+    """Synchronise one AD object to Entra ID and return the result of the ten steps."""
+    own_store = store is None
+    store = store or Store.open(config.state_path, read_only=what_if)
+    try:
+        pipeline = Pipeline(config, store=store, graph_factory=graph_client, ad_factory=ad_session,
+                            progress=progress)
+        return pipeline.run(distinguished_name, Options(staging_mode=staging_mode, what_if=what_if))
+    finally:
+        if own_store:
+            store.close()
+
+
+__all__ = ["sync_object", "ProvisioningStep", "SyncResult"]

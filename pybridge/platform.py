@@ -1,0 +1,84 @@
+"""Platform differences in one small module: directories and owner-only files.
+
+The engine runs on Windows sync servers as well as Linux and macOS workstations.
+Everything that differs between them lives here, behind an explicit ``system``
+argument so tests can drive both branches on any machine.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import platformdirs
+
+APP = "pybridge"
+
+
+def _system(system: str | None) -> str:
+    return system or sys.platform
+
+
+def _program_data() -> Path:
+    return Path(os.environ.get("ProgramData", r"C:\ProgramData"))
+
+
+def config_path(system: str | None = None) -> Path:
+    """Default configuration file when neither --config nor $PYBRIDGE_CONFIG is given."""
+    if _system(system).startswith("win"):
+        return _program_data() / APP / "pybridge.yaml"
+    return Path(platformdirs.user_config_dir(APP, appauthor=False)) / "pybridge.yaml"
+
+
+def state_dir(system: str | None = None) -> Path:
+    if _system(system).startswith("win"):
+        return _program_data() / APP
+    return Path(platformdirs.user_state_dir(APP, appauthor=False))
+
+
+def state_path(system: str | None = None) -> Path:
+    return state_dir(system) / "pybridge.db"
+
+
+def report_dir(system: str | None = None) -> Path:
+    """Where HTML reports go by default (the original's folder on Windows)."""
+    if _system(system).startswith("win"):
+        return _program_data() / "AADConnect" / "ADSyncObjectDiagnostics"
+    return state_dir(system) / "reports"
+
+
+def make_private_dir(path: Path) -> Path:
+    """Create *path* (and parents) so that only its owner can list it.
+
+    On Windows, directories under %ProgramData% inherit an ACL that grants
+    administrators and SYSTEM; mode bits are ignored there, so nothing more is done.
+    """
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if os.name == "posix":
+        try:
+            os.chmod(path, 0o700)
+        except PermissionError:
+            pass  # not ours (e.g. a shared parent given explicitly): leave it as it is
+    return path
+
+
+def restrict_file(path: Path) -> None:
+    """Make an existing file readable and writable by its owner only."""
+    if os.name == "posix":
+        os.chmod(path, 0o600)
+
+
+def open_private(path: Path, mode: str = "w", encoding: str | None = "utf-8"):  # type: ignore[no-untyped-def]
+    """Open a new file for writing that is owner-only from the moment it exists."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags, 0o600)
+    if "b" in mode:
+        return os.fdopen(fd, mode)
+    return os.fdopen(fd, mode, encoding=encoding)
+
+
+def file_is_private(path: Path) -> bool:
+    """True when no one but the owner can read *path* (always True where modes do not apply)."""
+    if os.name != "posix":
+        return True
+    return (path.stat().st_mode & 0o077) == 0

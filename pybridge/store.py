@@ -1,0 +1,274 @@
+"""SQLite state: both connector spaces, the metaverse, the joins and the run history.
+
+One file, created owner-only on first use, with a versioned schema. A run reads
+as it goes and writes everything it commits in ONE transaction at its end, so a
+crash at any point leaves the previous consistent state.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from . import platform
+from .core import dn as dnlib
+from .core.values import from_json, to_json
+from .errors import StateError
+
+APPLICATION_ID = 0x50594252  # "PYBR": marks a pybridge state file; anything else is foreign
+SCHEMA_VERSION = 1
+ENTRA = "entra"  # connector key of the Entra connector space
+
+_MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE connector_space(
+        connector TEXT NOT NULL, anchor TEXT NOT NULL, dn TEXT, dn_key TEXT, object_type TEXT NOT NULL,
+        attributes TEXT NOT NULL, pending_export TEXT, updated TEXT NOT NULL,
+        PRIMARY KEY(connector, anchor));
+    CREATE INDEX connector_space_dn ON connector_space(connector, dn_key);
+    CREATE TABLE metaverse(
+        mv_id TEXT PRIMARY KEY, object_type TEXT NOT NULL, source_anchor TEXT NOT NULL UNIQUE,
+        attributes TEXT NOT NULL, updated TEXT NOT NULL);
+    CREATE TABLE joins(
+        connector TEXT NOT NULL, anchor TEXT NOT NULL, mv_id TEXT NOT NULL REFERENCES metaverse(mv_id),
+        PRIMARY KEY(connector, anchor));
+    CREATE INDEX joins_mv ON joins(mv_id);
+    CREATE TABLE runs(
+        id TEXT PRIMARY KEY, started TEXT NOT NULL, ended TEXT, dn TEXT NOT NULL, action TEXT, status TEXT,
+        error_code TEXT, staging INTEGER NOT NULL, result TEXT NOT NULL);
+    CREATE INDEX runs_started ON runs(started);
+    CREATE TABLE scheduler(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+}
+
+
+@dataclass
+class CSObject:
+    connector: str
+    anchor: str
+    dn: str | None
+    object_type: str
+    attributes: dict[str, Any]
+    pending_export: dict[str, Any] | None = None
+
+
+@dataclass
+class RunWrites:
+    """Everything one run commits, applied in a single transaction."""
+
+    connector_space: list[CSObject] = field(default_factory=list)
+    metaverse: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)  # mv_id, type, anchor, attrs
+    joins: list[tuple[str, str, str]] = field(default_factory=list)  # connector, anchor, mv_id
+    run: dict[str, Any] | None = None
+
+
+class Store:
+    def __init__(self, conn: sqlite3.Connection, path: Path | None, read_only: bool) -> None:
+        self._conn = conn
+        self.path = path
+        self.read_only = read_only
+
+    # -- opening --------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: Path, *, read_only: bool = False) -> "Store":
+        """Open (creating owner-only if needed) the state file; read_only never creates or writes it."""
+        if read_only:
+            if not path.exists():
+                conn = sqlite3.connect(":memory:")
+                store = cls(conn, None, True)
+                store._migrate()
+                return store
+            try:
+                conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            except sqlite3.Error as exc:
+                raise StateError(f"State file {path} cannot be opened: {exc}", path=str(path)) from None
+            store = cls(conn, path, True)
+            store._check()
+            return store
+        try:
+            platform.make_private_dir(path.parent)
+            if not path.exists():
+                with platform.open_private(path, "wb"):
+                    pass
+            conn = sqlite3.connect(path, timeout=10, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise StateError(f"State file {path} cannot be created or opened: {reason}", path=str(path),
+                             recommended_action="Check state.path: its directory must exist or be creatable and "
+                                                "writable by this user.") from None
+        store = cls(conn, path, False)
+        store._migrate()
+        return store
+
+    def _check(self) -> None:
+        try:
+            app_id = self._conn.execute("PRAGMA application_id").fetchone()[0]
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise StateError(f"State file {self.path} is not a pybridge state file or is damaged: {exc}",
+                             path=str(self.path),
+                             recommended_action="Move the file aside (pybridge then starts a new state) or point "
+                                                "state.path elsewhere; pybridge never overwrites it.") from None
+        if app_id != APPLICATION_ID:
+            raise StateError(f"State file {self.path} is not a pybridge state file (foreign SQLite database).",
+                             path=str(self.path), recommended_action="Point state.path at pybridge's own file.")
+        if version > SCHEMA_VERSION:
+            raise StateError(f"State file {self.path} was written by a newer pybridge (schema {version}).",
+                             path=str(self.path), recommended_action="Upgrade pybridge.")
+
+    def _migrate(self) -> None:
+        try:
+            app_id = self._conn.execute("PRAGMA application_id").fetchone()[0]
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise StateError(f"State file {self.path} is not a pybridge state file or is damaged: {exc}",
+                             path=str(self.path),
+                             recommended_action="Move the file aside (pybridge then starts a new state) or point "
+                                                "state.path elsewhere; pybridge never overwrites it.") from None
+        if app_id == 0 and version == 0 and tables == 0:
+            self._conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        else:
+            self._check()
+        try:
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                self._conn.execute("BEGIN IMMEDIATE")
+                for statement in _MIGRATIONS[target].split(";"):
+                    if statement.strip():
+                        self._conn.execute(statement)
+                self._conn.execute(f"PRAGMA user_version = {target}")
+                self._conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise StateError(f"State file {self.path} could not be prepared: {exc}", path=str(self.path)) from None
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # -- reads ----------------------------------------------------------------------------------
+    def _row_cs(self, row: tuple[Any, ...] | None) -> CSObject | None:
+        if row is None:
+            return None
+        return CSObject(connector=row[0], anchor=row[1], dn=row[2], object_type=row[3],
+                        attributes=from_json(json.loads(row[4])),
+                        pending_export=json.loads(row[5]) if row[5] else None)
+
+    _CS = "SELECT connector, anchor, dn, object_type, attributes, pending_export FROM connector_space"
+
+    def cs_object(self, connector: str, anchor: str) -> CSObject | None:
+        return self._row_cs(self._conn.execute(f"{self._CS} WHERE connector=? AND anchor=?",
+                                               (connector, anchor)).fetchone())
+
+    def cs_by_dn(self, connector: str, dn: str) -> CSObject | None:
+        return self._row_cs(self._conn.execute(f"{self._CS} WHERE connector=? AND dn_key=?",
+                                               (connector, dnlib.canonical(dn))).fetchone())
+
+    def mv_for(self, connector: str, anchor: str) -> tuple[str, dict[str, Any]] | None:
+        row = self._conn.execute(
+            "SELECT m.mv_id, m.attributes FROM joins j JOIN metaverse m ON m.mv_id=j.mv_id "
+            "WHERE j.connector=? AND j.anchor=?", (connector, anchor)).fetchone()
+        return (row[0], from_json(json.loads(row[1]))) if row else None
+
+    def mv_by_anchor(self, source_anchor: str) -> str | None:
+        row = self._conn.execute("SELECT mv_id FROM metaverse WHERE source_anchor=?", (source_anchor,)).fetchone()
+        return row[0] if row else None
+
+    def joined_anchor(self, mv_id: str, connector: str) -> str | None:
+        row = self._conn.execute("SELECT anchor FROM joins WHERE mv_id=? AND connector=?",
+                                 (mv_id, connector)).fetchone()
+        return row[0] if row else None
+
+    def resolve_references(self, connector: str, dns: list[str]) -> dict[str, str | None]:
+        """AD member DNs -> Entra object ids through connector space, metaverse and joins."""
+        out: dict[str, str | None] = {}
+        for dn in dns:
+            try:
+                key = dnlib.canonical(dn)
+            except dnlib.InvalidDnError:
+                out[dn] = None
+                continue
+            row = self._conn.execute(
+                "SELECT e.anchor FROM connector_space c JOIN joins a ON a.connector=c.connector AND a.anchor=c.anchor "
+                "JOIN joins e ON e.mv_id=a.mv_id AND e.connector=? WHERE c.connector=? AND c.dn_key=?",
+                (ENTRA, connector, key)).fetchone()
+            out[dn] = row[0] if row else None
+        return out
+
+    def counts(self) -> dict[str, int]:
+        return {t: self._conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # noqa: S608 - fixed names
+                for t in ("connector_space", "metaverse", "joins", "runs")}
+
+    def runs(self, limit: int = 50) -> list[dict[str, Any]]:
+        rows = self._conn.execute("SELECT id, started, dn, action, status, error_code, staging FROM runs "
+                                  "ORDER BY started DESC LIMIT ?", (limit,)).fetchall()
+        return [dict(zip(("id", "started", "dn", "action", "status", "error_code", "staging"), r)) for r in rows]
+
+    def run_result(self, run_id: str) -> dict[str, Any] | None:
+        row = self._conn.execute("SELECT result FROM runs WHERE id=?", (run_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    # -- the one write ----------------------------------------------------------------------------
+    def commit(self, writes: RunWrites) -> None:
+        if self.read_only:
+            return
+        now = writes.run["ended"] if writes.run else None
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+            for cs in writes.connector_space:
+                self._conn.execute(
+                    "INSERT INTO connector_space(connector, anchor, dn, dn_key, object_type, attributes, "
+                    "pending_export, updated) VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(connector, anchor) DO UPDATE SET "
+                    "dn=excluded.dn, dn_key=excluded.dn_key, object_type=excluded.object_type, "
+                    "attributes=excluded.attributes, pending_export=excluded.pending_export, updated=excluded.updated",
+                    (cs.connector, cs.anchor, cs.dn, dnlib.canonical(cs.dn) if cs.dn else None, cs.object_type,
+                     json.dumps(to_json(cs.attributes), sort_keys=True),
+                     json.dumps(cs.pending_export) if cs.pending_export is not None else None, now or ""))
+            for mv_id, object_type, anchor, attrs in writes.metaverse:
+                self._conn.execute(
+                    "INSERT INTO metaverse(mv_id, object_type, source_anchor, attributes, updated) VALUES(?,?,?,?,?) "
+                    "ON CONFLICT(mv_id) DO UPDATE SET object_type=excluded.object_type, "
+                    "source_anchor=excluded.source_anchor, attributes=excluded.attributes, updated=excluded.updated",
+                    (mv_id, object_type, anchor, json.dumps(to_json(attrs), sort_keys=True), now or ""))
+            for connector, anchor, mv_id in writes.joins:
+                self._conn.execute("INSERT INTO joins(connector, anchor, mv_id) VALUES(?,?,?) "
+                                   "ON CONFLICT(connector, anchor) DO UPDATE SET mv_id=excluded.mv_id",
+                                   (connector, anchor, mv_id))
+            if writes.run:
+                r = writes.run
+                self._conn.execute("INSERT INTO runs(id, started, ended, dn, action, status, error_code, staging, "
+                                   "result) VALUES(?,?,?,?,?,?,?,?,?)",
+                                   (r["id"], r["started"], r["ended"], r["dn"], r["action"], r["status"],
+                                    r["error_code"], int(r["staging"]), json.dumps(r["result"])))
+            self._conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise StateError(f"The run could not be saved to {self.path}: {exc}; the state is unchanged.",
+                             path=str(self.path),
+                             recommended_action="Check free disk space and that the state file is writable.") \
+                from None
+
+    @contextmanager
+    def _tx(self) -> Iterator[None]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def is_fresh(path: Path) -> bool:
+    return not path.exists() or os.path.getsize(path) == 0
