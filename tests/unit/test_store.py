@@ -1,0 +1,91 @@
+import sqlite3
+import stat
+
+import pytest
+
+from pybridge.errors import StateError
+from pybridge.store import ENTRA, CSObject, RunWrites, Store
+
+
+def _writes(anchor="g1", mv="m1", entra_id="e1"):
+    w = RunWrites()
+    w.connector_space = [CSObject("contoso.com", anchor, "CN=Smith\\, John,DC=contoso,DC=com", "user",
+                                  {"objectGUID": [b"\x00\x01"], "cn": ["Smith, John"]}),
+                         CSObject(ENTRA, entra_id, None, "user", {"id": entra_id})]
+    w.metaverse = [(mv, "person", "anchor==", {"displayName": ["John"]})]
+    w.joins = [("contoso.com", anchor, mv), (ENTRA, entra_id, mv)]
+    w.run = {"id": "r1", "started": "2026-01-01T00:00:00.000Z", "ended": "2026-01-01T00:00:01.000Z", "dn": "CN=x",
+             "action": "Create", "status": "Success", "error_code": None, "staging": False, "result": {"a": 1}}
+    return w
+
+
+def test_created_owner_only_with_schema(tmp_path):
+    path = tmp_path / "sub" / "state.db"
+    store = Store.open(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert store.counts() == {"connector_space": 0, "metaverse": 0, "joins": 0, "runs": 0}
+    store.close()
+
+
+def test_commit_roundtrip_binary_and_references(tmp_path):
+    store = Store.open(tmp_path / "s.db")
+    store.commit(_writes())
+    cs = store.cs_object("contoso.com", "g1")
+    assert cs.attributes["objectGUID"] == [b"\x00\x01"]
+    assert store.cs_by_dn("contoso.com", "cn=smith\\2c john,dc=CONTOSO,dc=com").anchor == "g1"
+    assert store.mv_for("contoso.com", "g1")[0] == "m1"
+    assert store.joined_anchor("m1", ENTRA) == "e1"
+    assert store.resolve_references("contoso.com", ["CN=Smith\\, John,DC=contoso,DC=com", "CN=nobody,DC=x"]) == {
+        "CN=Smith\\, John,DC=contoso,DC=com": "e1", "CN=nobody,DC=x": None}
+    assert store.runs()[0]["id"] == "r1" and store.run_result("r1") == {"a": 1}
+
+
+def test_a_failed_commit_leaves_the_previous_state(tmp_path):
+    store = Store.open(tmp_path / "s.db")
+    store.commit(_writes())
+    bad = _writes(anchor="g2", mv="m2", entra_id="e2")
+    bad.run["id"] = "r1"  # duplicate primary key: the last statement of the transaction fails
+    with pytest.raises(StateError, match="state is unchanged"):
+        store.commit(bad)
+    assert store.cs_object("contoso.com", "g2") is None
+    assert store.counts()["metaverse"] == 1
+
+
+def test_foreign_and_corrupt_files_are_refused_untouched(tmp_path):
+    foreign = tmp_path / "foreign.db"
+    sqlite3.connect(foreign).execute("CREATE TABLE t(x)").connection.commit()
+    before = foreign.read_bytes()
+    with pytest.raises(StateError, match="not a pybridge state file"):
+        Store.open(foreign)
+    assert foreign.read_bytes() == before
+    corrupt = tmp_path / "corrupt.db"
+    corrupt.write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(StateError, match="not a pybridge state file or is damaged"):
+        Store.open(corrupt)
+    assert corrupt.read_bytes() == b"this is not sqlite at all" * 100
+
+
+def test_read_only_never_creates_or_writes(tmp_path):
+    path = tmp_path / "s.db"
+    store = Store.open(path, read_only=True)
+    store.commit(_writes())
+    assert not path.exists()
+    Store.open(path).commit(_writes())
+    before = path.read_bytes()
+    ro = Store.open(path, read_only=True)
+    assert ro.mv_for("contoso.com", "g1")[0] == "m1"
+    ro.commit(_writes(anchor="g9", mv="m9", entra_id="e9"))
+    assert path.read_bytes() == before
+
+
+def test_unwritable_directory_is_a_clear_error(tmp_path):
+    if hasattr(__import__("os"), "geteuid") and __import__("os").geteuid() == 0:
+        target = tmp_path / "file-not-dir" / "s.db"
+        (tmp_path / "file-not-dir").write_text("x")  # root ignores modes; a file as parent fails for everyone
+    else:
+        ro = tmp_path / "ro"
+        ro.mkdir(mode=0o500)
+        target = ro / "s.db"
+    with pytest.raises(StateError, match="cannot be created or opened"):
+        Store.open(target)
