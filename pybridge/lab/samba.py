@@ -457,8 +457,8 @@ class SambaDC:
 
     def _clear_partial_provision(self) -> None:
         """Remove what an interrupted provision left, but never a directory that is not ours."""
-        if not self.base_dir.exists() or not any(self.base_dir.iterdir()):
-            return
+        if not self.base_dir.exists() or {p.name for p in self.base_dir.iterdir()} <= {"run"}:
+            return  # new, or only what start() wrote before provisioning (run/)
         if not self.smb_conf.exists() and not (self.base_dir / "private").exists():
             raise LabError(f"{self.base_dir} is not empty and does not look like a lab DC directory; "
                            "give the lab an empty or new directory")
