@@ -216,7 +216,8 @@ class TokenService:
         want = {"x5t#S256": _b64url(self.cert.fingerprint(hashes.SHA256())),
                 "x5t": _b64url(self.cert.fingerprint(hashes.SHA1()))}  # noqa: S303
         named = [(k, header[k]) for k in ("x5t#S256", "x5t") if k in header]
-        if not named or any(want[k] != v for k, v in named):
+        # msal pads its base64url thumbprints with "="; Entra accepts either form.
+        if not named or any(want[k] != str(v).rstrip("=") for k, v in named):
             used = named[0][1] if named else None
             return bad_sig(f"The key was not found., Thumbprint of key used by client: "
                            f"'{used}'")
@@ -225,7 +226,8 @@ class TokenService:
             claims = jwt.decode(assertion, self.cert.public_key(),  # type: ignore[arg-type]
                                 algorithms=["RS256", "PS256"], audience=audiences,
                                 issuer=self.client_id, leeway=300,
-                                options={"require": ["exp", "nbf", "aud", "iss", "sub"]})
+                                # nbf is checked when present; msal does not send it.
+                                options={"require": ["exp", "aud", "iss", "sub"]})
         except jwt.InvalidSignatureError:
             return bad_sig("The provided signature value did not match the expected "
                            "signature value.")
