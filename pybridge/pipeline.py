@@ -19,7 +19,7 @@ from .connectors.entra import GROUP_SELECT, USER_SELECT, GraphClient, odata_quot
 from .core import dn as dnlib
 from .core import flows as flowlib
 from .core import plan as planlib
-from .core import scoping
+from .core import scoping, validate
 from .core.errorcodes import lookup
 from .core.model import (AD_SYSTEM, ENTRA_SYSTEM, Action, AttributeInfo, ProvisioningIdentity, ProvisioningStep,
                          Status, StatusInfo, SyncResult, iso, new_steps, utcnow)
@@ -410,6 +410,13 @@ class Pipeline:
         if current is not None and run.target_type == "user" and not current.get("onPremisesImmutableId"):
             current = dict(current)  # soft match: the export stamps the sourceAnchor
         run.export = planlib.compute(run.target_type or "", desired, current, managed)
+        invalid = validate.problems(run.target_type or "", desired, run.export.operation == Action.CREATE)
+        if invalid and run.target_type in GRAPH_WRITABLE_TYPES:
+            step.details["Sync step result"] = "failure"
+            raise StepFailed(Status.FAILURE, "IdentityDataValidationFailed",
+                             "Entra ID would refuse this object: " + "; ".join(invalid) + ".",
+                             "Correct the value in Active Directory (the attribute the rule flows from), then sync "
+                             "again.")
         result.action = run.export.operation
         result.modified_properties = planlib.modified_properties(run.export)
         rules_in_scope = {f.target: r.name for r in self.rules if r.direction == "outbound"

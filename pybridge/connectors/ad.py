@@ -51,7 +51,7 @@ def default_connection(url: str, connector: ADConnector, password: str) -> ldap3
     server = ldap3.Server(parts.hostname, port=parts.port or (636 if use_ssl else 389), use_ssl=use_ssl,
                           tls=_tls(connector), get_info=ldap3.NONE, connect_timeout=connector.connect_timeout)
     conn = ldap3.Connection(server, user=connector.username, password=password, auto_bind=ldap3.AUTO_BIND_NONE,
-                            read_only=True, raise_exceptions=False, receive_timeout=connector.connect_timeout * 3,
+                            read_only=True, raise_exceptions=False, receive_timeout=int(connector.connect_timeout * 3),
                             auto_range=False, return_empty_attributes=False)
     conn.open()
     if not use_ssl and not conn.start_tls():

@@ -117,10 +117,8 @@ class GraphClient:
                 self._cache.deserialize(token_cache_path.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 pass  # a damaged cache only costs one token request
-        self._app = msal.ConfidentialClientApplication(
-            entra.client_id, client_credential=credential, authority=f"{entra.authority_host}/{entra.tenant_id}",
-            instance_discovery=False, http_client=self.session, token_cache=self._cache,
-            timeout=entra.timeout)
+        self._credential = credential
+        self._app: msal.ConfidentialClientApplication | None = None
         self._token: str | None = None
         self.requests = 0
 
@@ -130,6 +128,11 @@ class GraphClient:
             return self._token
         scope = [f"{self.entra.graph_endpoint}/.default"]
         try:
+            if self._app is None:  # msal reads the authority's OIDC metadata here: a network call
+                self._app = msal.ConfidentialClientApplication(
+                    self.entra.client_id, client_credential=self._credential,
+                    authority=f"{self.entra.authority_host}/{self.entra.tenant_id}", instance_discovery=False,
+                    http_client=self.session, token_cache=self._cache, timeout=self.entra.timeout)
             result = self._app.acquire_token_for_client(scopes=scope)
         except (requests.RequestException, ValueError) as exc:
             raise AuthenticationError(

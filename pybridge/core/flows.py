@@ -10,6 +10,7 @@ transforms with Entra Connect's expression language and loads rules from YAML.
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
@@ -17,8 +18,9 @@ from .model import AttributeInfo, Attributes, Value
 from .values import display, display_list, get_values
 
 # Metaverse object type per AD structural class (Entra Connect projects users and
-# inetOrgPersons to "person", groups to "group", contacts to "person").
-MV_TYPE = {"user": "person", "inetorgperson": "person", "group": "group", "contact": "person"}
+# inetOrgPersons to "person" and groups to "group"; contacts are kept apart as "contact"
+# so the user rules never apply to them).
+MV_TYPE = {"user": "person", "inetorgperson": "person", "group": "group", "contact": "contact"}
 # Entra connector-space object type per AD structural class.
 TARGET_TYPE = {"user": "user", "inetorgperson": "user", "group": "group", "contact": "contact"}
 
@@ -44,6 +46,24 @@ def _first_non_empty(args: list[list[Value]], ctx: dict[str, Any]) -> Value | No
         v = _first(values)
         if v is not None and str(v).strip():
             return str(v).strip()
+    return None
+
+
+_NICK_ALLOWED = re.compile(r"[^A-Za-z0-9!#$%&'*+\-/=?^_`{|}~.]")
+
+
+def _nickname(args: list[list[Value]], ctx: dict[str, Any]) -> Value | None:
+    # mailNickname as the admin set it; otherwise derived from the fallbacks the way Entra ID derives it for
+    # synced objects (the UPN's prefix), with the characters Graph refuses in a mailNickname removed.
+    given = _first_non_empty(args[:1], ctx)
+    if given:
+        return given
+    for values in args[1:]:
+        v = _first_non_empty([values], ctx)
+        if v:
+            derived = _NICK_ALLOWED.sub("", str(v).split("@", 1)[0]).strip(".")
+            if derived:
+                return derived
     return None
 
 
@@ -87,6 +107,7 @@ def _all(args: list[list[Value]], ctx: dict[str, Any]) -> list[Value] | None:
 TRANSFORMS: dict[str, Callable[[list[list[Value]], dict[str, Any]], Value | list[Value] | None]] = {
     "trim": _trim,
     "first_non_empty": _first_non_empty,
+    "nickname": _nickname,
     "account_enabled": _account_enabled,
     "upn_or_sam_at_domain": _upn,
     "security_enabled": _security_enabled,
@@ -154,9 +175,9 @@ BUILTIN_RULES: tuple[dict[str, Any], ...] = (
          {"target": "givenName", "sources": ["givenName"], "type": "Expression", "expression": "Trim([givenName])"},
          {"target": "sn", "sources": ["sn"], "type": "Expression", "expression": "Trim([sn])"},
          {"target": "mail", "sources": ["mail"], "type": "Expression", "expression": "Trim([mail])"},
-         {"target": "mailNickname", "sources": ["mailNickname", "sAMAccountName"], "type": "Expression",
-          "transform": "first_non_empty",
-          "expression": "IIF(IsPresent([mailNickname]),Trim([mailNickname]),[sAMAccountName])"},
+         {"target": "mailNickname", "sources": ["mailNickname", "userPrincipalName", "sAMAccountName"],
+          "type": "Expression", "transform": "nickname",
+          "expression": 'IIF(IsPresent([mailNickname]),Trim([mailNickname]),Word([userPrincipalName],1,"@"))'},
          {"target": "userPrincipalName", "sources": ["userPrincipalName", "sAMAccountName"], "type": "Expression",
           "transform": "upn_or_sam_at_domain",
           "expression": 'IIF(IsPresent([userPrincipalName]),Trim([userPrincipalName]),'
@@ -177,8 +198,8 @@ BUILTIN_RULES: tuple[dict[str, Any], ...] = (
          {"target": "displayName", "sources": ["displayName", "cn"], "type": "Expression",
           "transform": "first_non_empty",
           "expression": "IIF(IsNullOrEmpty([displayName]),[cn],Trim([displayName]))"},
-         {"target": "mailNickname", "sources": ["mailNickname", "sAMAccountName"], "type": "Expression",
-          "transform": "first_non_empty",
+         {"target": "mailNickname", "sources": ["mailNickname", "sAMAccountName", "cn"], "type": "Expression",
+          "transform": "nickname",
           "expression": "IIF(IsPresent([mailNickname]),Trim([mailNickname]),[sAMAccountName])"},
          {"target": "description", "sources": ["description"], "type": "Expression",
           "expression": "Trim([description])"},
@@ -186,6 +207,29 @@ BUILTIN_RULES: tuple[dict[str, Any], ...] = (
           "transform": "security_enabled", "expression": "IIF(BitAnd([groupType],&H80000000)=&H80000000,True,False)"},
          {"target": "member", "sources": ["member"], "type": "Direct", "transform": "all_values",
           "multi_valued": True, "reference": True},
+     ]},
+    {"name": "In from AD - Contact Join", "direction": "inbound", "object_types": ["contact"],
+     "flows": [
+         {"target": "sourceAnchor", "sources": [ANCHOR, "objectGUID"], "type": "Expression",
+          "transform": "source_anchor",
+          "expression": 'IIF(IsPresent([mS-DS-ConsistencyGuid]),ConvertToBase64([mS-DS-ConsistencyGuid]),'
+                        'ConvertToBase64([objectGUID]))'},
+     ]},
+    {"name": "In from AD - Contact Common", "direction": "inbound", "object_types": ["contact"],
+     "flows": [
+         {"target": "displayName", "sources": ["displayName", "cn"], "type": "Expression",
+          "transform": "first_non_empty",
+          "expression": "IIF(IsNullOrEmpty([displayName]),[cn],Trim([displayName]))"},
+         {"target": "givenName", "sources": ["givenName"], "type": "Expression", "expression": "Trim([givenName])"},
+         {"target": "sn", "sources": ["sn"], "type": "Expression", "expression": "Trim([sn])"},
+         {"target": "mail", "sources": ["mail"], "type": "Expression", "expression": "Trim([mail])"},
+     ]},
+    {"name": "Out to AAD - Contact Identity", "direction": "outbound", "object_types": ["contact"],
+     "flows": [
+         {"target": "displayName", "sources": ["displayName"], "type": "Direct"},
+         {"target": "givenName", "sources": ["givenName"], "type": "Direct"},
+         {"target": "surname", "sources": ["sn"], "type": "Direct"},
+         {"target": "mail", "sources": ["mail"], "type": "Direct"},
      ]},
     {"name": "Out to AAD - User Identity", "direction": "outbound", "object_types": ["person"],
      "flows": [
