@@ -7,7 +7,6 @@ which checks that the emulator's wire format deserialises the way Graph's does.
 from __future__ import annotations
 
 import asyncio
-import base64
 import datetime as dt
 import json
 import os

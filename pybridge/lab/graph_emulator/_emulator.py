@@ -12,7 +12,7 @@ from typing import Any, Iterable
 from ._auth import TokenService
 from ._http import Server
 from ._schema import GROUP, USER
-from ._store import Directory, now_iso
+from ._store import Directory
 
 
 @dataclass
@@ -234,4 +234,4 @@ class GraphEmulator:
         }
 
 
-__all__ = ["GraphEmulator", "Fault", "now_iso"]
+__all__ = ["GraphEmulator", "Fault"]

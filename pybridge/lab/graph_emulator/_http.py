@@ -59,6 +59,7 @@ class Answer:
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+    request_queue_size = 128   # bursts of parallel clients are normal in tests
 
     def __init__(self, address: tuple[str, int], emulator: "GraphEmulator",
                  context: ssl.SSLContext) -> None:
