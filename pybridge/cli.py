@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     lsub = lab.add_subparsers(dest="lab_command", metavar="ACTION")
     lsub.required = True
     up = lsub.add_parser("up", help="provision (once), start, seed, and write the configuration")
+    up.add_argument("--host", default="127.0.0.1", metavar="IP",
+                    help="loopback address the DC and the emulator listen on (default 127.0.0.1; another 127.x "
+                    "address lets a second lab run beside the first)")
     up.add_argument("--sync", metavar="KEY", nargs="?", const="user",
                     help="then sync a sample object (default: the sample user) and print its JSON")
     lsub.add_parser("status", help="show what runs and where the configuration is")
@@ -169,7 +172,7 @@ def cmd_lab(args: argparse.Namespace) -> int:
     lab_dir = Path(args.dir or os.environ.get("PYBRIDGE_LAB_DIR") or "lab").resolve()
     try:
         if args.lab_command == "up":
-            info = orchestrator.up(lab_dir, log=lambda m: sys.stderr.write(f"pybridge lab: {m}\n"))
+            info = orchestrator.up(lab_dir, log=lambda m: sys.stderr.write(f"pybridge lab: {m}\n"), host=args.host)
             sys.stderr.write(f"pybridge lab: configuration written to {info['config']}\n")
             if args.sync:
                 samples = info["samples"]

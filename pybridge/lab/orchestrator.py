@@ -54,14 +54,15 @@ def _alive(pid: int | None, marker: str) -> bool:
 
 
 def _start_emulator(lab_dir: Path, state: dict[str, Any], ca: Any, log: Log) -> None:
+    host = state["host"]
     gdir = lab_dir / "graph"
     platform.make_private_dir(gdir)
-    cert = issue_server_cert(ca, gdir, "graph", names=("localhost", DEFAULT_HOST))
+    cert = issue_server_cert(ca, gdir, "graph", names=tuple(dict.fromkeys(("localhost", host, DEFAULT_HOST))))
     secret_file = lab_dir / "secrets" / "client-secret"
     ready = gdir / "ready.json"
     ready.unlink(missing_ok=True)
     logf = open(gdir / "emulator.log", "ab")  # noqa: SIM115 - handed to the child
-    cmd = [sys.executable, "-m", "pybridge.lab.graph_emulator", "--host", DEFAULT_HOST,
+    cmd = [sys.executable, "-m", "pybridge.lab.graph_emulator", "--host", host,
            "--port", str(state.get("graph_port", 0)), "--cert", str(cert.cert), "--key", str(cert.key),
            "--tenant-id", state["tenant_id"], "--client-id", state["client_id"],
            "--client-secret-file", str(secret_file), "--domain", "contoso.com",
@@ -117,13 +118,16 @@ def write_config(lab_dir: Path, state: dict[str, Any], info: Any) -> Path:
     return path
 
 
-def up(lab_dir: Path, log: Log = lambda m: None) -> dict[str, Any]:
+def up(lab_dir: Path, log: Log = lambda m: None, host: str = DEFAULT_HOST) -> dict[str, Any]:
     from .samba import SambaDC, check_prerequisites
 
     check_prerequisites()
     platform.make_private_dir(lab_dir)
     platform.make_private_dir(lab_dir / "secrets")
     state = _load(lab_dir)
+    if state.get("host") and state["host"] != host and (state.get("graph_pid") or state.get("samba_pid")):
+        raise LabError(f"the lab in {lab_dir} runs on {state['host']}; run 'pybridge lab down' first")
+    state["host"] = host
     state.setdefault("tenant_id", str(uuid.uuid4()))
     state.setdefault("client_id", str(uuid.uuid4()))
     secret_file = lab_dir / "secrets" / "client-secret"
@@ -132,12 +136,12 @@ def up(lab_dir: Path, log: Log = lambda m: None) -> dict[str, Any]:
         with platform.open_private(secret_file) as fh:
             fh.write(secrets.token_urlsafe(32) + "\n")
     ca = create_ca(lab_dir / "ca")
-    dc = SambaDC(lab_dir / "samba", ca=ca, host=DEFAULT_HOST)
+    dc = SambaDC(lab_dir / "samba", ca=ca, host=host)
     if not dc.is_provisioned():
         log("provisioning the Samba AD DC (CONTOSO.COM) ...")
     dc.provision()
     if not dc.is_running():
-        log("starting the Samba AD DC on 127.0.0.1 (LDAPS 636, StartTLS 389) ...")
+        log(f"starting the Samba AD DC on {host} (LDAPS 636, StartTLS 389) ...")
         info = dc.start()
     else:
         info = dc.info()
@@ -160,7 +164,7 @@ def status(lab_dir: Path) -> dict[str, str]:
     if (ca_dir / "ca.pem").exists():
         from .ca import CertPair
         samba_running = SambaDC(lab_dir / "samba", ca=CertPair(ca_dir / "ca.pem", ca_dir / "ca.key"),
-                                host=DEFAULT_HOST).is_running()
+                                host=state.get("host", DEFAULT_HOST)).is_running()
     return {"lab": str(lab_dir),
             "samba": "running" if samba_running else "stopped",
             "graph": "running" if _alive(state.get("graph_pid"), "pybridge.lab.graph_emulator") else "stopped",
@@ -188,7 +192,8 @@ def down(lab_dir: Path, log: Log = lambda m: None) -> None:
     if (ca_dir / "ca.pem").exists():
         from .ca import CertPair
         from .samba import SambaDC
-        dc = SambaDC(lab_dir / "samba", ca=CertPair(ca_dir / "ca.pem", ca_dir / "ca.key"), host=DEFAULT_HOST)
+        dc = SambaDC(lab_dir / "samba", ca=CertPair(ca_dir / "ca.pem", ca_dir / "ca.key"),
+                     host=state.get("host", DEFAULT_HOST))
         if dc.is_running():
             dc.stop()
             log("stopped the Samba AD DC")

@@ -21,6 +21,7 @@ import yaml
 from pybridge.cli import main
 from pybridge.errors import LabError
 from pybridge.lab.ca import create_ca, issue_server_cert
+from tests.support import missing_prerequisite
 
 HOST = os.environ.get("PYBRIDGE_TEST_SAMBA_HOST2", "127.0.0.31")
 CLIENT_SECRET = "pybridge-test-client-secret-" + uuid.uuid4().hex  # known, to search outputs for it
@@ -77,7 +78,7 @@ def samba_lab(tmp_path_factory):
     try:
         check_prerequisites()
     except LabError as exc:
-        pytest.skip(f"needs root and Debian's samba packages (CI installs them): {exc}")
+        missing_prerequisite(f"needs root and Debian's samba packages (CI installs them): {exc}")
     root = tmp_path_factory.mktemp("pybridge-lab")
     ca = create_ca(root / "ca")
     dc = SambaDC(root / "dc", ca=ca, host=HOST)

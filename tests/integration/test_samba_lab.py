@@ -23,6 +23,7 @@ from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import parse_dn
 
 from pybridge.errors import LabError
+from tests.support import missing_prerequisite
 from pybridge.lab import samba as samba_mod
 from pybridge.lab.ca import create_ca
 from pybridge.lab.samba import SambaDC, check_prerequisites
@@ -38,7 +39,7 @@ def _require_samba() -> None:
     try:
         check_prerequisites()
     except LabError as exc:
-        pytest.skip(f"needs root and Debian's samba packages: {exc}")
+        missing_prerequisite(f"needs root and Debian's samba packages: {exc}")
 
 
 @pytest.fixture(scope="module")

@@ -52,8 +52,9 @@ class LabSession(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
-def _rsa_client_certificate(directory: Path) -> tuple[bytes, bytes]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+def _rsa_client_certificate(directory: Path, key_pem: bytes | None = None) -> tuple[bytes, bytes]:
+    key = (serialization.load_pem_private_key(key_pem, password=None) if key_pem
+           else rsa.generate_private_key(public_exponent=65537, key_size=2048))
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pybridge test app")])
     now = dt.datetime.now(dt.timezone.utc)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
@@ -191,13 +192,18 @@ def test_msal_certificate_credential(emu, session, pki, style):
     assert form["client_assertion_type"] == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
-def test_certificate_assertion_signed_by_another_key_is_refused(emu, session, pki):
-    _, other_key = _rsa_client_certificate(pki["dir"])
-    credential = {"private_key": other_key.decode(),
-                  "public_certificate": pki["client_cert"].decode()}  # right cert, wrong key
+@pytest.mark.parametrize("mismatch", ["key", "certificate"])
+def test_certificate_assertion_must_match_the_registered_certificate(emu, session, pki, mismatch):
+    if mismatch == "key":       # registered certificate named, signed by another key
+        _, key = _rsa_client_certificate(pki["dir"])
+        cert = pki["client_cert"]
+    else:                       # registered key, but a certificate that is not registered
+        cert, key = _rsa_client_certificate(pki["dir"], key_pem=pki["client_key"])
+    credential = {"private_key": key.decode(), "public_certificate": cert.decode()}
     result = _app(emu, session, credential).acquire_token_for_client(GRAPH_SCOPE)
     assert result["error"] == "invalid_client"
     assert result["error_codes"] == [700027]
+    assert ("key was not found" in result["error_description"]) == (mismatch == "certificate")
 
 
 def test_wrong_secret_is_invalid_client(emu, session):
