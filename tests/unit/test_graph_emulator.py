@@ -521,6 +521,8 @@ def test_group_members_bind_ref_and_paging(emu, graph):
                                                "description": "sales team"})
     assert r.status_code == 204
     assert graph("GET", f"/groups/{gid}").json()["description"] == "sales team"
+    r = graph("PATCH", f"/groups/{gid}", json={"members@odata.bind": [f"{graph.base}/directoryObjects/{users[0]['id']}"]})
+    assert r.status_code == 400 and "already exist" in _error(r)["message"]
 
     url, members = f"/groups/{gid}/members?$top=3", []
     while url:
