@@ -485,7 +485,7 @@ class Directory:
         ids: list[str] = []
         for url in urls:
             oid = self._resolve_bind(url)
-            if False:
+            if oid in existing or oid in ids:
                 raise _already_member()
             ids.append(oid)
         return ids
