@@ -7,13 +7,11 @@ crash at any point leaves the previous consistent state.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from . import platform
 from .core import dn as dnlib
@@ -237,6 +235,15 @@ class Store:
                     "source_anchor=excluded.source_anchor, attributes=excluded.attributes, updated=excluded.updated",
                     (mv_id, object_type, anchor, json.dumps(to_json(attrs), sort_keys=True), now or ""))
             for connector, anchor, mv_id in writes.joins:
+                # a metaverse object joins at most one object per connector: a new join replaces the old
+                # one, and the object that lost it (deleted or replaced in the target) leaves the space
+                stale = [r[0] for r in self._conn.execute(
+                    "SELECT anchor FROM joins WHERE connector=? AND mv_id=? AND anchor<>?",
+                    (connector, mv_id, anchor))]
+                for old in stale:
+                    self._conn.execute("DELETE FROM joins WHERE connector=? AND anchor=?", (connector, old))
+                    self._conn.execute("DELETE FROM connector_space WHERE connector=? AND anchor=?",
+                                       (connector, old))
                 self._conn.execute("INSERT INTO joins(connector, anchor, mv_id) VALUES(?,?,?) "
                                    "ON CONFLICT(connector, anchor) DO UPDATE SET mv_id=excluded.mv_id",
                                    (connector, anchor, mv_id))
@@ -255,20 +262,7 @@ class Store:
                              recommended_action="Check free disk space and that the state file is writable.") \
                 from None
 
-    @contextmanager
-    def _tx(self) -> Iterator[None]:
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-            self._conn.execute("COMMIT")
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
 
 
 def new_id() -> str:
     return str(uuid.uuid4())
-
-
-def is_fresh(path: Path) -> bool:
-    return not path.exists() or os.path.getsize(path) == 0

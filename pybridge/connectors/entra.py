@@ -120,6 +120,7 @@ class GraphClient:
         self._credential = credential
         self._app: msal.ConfidentialClientApplication | None = None
         self._token: str | None = None
+        self._token_from_cache = False
         self.requests = 0
 
     # -- token ------------------------------------------------------------------------------------
@@ -144,6 +145,7 @@ class GraphClient:
             raise self._token_error(result)
         self._save_cache()
         self._token = result["access_token"]
+        self._token_from_cache = result.get("token_source") == "cache"
         return self._token
 
     def _token_error(self, result: dict[str, Any]) -> AuthenticationError:
@@ -182,19 +184,12 @@ class GraphClient:
     def call(self, method: str, path: str, *, what: str, params: dict[str, str] | None = None,
              body: Any = None, ok: tuple[int, ...] = (200, 201, 204), allow_404: bool = False) -> Any:
         url = path if path.startswith("https://") else f"{self.base}{path}"
-        headers = {"Authorization": f"Bearer {self.token()}", "Accept": "application/json"}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
-        self.requests += 1
-        try:
-            resp = self.session.request(method, url, params=params, headers=headers,
-                                        data=json.dumps(body) if body is not None else None)
-        except requests.RequestException as exc:
-            raise TargetError(f"{what} failed: Microsoft Graph could not be reached ({type(exc).__name__})",
-                              error_code="GraphUnavailable",
-                              recommended_action=("Check network access to entra.graph_endpoint; for a create, "
-                                                  "run the sync again: pybridge looks the object up first and "
-                                                  "never creates it twice.")) from None
+        resp = self._send(method, url, params, body, what)
+        if resp.status_code == 401 and self._token_from_cache:
+            # A cached token Graph no longer accepts (revoked, or issued before a reset): drop the cache
+            # and ask once for a fresh token.
+            self._forget_token()
+            resp = self._send(method, url, params, body, what)
         if allow_404 and resp.status_code == 404:
             return None
         if resp.status_code not in ok:
@@ -206,6 +201,30 @@ class GraphClient:
         except ValueError:
             raise TargetError(f"{what}: Graph answered {resp.status_code} with a body that is not JSON",
                               error_code="GraphServiceError") from None
+
+    def _send(self, method: str, url: str, params: dict[str, str] | None, body: Any,
+              what: str) -> requests.Response:
+        headers = {"Authorization": f"Bearer {self.token()}", "Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        self.requests += 1
+        try:
+            return self.session.request(method, url, params=params, headers=headers,
+                                        data=json.dumps(body) if body is not None else None)
+        except requests.RequestException as exc:
+            raise TargetError(f"{what} failed: Microsoft Graph could not be reached ({type(exc).__name__})",
+                              error_code="GraphUnavailable",
+                              recommended_action=("Check network access to entra.graph_endpoint; for a create, "
+                                                  "run the sync again: pybridge looks the object up first and "
+                                                  "never creates it twice.")) from None
+
+    def _forget_token(self) -> None:
+        self._token = None
+        self._token_from_cache = False
+        self._cache = msal.SerializableTokenCache()
+        self._app = None
+        if self._cache_path is not None:
+            self._cache_path.unlink(missing_ok=True)
 
     def _pages(self, path: str, params: dict[str, str], what: str) -> Iterator[dict[str, Any]]:
         data = self.call("GET", path, params=params, what=what)

@@ -89,3 +89,14 @@ def test_unwritable_directory_is_a_clear_error(tmp_path):
         target = ro / "s.db"
     with pytest.raises(StateError, match="cannot be created or opened"):
         Store.open(target)
+
+
+def test_a_new_join_replaces_the_stale_one(tmp_path):
+    store = Store.open(tmp_path / "s.db")
+    store.commit(_writes(entra_id="old-id"))
+    w = RunWrites()
+    w.connector_space = [CSObject(ENTRA, "new-id", None, "user", {"id": "new-id"})]
+    w.joins = [(ENTRA, "new-id", "m1")]
+    store.commit(w)
+    assert store.joined_anchor("m1", ENTRA) == "new-id"
+    assert store.cs_object(ENTRA, "old-id") is None
