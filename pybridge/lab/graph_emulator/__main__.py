@@ -73,7 +73,11 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host, port=args.port, page_size=args.page_size,
         domains=args.domains or ("contoso.com", "contoso.onmicrosoft.com"))
     emulator.verbose = args.verbose
-    emulator.start()
+    try:
+        emulator.start()
+    except OSError as exc:   # e.g. the port is taken
+        print(f"cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
     ready = Path(args.ready_file)
     try:
         _write_atomically(ready, json.dumps({"url": emulator.base_url, "pid": os.getpid()}))
