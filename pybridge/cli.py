@@ -58,7 +58,29 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--format", choices=("adsync", "graph"), default="adsync",
                    help="JSON shape: adsync (the original cmdlet's, default) or graph (provisioningObjectSummary)")
     s.add_argument("--progress", choices=("text", "json", "none"), default="text",
-                   help="progress on stderr: text (default), json (one machine-readable line per step), none")
+                   help="progress on stderr: text (default), json (one 'PYBRIDGE-PROGRESS {...}' line per step, "
+                   "for the PowerShell module), none")
+    s.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                   help="wait up to SECONDS for a running sync to finish (default: fail at once with "
+                   "no-start-ma-already-running)")
+
+    sch = sub.add_parser("scheduler", help="Get-ADSyncScheduler / Set-ADSyncScheduler settings",
+                         description="Read or change the scheduler settings kept in the state store (the "
+                         "properties of Entra Connect's Get-ADSyncScheduler), printed as JSON.")
+    ssub = sch.add_subparsers(dest="scheduler_command", metavar="ACTION")
+    ssub.required = True
+    g = ssub.add_parser("get", help="print the scheduler's properties as JSON")
+    g.add_argument("--config", metavar="PATH", help="configuration file")
+    st = ssub.add_parser("set", help="change scheduler settings, then print them as JSON")
+    st.add_argument("--config", metavar="PATH", help="configuration file")
+    st.add_argument("--sync-cycle-enabled", metavar="BOOL", help="true or false (-SyncCycleEnabled)")
+    st.add_argument("--customized-sync-cycle-interval", metavar="TIMESPAN",
+                    help="d.hh:mm:ss, at least 00:30:00, or 'null' to clear (-CustomizedSyncCycleInterval)")
+    st.add_argument("--next-sync-cycle-policy-type", metavar="TYPE", help="Delta or Initial (-NextSyncCyclePolicyType)")
+    st.add_argument("--purge-run-history-interval", metavar="TIMESPAN",
+                    help="how long run history is kept, d.hh:mm:ss (-PurgeRunHistoryInterval)")
+    st.add_argument("--maintenance-enabled", metavar="BOOL", help="true or false (-MaintenanceEnabled)")
+    st.add_argument("--scheduler-suspended", metavar="BOOL", help="true or false (-SchedulerSuspended)")
 
     lab = sub.add_parser("lab", help="the local lab: a Samba AD DC and a Graph emulator on loopback",
                          description="Provision and run a Samba AD DC and a Microsoft Graph emulator on loopback, "
@@ -123,10 +145,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from .engine import sync_object
     try:
         result = sync_object(dn, cfg, staging_mode=args.staging_mode, what_if=args.what_if,
-                             progress=_progress_printer(args.progress))
-    except PyBridgeError as exc:  # the state store could not be opened or saved
+                             progress=_progress_printer(args.progress), wait=args.wait,
+                             warn=lambda m: sys.stderr.write(f"pybridge: WARNING: {m}\n"))
+    except PyBridgeError as exc:  # the run could not start: the sync lock, the state store
         sys.stderr.write(f"pybridge: error: {exc}\n")
-        _print_failure(dn, exc.error_code, exc.message, args.format, [exc.recommended_action])
+        _print_failure(dn, exc.error_code, exc.message, args.format, recommended=exc.recommended_action)
         return EXIT_FAILURE
     _emit(result, args.format)
     status = result.status_info
@@ -148,7 +171,8 @@ def _emit(result, fmt: str) -> None:  # type: ignore[no-untyped-def]
     sys.stdout.flush()
 
 
-def _print_failure(dn: str, code: str, reason: str, fmt: str, details: list[str] | None = None) -> None:
+def _print_failure(dn: str, code: str, reason: str, fmt: str, details: list[str] | None = None,
+                   recommended: str | None = None) -> None:
     """A run that could not start still prints one result, so `| ConvertFrom-Json` never breaks."""
     from .core.errorcodes import lookup
     from .core.model import Status, StatusInfo, SyncResult, new_steps, utcnow, ProvisioningIdentity
@@ -159,8 +183,52 @@ def _print_failure(dn: str, code: str, reason: str, fmt: str, details: list[str]
                         source_identity=ProvisioningIdentity(name=dn),
                         status_info=StatusInfo(status=Status.FAILURE, error_code=code, reason=reason,
                                                additional_details="\n".join(d for d in details or [] if d) or None,
-                                               error_category=info.category, recommended_action=info.action))
+                                               error_category=info.category,
+                                               recommended_action=recommended or info.action))
     _emit(result, fmt)
+
+
+SCHEDULER_OPTIONS = {"sync_cycle_enabled": "SyncCycleEnabled",
+                     "customized_sync_cycle_interval": "CustomizedSyncCycleInterval",
+                     "next_sync_cycle_policy_type": "NextSyncCyclePolicyType",
+                     "purge_run_history_interval": "PurgeRunHistoryInterval",
+                     "maintenance_enabled": "MaintenanceEnabled", "scheduler_suspended": "SchedulerSuspended"}
+
+
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    import json
+
+    from . import config as configlib
+    from . import scheduler
+    from .errors import ConfigError, PyBridgeError, UsageError
+    from .store import Store
+
+    try:
+        cfg = configlib.load(args.config, check_secrets=False)
+    except ConfigError as exc:
+        sys.stderr.write(f"pybridge: configuration error: {exc}\n")
+        return EXIT_USAGE
+    try:
+        if args.scheduler_command == "get":
+            store = Store.open(cfg.state_path, read_only=True)
+            values = scheduler.get(store, cfg)
+        else:
+            changes = {prop: getattr(args, opt) for opt, prop in SCHEDULER_OPTIONS.items()
+                       if getattr(args, opt) is not None}
+            if not changes:
+                sys.stderr.write("pybridge: error: nothing to set (see pybridge scheduler set --help)\n")
+                return EXIT_USAGE
+            store = Store.open(cfg.state_path)
+            values = scheduler.set_(store, cfg, changes)
+        store.close()
+    except UsageError as exc:
+        sys.stderr.write(f"pybridge: error: {exc}\n")
+        return EXIT_USAGE
+    except PyBridgeError as exc:
+        sys.stderr.write(f"pybridge: error: {exc}\n")
+        return EXIT_FAILURE
+    sys.stdout.write(json.dumps(values) + "\n")
+    return EXIT_SUCCESS
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
@@ -205,6 +273,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_sync(args)
         if args.command == "lab":
             return cmd_lab(args)
+        if args.command == "scheduler":
+            return cmd_scheduler(args)
     except KeyboardInterrupt:
         sys.stderr.write("pybridge: interrupted; nothing was committed to the state store\n")
         return 130

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from .config import ADConnector, Config
 from .connectors.ad import ADSession
@@ -9,6 +10,7 @@ from .connectors.entra import GraphClient, certificate_credential, token_cache_f
 from .core.model import ProvisioningStep, SyncResult
 from .errors import AuthenticationError
 from .pipeline import Options, Pipeline, Progress
+from .scheduler import SyncLock
 from .store import Store
 
 
@@ -41,17 +43,27 @@ def token_cache_path(config: Config) -> Path:
 
 
 def sync_object(distinguished_name: str, config: Config, *, staging_mode: bool = False, what_if: bool = False,
-                progress: Progress | None = None, store: Store | None = None) -> SyncResult:
-    """Synchronise one AD object to Entra ID and return the result of the ten steps."""
-    own_store = store is None
-    store = store or Store.open(config.state_path, read_only=what_if)
-    try:
-        pipeline = Pipeline(config, store=store, graph_factory=graph_client, ad_factory=ad_session,
-                            progress=progress)
-        return pipeline.run(distinguished_name, Options(staging_mode=staging_mode, what_if=what_if))
-    finally:
-        if own_store:
-            store.close()
+                progress: Progress | None = None, store: Store | None = None, wait: float = 0.0,
+                warn: Callable[[str], None] | None = None) -> SyncResult:
+    """Synchronise one AD object to Entra ID and return the result of the ten steps.
+
+    Takes the sync lock (waiting up to *wait* seconds for a running sync); raises
+    LockError (no-start-ma-already-running) or StateError when the run cannot start.
+    """
+    with SyncLock(config, wait=wait):
+        own_store = store is None
+        store = store or Store.open(config.state_path, read_only=what_if)
+        try:
+            if warn and store.scheduler_settings().get("SyncCycleEnabled", True):
+                warn("the sync scheduler is enabled (SyncCycleEnabled = True); as Microsoft recommends for Single "
+                     "Object Sync, disable it first: 'pybridge scheduler set --sync-cycle-enabled false' "
+                     "(Set-ADSyncScheduler -SyncCycleEnabled $false), and enable it again afterwards")
+            pipeline = Pipeline(config, store=store, graph_factory=graph_client, ad_factory=ad_session,
+                                progress=progress)
+            return pipeline.run(distinguished_name, Options(staging_mode=staging_mode, what_if=what_if))
+        finally:
+            if own_store:
+                store.close()
 
 
 __all__ = ["sync_object", "ProvisioningStep", "SyncResult"]

@@ -82,3 +82,59 @@ def file_is_private(path: Path) -> bool:
     if os.name != "posix":
         return True
     return (path.stat().st_mode & 0o077) == 0
+
+
+class FileLock:
+    """An exclusive, non-blocking lock on a file, released when the process ends (even on SIGKILL).
+
+    fcntl.flock on POSIX, msvcrt.locking on Windows: the OS drops the lock with the
+    process, so a crashed sync never leaves a stale lock behind.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def try_acquire(self) -> bool:
+        make_private_dir(self.path.parent)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if os.name == "nt":  # pragma: no cover - exercised on Windows only
+                import msvcrt
+                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        return True
+
+    def is_held_elsewhere(self) -> bool:
+        """True when another process holds the lock (a probe that takes and drops it)."""
+        if self._fd is not None:
+            return False
+        if not self.path.exists():
+            return False
+        if self.try_acquire():
+            self.release()
+            return False
+        return True
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            if os.name == "nt":  # pragma: no cover
+                import msvcrt
+                os.lseek(self._fd, 0, os.SEEK_SET)
+                msvcrt.locking(self._fd, msvcrt.LK_UNLCK, 1)
+            else:
+                import fcntl
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            os.close(self._fd)
+            self._fd = None

@@ -212,6 +212,24 @@ class Store:
         row = self._conn.execute("SELECT result FROM runs WHERE id=?", (run_id,)).fetchone()
         return json.loads(row[0]) if row else None
 
+    def scheduler_settings(self) -> dict[str, Any]:
+        return {k: json.loads(v) for k, v in self._conn.execute("SELECT key, value FROM scheduler")}
+
+    def save_scheduler_settings(self, values: dict[str, Any]) -> None:
+        if self.read_only:
+            raise StateError("The state store is open read-only.")
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+            for k, v in values.items():
+                self._conn.execute("INSERT INTO scheduler(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE "
+                                   "SET value=excluded.value", (k, json.dumps(v)))
+            self._conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise StateError(f"The scheduler settings could not be saved to {self.path}: {exc}",
+                             path=str(self.path)) from None
+
     # -- the one write ----------------------------------------------------------------------------
     def commit(self, writes: RunWrites) -> None:
         if self.read_only:

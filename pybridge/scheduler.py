@@ -1,0 +1,136 @@
+"""Get-ADSyncScheduler / Set-ADSyncScheduler, backed by the state store, and the sync lock.
+
+pybridge runs no sync cycles of its own; the scheduler's settings are kept so that
+scripts written for Entra Connect (which disable the scheduler around Single Object
+Sync and wait on SyncCycleInProgress) keep working. StagingModeEnabled comes from
+the configuration (sync.staging_mode), as Entra Connect's comes from its wizard.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import Config
+from .errors import LockError, UsageError
+from .platform import FileLock
+from .store import Store
+
+DEFAULT_INTERVAL = "00:30:00"  # Entra Connect's AllowedSyncCycleInterval
+DEFAULT_PURGE = "7.00:00:00"
+POLICY_TYPES = ("Delta", "Initial", "Unspecified")
+_TIMESPAN = re.compile(r"^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})$")
+
+# property -> (default, type) in Get-ADSyncScheduler's order
+SETTABLE = {
+    "CustomizedSyncCycleInterval": (None, "timespan"),
+    "SyncCycleEnabled": (True, "bool"),
+    "NextSyncCyclePolicyType": ("Delta", "policy"),
+    "PurgeRunHistoryInterval": (DEFAULT_PURGE, "timespan"),
+    "MaintenanceEnabled": (True, "bool"),
+    "SchedulerSuspended": (False, "bool"),
+}
+
+
+def lock_path(config: Config) -> Path:
+    return config.state_path.with_suffix(".lock")
+
+
+def parse_timespan(text: str) -> dt.timedelta:
+    m = _TIMESPAN.match(text.strip())
+    if not m:
+        raise UsageError(f"{text!r} is not a time span like 00:30:00 or 7.00:00:00 (d.hh:mm:ss)")
+    days, h, mi, s = (int(x) if x else 0 for x in m.groups())
+    if mi > 59 or s > 59:
+        raise UsageError(f"{text!r} is not a valid time span")
+    return dt.timedelta(days=days, hours=h, minutes=mi, seconds=s)
+
+
+def format_timespan(td: dt.timedelta) -> str:
+    total = int(td.total_seconds())
+    days, rest = divmod(total, 86400)
+    h, rest = divmod(rest, 3600)
+    m, s = divmod(rest, 60)
+    return (f"{days}." if days else "") + f"{h:02d}:{m:02d}:{s:02d}"
+
+
+def coerce(name: str, value: Any) -> Any:
+    if name not in SETTABLE:
+        raise UsageError(f"unknown scheduler setting {name!r} (settable: {', '.join(SETTABLE)})")
+    kind = SETTABLE[name][1]
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower().lstrip("$")
+        if text in ("true", "1", "yes"):
+            return True
+        if text in ("false", "0", "no"):
+            return False
+        raise UsageError(f"{name} takes true or false, not {value!r}")
+    if kind == "policy":
+        for p in POLICY_TYPES:
+            if str(value).lower() == p.lower():
+                return p
+        raise UsageError(f"{name} takes one of {', '.join(POLICY_TYPES)}, not {value!r}")
+    if value is None or str(value).strip().lower() in ("", "null", "none"):
+        return None
+    td = parse_timespan(str(value))
+    if name == "CustomizedSyncCycleInterval" and td < parse_timespan(DEFAULT_INTERVAL):
+        raise UsageError(f"CustomizedSyncCycleInterval must be at least {DEFAULT_INTERVAL} "
+                         "(the AllowedSyncCycleInterval)")
+    return format_timespan(td)
+
+
+def get(store: Store, config: Config) -> dict[str, Any]:
+    """The scheduler's properties, named and ordered as Get-ADSyncScheduler prints them."""
+    saved = store.scheduler_settings()
+    values = {name: saved.get(name, default) for name, (default, _) in SETTABLE.items()}
+    effective = values["CustomizedSyncCycleInterval"] or DEFAULT_INTERVAL
+    next_start = dt.datetime.now(dt.timezone.utc) + parse_timespan(effective)
+    return {
+        "AllowedSyncCycleInterval": DEFAULT_INTERVAL,
+        "CurrentlyEffectiveSyncCycleInterval": effective,
+        "CustomizedSyncCycleInterval": values["CustomizedSyncCycleInterval"],
+        "NextSyncCyclePolicyType": values["NextSyncCyclePolicyType"],
+        "NextSyncCycleStartTimeInUTC": next_start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "PurgeRunHistoryInterval": values["PurgeRunHistoryInterval"],
+        "SyncCycleEnabled": values["SyncCycleEnabled"],
+        "MaintenanceEnabled": values["MaintenanceEnabled"],
+        "StagingModeEnabled": config.sync.staging_mode,
+        "SchedulerSuspended": values["SchedulerSuspended"],
+        "SyncCycleInProgress": FileLock(lock_path(config)).is_held_elsewhere(),
+    }
+
+
+def set_(store: Store, config: Config, changes: dict[str, Any]) -> dict[str, Any]:
+    store.save_scheduler_settings({k: coerce(k, v) for k, v in changes.items()})
+    return get(store, config)
+
+
+@dataclass
+class SyncLock:
+    """The one-sync-at-a-time lock (Entra Connect's "no-start-ma-already-running")."""
+
+    config: Config
+    wait: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._lock = FileLock(lock_path(self.config))
+
+    def __enter__(self) -> "SyncLock":
+        deadline = time.monotonic() + max(self.wait, 0.0)
+        while not self._lock.try_acquire():
+            if time.monotonic() >= deadline:
+                waited = f" after waiting {self.wait:g} s" if self.wait else ""
+                raise LockError(
+                    f"Another sync is running against state {self.config.state_path}{waited}; only one sync runs "
+                    "at a time.", recommended_action="Wait for the running sync to finish and run again, or pass "
+                    "--wait SECONDS to wait for it.")
+            time.sleep(0.2)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
