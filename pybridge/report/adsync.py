@@ -35,9 +35,55 @@ def to_adsync(result: SyncResult) -> dict[str, Any]:
         "ProvisioningSteps": [{"Status": st.status.value, "Type": st.type.value, "Name": st.name,
                                "Description": st.description, "Timestamp": iso(st.timestamp),
                                "Details": dict(st.details)} for st in result.steps],
+        # Beyond the original, appended so that no parser of the original shape notices:
+        "ReportPath": result.report_path,
+        **({"ComputerName": result.computer_name} if result.computer_name else {}),
     }
 
 
 def dumps(result: SyncResult) -> str:
     """One compact line, as the original's ConvertTo-Json -Compress."""
     return json.dumps(to_adsync(result), ensure_ascii=False, separators=(",", ":"))
+
+
+def from_adsync(doc: dict[str, Any]) -> SyncResult:
+    """Rebuild the result model from the original's JSON (for results that come back from a remote server)."""
+    import datetime as dt
+
+    from ..core.model import (Action, ModifiedProperty, ProvisioningStep, Status, StatusInfo, StepType)
+
+    def ts(text: str | None) -> dt.datetime | None:
+        if not text:
+            return None
+        for fmt in ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ", "%m/%d/%Y %H:%M:%S"):
+            try:
+                return dt.datetime.strptime(text, fmt).replace(tzinfo=dt.timezone.utc)
+            except ValueError:
+                continue
+        return None
+
+    def ident(d: dict[str, Any] | None) -> ProvisioningIdentity:
+        d = d or {}
+        return ProvisioningIdentity(id=d.get("Id"), type=d.get("Type"), name=d.get("Name"))
+
+    s = doc.get("StatusInfo") or {}
+    steps = []
+    for i, st in enumerate(doc.get("ProvisioningSteps") or []):
+        steps.append(ProvisioningStep(number=i + 1, type=StepType(st.get("Type", "Scoping")), name=st.get("Name", ""),
+                                      description=st.get("Description", ""), status=Status(st.get("Status", "Skipped")),
+                                      timestamp=ts(st.get("Timestamp")),
+                                      details={str(k): str(v) for k, v in (st.get("Details") or {}).items()}))
+    start = ts(doc.get("StartTime")) or ts(None)
+    import datetime as _dt
+    result = SyncResult(distinguished_name=(doc.get("SourceIdentity") or {}).get("Name") or "",
+                        start_time=start or _dt.datetime.now(_dt.timezone.utc), end_time=ts(doc.get("EndTime")),
+                        action=Action(doc.get("Action") or "Other"), source_identity=ident(doc.get("SourceIdentity")),
+                        target_identity=ident(doc.get("TargetIdentity")),
+                        status_info=StatusInfo(status=Status(s.get("Status") or "Failure"), error_code=s.get("ErrorCode"),
+                                               reason=s.get("Reason"), additional_details=s.get("AdditionalDetails"),
+                                               error_category=s.get("ErrorCategory") or None,
+                                               recommended_action=s.get("RecommendedAction")),
+                        modified_properties=[ModifiedProperty(p.get("Name", ""), p.get("OldValue"), p.get("NewValue"))
+                                             for p in doc.get("ModifiedProperties") or []],
+                        steps=steps, report_path=doc.get("ReportPath"), computer_name=doc.get("ComputerName"))
+    return result
