@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--what-if", action="store_true",
                    help="like --staging-mode, and nothing is persisted locally either")
     s.add_argument("--no-html-report", action="store_true", help="do not write the HTML report")
+    s.add_argument("--open-report", action="store_true", help="open the HTML report in the default browser")
     s.add_argument("--config", metavar="PATH", help="configuration file (default: $PYBRIDGE_CONFIG, then the "
                    "platform's config directory)")
     s.add_argument("--report-dir", metavar="DIR", help="directory for the HTML report (overrides report.directory)")
@@ -81,6 +82,27 @@ def build_parser() -> argparse.ArgumentParser:
                     help="how long run history is kept, d.hh:mm:ss (-PurgeRunHistoryInterval)")
     st.add_argument("--maintenance-enabled", metavar="BOOL", help="true or false (-MaintenanceEnabled)")
     st.add_argument("--scheduler-suspended", metavar="BOOL", help="true or false (-SchedulerSuspended)")
+
+    h = sub.add_parser("history", help="the run history kept in the state store",
+                       description="List past runs (newest first) or print one run's result. Runs older than the "
+                       "scheduler's PurgeRunHistoryInterval (7 days by default) are purged.")
+    hsub = h.add_subparsers(dest="history_command", metavar="ACTION")
+    hsub.required = True
+    hl = hsub.add_parser("list", help="time, DN, action, status and error code of past runs, newest first")
+    hl.add_argument("--config", metavar="PATH", help="configuration file")
+    hl.add_argument("--limit", type=int, default=50, metavar="N", help="at most N runs (default 50)")
+    hl.add_argument("--json", action="store_true", help="print one JSON document (a list) instead of a table")
+    hs = hsub.add_parser("show", help="print a past run's result as JSON")
+    hs.add_argument("run_id", metavar="ID", help="run id (from 'history list'; a unique prefix is enough)")
+    hs.add_argument("--config", metavar="PATH", help="configuration file")
+    hs.add_argument("--format", choices=("adsync", "graph"), default="adsync", help="JSON shape (default adsync)")
+
+    rep = sub.add_parser("report", help="render the HTML report of a past run again",
+                         description="Write the HTML report of a run from the history (pybridge history list).")
+    rep.add_argument("run_id", metavar="ID", help="run id (a unique prefix is enough)")
+    rep.add_argument("--config", metavar="PATH", help="configuration file")
+    rep.add_argument("--report-dir", metavar="DIR", help="directory for the report (default: report.directory)")
+    rep.add_argument("--open-report", action="store_true", help="open the report in the default browser")
 
     lab = sub.add_parser("lab", help="the local lab: a Samba AD DC and a Graph emulator on loopback",
                          description="Provision and run a Samba AD DC and a Microsoft Graph emulator on loopback, "
@@ -146,12 +168,15 @@ def cmd_sync(args: argparse.Namespace) -> int:
     try:
         result = sync_object(dn, cfg, staging_mode=args.staging_mode, what_if=args.what_if,
                              progress=_progress_printer(args.progress), wait=args.wait,
-                             warn=lambda m: sys.stderr.write(f"pybridge: WARNING: {m}\n"))
+                             warn=lambda m: sys.stderr.write(f"pybridge: WARNING: {m}\n"),
+                             report_dir=None if args.no_html_report else cfg.report_dir)
     except PyBridgeError as exc:  # the run could not start: the sync lock, the state store
         sys.stderr.write(f"pybridge: error: {exc}\n")
         _print_failure(dn, exc.error_code, exc.message, args.format, recommended=exc.recommended_action)
         return EXIT_FAILURE
-    _emit(result, args.format)
+    _emit(result, args.format, cfg.entra.tenant_id)
+    if result.report_path:
+        _announce_report(result.report_path, args.progress, args.open_report)
     status = result.status_info
     if status.error_code:
         sys.stderr.write(f"pybridge: {status.status.value}: {status.error_code}: {status.reason}\n")
@@ -160,11 +185,22 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
-def _emit(result, fmt: str) -> None:  # type: ignore[no-untyped-def]
+def _announce_report(path: str, progress: str, open_it: bool) -> None:
+    import json
+    sys.stderr.write(f"pybridge: report: {path}\n")
+    if progress == "json":
+        sys.stderr.write("PYBRIDGE-REPORT " + json.dumps({"path": path}) + "\n")
+    if open_it:
+        import webbrowser
+        from pathlib import Path
+        webbrowser.open(Path(path).resolve().as_uri())
+
+
+def _emit(result, fmt: str, tenant_id: str | None = None) -> None:  # type: ignore[no-untyped-def]
     from .report import adsync
     if fmt == "graph":
         from .report import graph
-        text = graph.dumps(result)
+        text = graph.dumps(result, tenant_id)
     else:
         text = adsync.dumps(result)
     sys.stdout.write(text + "\n")
@@ -231,6 +267,63 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     return EXIT_SUCCESS
 
 
+def _history_store(config_path: str | None):  # type: ignore[no-untyped-def]
+    from . import config as configlib
+    from .store import Store
+
+    cfg = configlib.load(config_path, check_secrets=False)
+    return cfg, Store.open(cfg.state_path, read_only=True)
+
+
+def _find_run(store, run_id: str):  # type: ignore[no-untyped-def]
+    from .errors import UsageError
+    matches = store.find_runs(run_id)
+    if len(matches) != 1:
+        raise UsageError(f"no run with id {run_id!r}" if not matches else
+                         f"{run_id!r} matches {len(matches)} runs; give more of the id")
+    return matches[0], store.run_result(matches[0])
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    import json
+
+    from .errors import ConfigError, PyBridgeError, UsageError
+    from .report import adsync
+    try:
+        cfg, store = _history_store(args.config)
+        if args.command == "history" and args.history_command == "list":
+            runs = store.runs(max(args.limit, 1))
+            if args.json:
+                sys.stdout.write(json.dumps(runs) + "\n")
+            else:
+                sys.stdout.write(f"{'STARTED (UTC)':<24}  {'ID':<36}  {'ACTION':<6}  {'STATUS':<7}  "
+                                 f"{'ERROR CODE':<28}  DN\n")
+                for r in runs:
+                    staged = " (staging)" if r["staging"] else ""
+                    sys.stdout.write(f"{r['started']:<24}  {r['id']:<36}  {r['action'] or '':<6}  "
+                                     f"{r['status'] or '':<7}  {r['error_code'] or '':<28}  {r['dn']}{staged}\n")
+            return EXIT_SUCCESS
+        run_id, doc = _find_run(store, args.run_id)
+        result = adsync.from_adsync(doc)
+        result.run_id = run_id
+        if args.command == "history":
+            _emit(result, args.format, cfg.entra.tenant_id)
+            return EXIT_SUCCESS
+        from pathlib import Path
+
+        from .report import html
+        path = html.write(result, Path(args.report_dir) if args.report_dir else cfg.report_dir)
+        _announce_report(str(path), "text", args.open_report)
+        sys.stdout.write(str(path) + "\n")
+        return EXIT_SUCCESS
+    except (ConfigError, UsageError) as exc:
+        sys.stderr.write(f"pybridge: error: {exc}\n")
+        return EXIT_USAGE
+    except (PyBridgeError, OSError) as exc:
+        sys.stderr.write(f"pybridge: error: {exc}\n")
+        return EXIT_FAILURE
+
+
 def cmd_lab(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -275,6 +368,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_lab(args)
         if args.command == "scheduler":
             return cmd_scheduler(args)
+        if args.command in ("history", "report"):
+            return cmd_history(args)
     except KeyboardInterrupt:
         sys.stderr.write("pybridge: interrupted; nothing was committed to the state store\n")
         return 130

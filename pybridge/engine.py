@@ -44,12 +44,25 @@ def token_cache_path(config: Config) -> Path:
 
 def sync_object(distinguished_name: str, config: Config, *, staging_mode: bool = False, what_if: bool = False,
                 progress: Progress | None = None, store: Store | None = None, wait: float = 0.0,
-                warn: Callable[[str], None] | None = None) -> SyncResult:
+                warn: Callable[[str], None] | None = None, report_dir: Path | None = None) -> SyncResult:
     """Synchronise one AD object to Entra ID and return the result of the ten steps.
 
     Takes the sync lock (waiting up to *wait* seconds for a running sync); raises
     LockError (no-start-ma-already-running) or StateError when the run cannot start.
+    With *report_dir*, the HTML report is written there (its path lands in the result
+    and in the run history); a report that cannot be written is a warning, not a failure.
     """
+
+    def write_report(result: SyncResult) -> None:
+        if report_dir is None:
+            return
+        from .report import html
+        try:
+            result.report_path = str(html.write(result, report_dir))
+        except OSError as exc:
+            if warn:
+                warn(f"the HTML report could not be written to {report_dir}: {exc.strerror or exc}")
+
     with SyncLock(config, wait=wait):
         own_store = store is None
         store = store or Store.open(config.state_path, read_only=what_if)
@@ -60,7 +73,8 @@ def sync_object(distinguished_name: str, config: Config, *, staging_mode: bool =
                      "(Set-ADSyncScheduler -SyncCycleEnabled $false), and enable it again afterwards")
             pipeline = Pipeline(config, store=store, graph_factory=graph_client, ad_factory=ad_session,
                                 progress=progress)
-            return pipeline.run(distinguished_name, Options(staging_mode=staging_mode, what_if=what_if))
+            return pipeline.run(distinguished_name, Options(staging_mode=staging_mode, what_if=what_if),
+                                finish=write_report)
         finally:
             if own_store:
                 store.close()

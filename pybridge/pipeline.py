@@ -96,7 +96,9 @@ class Pipeline:
         self.graph: GraphClient | None = None
 
     # -- the run ------------------------------------------------------------------------------------
-    def run(self, dn: str, options: Options | None = None) -> SyncResult:
+    def run(self, dn: str, options: Options | None = None,
+            finish: Callable[[SyncResult], None] | None = None) -> SyncResult:
+        """Run the ten steps; *finish* (e.g. writing the HTML report) runs before the state is committed."""
         options = options or Options()
         staging = options.staging_mode or options.what_if or self.config.sync.staging_mode
         result = SyncResult(distinguished_name=dn, start_time=utcnow(), steps=new_steps(), staging_mode=staging,
@@ -139,6 +141,8 @@ class Pipeline:
             result.status_info.additional_details = (
                 f"{len(run.unresolved)} reference(s) could not be resolved and were not exported: "
                 + "; ".join(run.unresolved[:20]) + (" ..." if len(run.unresolved) > 20 else ""))
+        if finish is not None:
+            finish(result)
         self._commit(run, result, options)
         return result
 

@@ -208,9 +208,25 @@ class Store:
                                   "ORDER BY started DESC LIMIT ?", (limit,)).fetchall()
         return [dict(zip(("id", "started", "dn", "action", "status", "error_code", "staging"), r)) for r in rows]
 
+    def find_runs(self, prefix: str) -> list[str]:
+        like = prefix.replace("\\", "").replace("%", "").replace("_", "")
+        rows = self._conn.execute("SELECT id FROM runs WHERE id LIKE ? ORDER BY started DESC LIMIT 3",
+                                  (like + "%",)).fetchall()
+        return [r[0] for r in rows] if like else []
+
     def run_result(self, run_id: str) -> dict[str, Any] | None:
         row = self._conn.execute("SELECT result FROM runs WHERE id=?", (run_id,)).fetchone()
         return json.loads(row[0]) if row else None
+
+    def _purge_runs(self, now_iso: str) -> None:
+        """Drop run history older than the scheduler's PurgeRunHistoryInterval (7 days by default)."""
+        import datetime as dt
+
+        from .scheduler import DEFAULT_PURGE, parse_timespan
+        raw = self.scheduler_settings().get("PurgeRunHistoryInterval") or DEFAULT_PURGE
+        now = dt.datetime.strptime(now_iso, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.timezone.utc)
+        cutoff = (now - parse_timespan(raw)).strftime("%Y-%m-%dT%H:%M:%S.") + "000Z"
+        self._conn.execute("DELETE FROM runs WHERE started < ?", (cutoff,))
 
     def scheduler_settings(self) -> dict[str, Any]:
         return {k: json.loads(v) for k, v in self._conn.execute("SELECT key, value FROM scheduler")}
@@ -266,6 +282,7 @@ class Store:
                                    "ON CONFLICT(connector, anchor) DO UPDATE SET mv_id=excluded.mv_id",
                                    (connector, anchor, mv_id))
             if writes.run:
+                self._purge_runs(writes.run["started"])
                 r = writes.run
                 self._conn.execute("INSERT INTO runs(id, started, ended, dn, action, status, error_code, staging, "
                                    "result) VALUES(?,?,?,?,?,?,?,?,?)",

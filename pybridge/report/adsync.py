@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..core.model import AD_SYSTEM, ENTRA_SYSTEM, ProvisioningIdentity, SyncResult, iso
+from ..core.model import AD_SYSTEM, ENTRA_SYSTEM, AttributeInfo, ProvisioningIdentity, SyncResult, iso
 
 
 def _identity(i: ProvisioningIdentity) -> dict[str, Any]:
@@ -69,10 +69,11 @@ def from_adsync(doc: dict[str, Any]) -> SyncResult:
     s = doc.get("StatusInfo") or {}
     steps = []
     for i, st in enumerate(doc.get("ProvisioningSteps") or []):
+        details = {str(k): str(v) for k, v in (st.get("Details") or {}).items()}
         steps.append(ProvisioningStep(number=i + 1, type=StepType(st.get("Type", "Scoping")), name=st.get("Name", ""),
                                       description=st.get("Description", ""), status=Status(st.get("Status", "Skipped")),
-                                      timestamp=ts(st.get("Timestamp")),
-                                      details={str(k): str(v) for k, v in (st.get("Details") or {}).items()}))
+                                      timestamp=ts(st.get("Timestamp")), details=details,
+                                      attributes=attributes_from_details(details)))
     start = ts(doc.get("StartTime")) or ts(None)
     import datetime as _dt
     result = SyncResult(distinguished_name=(doc.get("SourceIdentity") or {}).get("Name") or "",
@@ -85,5 +86,21 @@ def from_adsync(doc: dict[str, Any]) -> SyncResult:
                                                recommended_action=s.get("RecommendedAction")),
                         modified_properties=[ModifiedProperty(p.get("Name", ""), p.get("OldValue"), p.get("NewValue"))
                                              for p in doc.get("ModifiedProperties") or []],
-                        steps=steps, report_path=doc.get("ReportPath"), computer_name=doc.get("ComputerName"))
+                        steps=steps, report_path=doc.get("ReportPath"), computer_name=doc.get("ComputerName"),
+                        staging_mode=any(st.description.startswith("[Staging Mode] ") for st in steps))
     return result
+
+
+def attributes_from_details(details: dict[str, str]) -> list[AttributeInfo]:
+    """Rebuild a step's attribute table from its AttributeInfoJson (for runs re-rendered from history)."""
+    raw = details.get("AttributeInfoJson")
+    if not raw:
+        return []
+    try:
+        items = json.loads(raw)
+    except ValueError:
+        return []
+    return [AttributeInfo(name=i.get("Name", ""), is_multi_valued=bool(i.get("IsMultiValued")), type=i.get("Type", ""),
+                          value=i.get("Value"), add=i.get("Add"), delete=i.get("Delete"), operation=i.get("Operation"),
+                          sync_rule=i.get("SyncRule"), mapping_type=i.get("MappingType"),
+                          data_source=i.get("DataSource")) for i in items if isinstance(i, dict)]
