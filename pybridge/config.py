@@ -109,6 +109,8 @@ class EntraConnector:
     ca_file: Path | None
     verify_tls: bool
     timeout: float
+    retry_max_wait: float = 60.0
+    retry_max_attempts: int = 6
 
 
 @dataclass(frozen=True)
@@ -345,7 +347,7 @@ def _read_entra(r: _Reader, raw: Any, check_secrets: bool) -> EntraConnector:
     path = "entra"
     d = r.mapping(raw, path, {"name", "tenant_id", "client_id", "client_secret_env", "client_secret_file",
                               "client_secret", "certificate", "authority_host", "graph_endpoint", "ca_file",
-                              "verify_tls", "timeout"})
+                              "verify_tls", "timeout", "retry"})
     if raw is None:
         r.err(path, "is required (tenant_id, client_id and a credential)")
     tenant = r.string(d, "tenant_id", path, required=raw is not None) or ""
@@ -374,7 +376,11 @@ def _read_entra(r: _Reader, raw: Any, check_secrets: bool) -> EntraConnector:
                           authority_host=authority or PUBLIC_AUTHORITY, graph_endpoint=graph or PUBLIC_GRAPH,
                           ca_file=r.pem_file(d, "ca_file", path),
                           verify_tls=r.boolean(d, "verify_tls", path, True),
-                          timeout=r.number(d, "timeout", path, 30.0))
+                          timeout=r.number(d, "timeout", path, 30.0),
+                          retry_max_wait=r.number(rt := r.mapping(d.get("retry"), f"{path}.retry",
+                                                                  {"max_wait", "max_attempts"}),
+                                                  "max_wait", f"{path}.retry", 60.0),
+                          retry_max_attempts=int(r.number(rt, "max_attempts", f"{path}.retry", 6)))
 
 
 def parse(data: Any, *, path: Path | None = None, check_secrets: bool = True) -> Config:

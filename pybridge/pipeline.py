@@ -24,7 +24,7 @@ from .core.errorcodes import lookup
 from .core.model import (AD_SYSTEM, ENTRA_SYSTEM, Action, AttributeInfo, ProvisioningIdentity, ProvisioningStep,
                          Status, StatusInfo, SyncResult, iso, new_steps, utcnow)
 from .core.values import display, display_list, get_one, get_values, guid_string
-from .errors import PyBridgeError
+from .errors import PyBridgeError, TargetError
 from .store import ENTRA, CSObject, RunWrites, Store, new_id
 
 log = logging.getLogger("pybridge")
@@ -509,7 +509,7 @@ class Pipeline:
                 if members and members.adds:
                     create_body["members@odata.bind"] = [f"{self.graph.base}/directoryObjects/{m}"
                                                          for m in members.adds[:20]]
-            created = self.graph.create(kind, create_body)
+            created = self._create_once(kind, create_body, run, step)
             target_id = created["id"]
             if members and kind == "group" and len(members.adds) > 20:
                 self.graph.add_members(target_id, members.adds[20:])
@@ -553,6 +553,31 @@ class Pipeline:
                              "After the export, Microsoft Graph shows other values for: " + ", ".join(mismatched))
         step.details["Export step result"] = "success"
         step.details["Confirmed by read-back"] = "True"
+
+    def _create_once(self, kind: str, body: dict[str, Any], run: _Run, step: ProvisioningStep) -> dict[str, Any]:
+        """POST the new object; when the answer is lost, look it up before trying again, never create twice."""
+        assert self.graph is not None
+        try:
+            return self.graph.create(kind, body)
+        except TargetError as exc:
+            if not (exc.context.get("uncertain") or exc.status in (500, 502, 504)):
+                raise
+            found = self._find_created(kind, body)
+            step.details["Create answer lost"] = ("the object was found by " +
+                                                  ("onPremisesImmutableId" if kind == "user" else
+                                                   "mailNickname and displayName") if found else
+                                                  "not found; created again")
+            return found if found is not None else self.graph.create(kind, body)
+
+    def _find_created(self, kind: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        assert self.graph is not None
+        if kind == "user":
+            hits = self.graph.find("user", f"onPremisesImmutableId eq {odata_quote(body['onPremisesImmutableId'])}",
+                                   ("id",))
+        else:  # Graph offers no source anchor on groups: the values just written identify the new group
+            hits = self.graph.find("group", f"mailNickname eq {odata_quote(body['mailNickname'])} and "
+                                   f"displayName eq {odata_quote(body['displayName'])}", ("id",))
+        return hits[0] if len(hits) == 1 else None
 
     # -- commit --------------------------------------------------------------------------------------
     def _commit(self, run: _Run, result: SyncResult, options: Options) -> None:

@@ -21,6 +21,7 @@ from urllib3.util.retry import Retry
 from .. import platform
 from ..config import EntraConnector
 from ..errors import AuthenticationError, TargetError
+from .retry import RETRIABLE_STATUS, RetryBudget, may_retry
 
 USER_SELECT = ("id", "userPrincipalName", "displayName", "givenName", "surname", "mail", "mailNickname",
                "accountEnabled", "onPremisesImmutableId", "department", "jobTitle", "proxyAddresses",
@@ -42,10 +43,9 @@ class VerifyingSession(requests.Session):
         self._verify = verify
         self._timeout = timeout
         self.request_count = 0
-        retry = Retry(total=4, connect=2, read=2, status=4, backoff_factor=0.5,
-                      status_forcelist=(429, 500, 502, 503, 504),
-                      allowed_methods=frozenset({"GET", "PATCH", "DELETE", "PUT"}),
-                      respect_retry_after_header=True, raise_on_status=False)
+        # urllib3 retries only connections that failed before anything was sent (safe for every
+        # method); answers and timeouts are retried by GraphClient under the run's RetryBudget.
+        retry = Retry(total=2, connect=2, read=0, status=0, other=0, backoff_factor=0.5, raise_on_status=False)
         self.mount("https://", HTTPAdapter(max_retries=retry))
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
@@ -70,7 +70,7 @@ def random_password(length: int = 24) -> str:
     return "".join(chars)
 
 
-def classify(response: requests.Response, what: str) -> TargetError:
+def classify(response: requests.Response, what: str, waited: float = 0.0) -> TargetError:
     """Graph's error answer -> a TargetError with the ErrorCode the admin sees."""
     try:
         err = response.json().get("error", {})
@@ -92,6 +92,8 @@ def classify(response: requests.Response, what: str) -> TargetError:
         code = "GraphResourceNotFound"
     elif status == 429:
         code = "Throttled"
+        message += (f" (still throttled after waiting {waited:.0f} s in all; the wait limit is "
+                    "entra.retry.max_wait)")
     elif status >= 500:
         code = "GraphServiceError"
     else:
@@ -105,8 +107,10 @@ class GraphClient:
     """The Graph calls of one run, authenticated with msal's client-credential flow."""
 
     def __init__(self, entra: EntraConnector, credential: str | dict[str, str], *,
-                 session: requests.Session | None = None, token_cache_path: Path | None = None) -> None:
+                 session: requests.Session | None = None, token_cache_path: Path | None = None,
+                 budget: RetryBudget | None = None) -> None:
         self.entra = entra
+        self.budget = budget or RetryBudget(max_wait=entra.retry_max_wait, max_attempts=entra.retry_max_attempts)
         verify: bool | str = str(entra.ca_file) if entra.ca_file else entra.verify_tls
         self.session = session or VerifyingSession(verify, entra.timeout)
         self.base = f"{entra.graph_endpoint}/v1.0"
@@ -135,7 +139,14 @@ class GraphClient:
                     authority=f"{self.entra.authority_host}/{self.entra.tenant_id}", instance_discovery=False,
                     http_client=self.session, token_cache=self._cache, timeout=self.entra.timeout)
             result = self._app.acquire_token_for_client(scopes=scope)
-        except (requests.RequestException, ValueError) as exc:
+        except ValueError:
+            # msal could not read {authority}/v2.0/.well-known/openid-configuration: the tenant is unknown there
+            raise AuthenticationError(
+                f"The authority {self.entra.authority_host} does not know tenant {self.entra.tenant_id!r} "
+                "(its OpenID configuration could not be read).", error_code="TenantNotFound",
+                recommended_action="Check entra.tenant_id (the directory (tenant) id or a verified domain of the "
+                                   "tenant) and entra.authority_host (national clouds have their own).") from None
+        except requests.RequestException as exc:
             raise AuthenticationError(
                 f"No token could be had from {self.entra.authority_host}: {type(exc).__name__}: "
                 f"{str(exc).splitlines()[0] if str(exc) else ''}", error_code="GraphUnavailable",
@@ -183,17 +194,11 @@ class GraphClient:
     # -- HTTP -------------------------------------------------------------------------------------
     def call(self, method: str, path: str, *, what: str, params: dict[str, str] | None = None,
              body: Any = None, ok: tuple[int, ...] = (200, 201, 204), allow_404: bool = False) -> Any:
-        url = path if path.startswith("https://") else f"{self.base}{path}"
-        resp = self._send(method, url, params, body, what)
-        if resp.status_code == 401 and self._token_from_cache:
-            # A cached token Graph no longer accepts (revoked, or issued before a reset): drop the cache
-            # and ask once for a fresh token.
-            self._forget_token()
-            resp = self._send(method, url, params, body, what)
+        resp = self.send(method, path, params=params, body=body, what=what)
         if allow_404 and resp.status_code == 404:
             return None
         if resp.status_code not in ok:
-            raise classify(resp, what)
+            raise classify(resp, what, waited=self.budget.waited)
         if resp.status_code == 204 or not resp.content:
             return {}
         try:
@@ -201,6 +206,37 @@ class GraphClient:
         except ValueError:
             raise TargetError(f"{what}: Graph answered {resp.status_code} with a body that is not JSON",
                               error_code="GraphServiceError") from None
+
+    def send(self, method: str, path: str, *, what: str, params: dict[str, str] | None = None,
+             body: Any = None) -> requests.Response:
+        """One logical request: retried under the run's budget as retry.may_retry allows."""
+        url = path if path.startswith("https://") else f"{self.base}{path}"
+        attempt = 0
+        refreshed = False
+        while True:
+            try:
+                resp = self._send(method, url, params, body, what)
+            except TargetError as exc:
+                delay = self.budget.next_delay(attempt, None) if may_retry(method, None) else None
+                if delay is None:
+                    exc.context["uncertain"] = method.upper() == "POST"
+                    raise
+                self.budget.wait(delay)
+                attempt += 1
+                continue
+            if resp.status_code == 401 and self._token_from_cache and not refreshed:
+                # A cached token Graph no longer accepts (revoked, or issued before a reset): drop the
+                # cache and ask once for a fresh token.
+                self._forget_token()
+                refreshed = True
+                continue
+            if resp.status_code in RETRIABLE_STATUS and may_retry(method, resp.status_code):
+                delay = self.budget.next_delay(attempt, resp.headers.get("Retry-After"))
+                if delay is not None:
+                    self.budget.wait(delay)
+                    attempt += 1
+                    continue
+            return resp
 
     def _send(self, method: str, url: str, params: dict[str, str] | None, body: Any,
               what: str) -> requests.Response:
@@ -212,11 +248,11 @@ class GraphClient:
             return self.session.request(method, url, params=params, headers=headers,
                                         data=json.dumps(body) if body is not None else None)
         except requests.RequestException as exc:
-            raise TargetError(f"{what} failed: Microsoft Graph could not be reached ({type(exc).__name__})",
-                              error_code="GraphUnavailable",
-                              recommended_action=("Check network access to entra.graph_endpoint; for a create, "
-                                                  "run the sync again: pybridge looks the object up first and "
-                                                  "never creates it twice.")) from None
+            raise TargetError(f"{what} failed: Microsoft Graph could not be reached or did not answer "
+                              f"({type(exc).__name__})", error_code="GraphUnavailable",
+                              recommended_action=("Check network access to entra.graph_endpoint, then run the "
+                                                  "sync again: pybridge looks an object up before creating it, so "
+                                                  "a create that reached Graph is never made twice.")) from None
 
     def _forget_token(self) -> None:
         self._token = None

@@ -135,5 +135,5 @@ def test_example_configuration_is_valid_and_documents_every_key(monkeypatch):
                 "password_env", "password_file", "partitions", "include", "exclude", "object_types", "group",
                 "nested", "tenant_id", "client_id", "client_secret_env", "client_secret_file", "certificate",
                 "key_password_env", "authority_host", "graph_endpoint", "verify_tls", "timeout", "source_anchor",
-                "soft_match", "staging_mode", "path", "directory"]:
+                "soft_match", "staging_mode", "path", "directory", "retry", "max_wait", "max_attempts"]:
         assert f"{key}:" in text, key
