@@ -19,7 +19,7 @@ from .connectors.entra import GROUP_SELECT, USER_SELECT, GraphClient, odata_quot
 from .core import dn as dnlib
 from .core import flows as flowlib
 from .core import plan as planlib
-from .core import scoping, validate
+from .core import scoping, troubleshoot, validate
 from .core.errorcodes import lookup
 from .core.model import (AD_SYSTEM, ENTRA_SYSTEM, Action, AttributeInfo, ProvisioningIdentity, ProvisioningStep,
                          Status, StatusInfo, SyncResult, iso, new_steps, utcnow)
@@ -35,7 +35,8 @@ Progress = Callable[[ProvisioningStep], None]
 
 # Attributes read besides those the rules name.
 BASE_ATTRIBUTES = ["objectClass", "objectGUID", "objectSid", "cn", "sAMAccountName", "memberOf",
-                   "userAccountControl", "groupType", "mail", "proxyAddresses", "isCriticalSystemObject"]
+                   "userAccountControl", "groupType", "mail", "proxyAddresses", "isCriticalSystemObject",
+                   "userCertificate", "thumbnailPhoto"]
 GRAPH_WRITABLE_TYPES = {"user", "group"}
 
 
@@ -94,6 +95,7 @@ class Pipeline:
         self.rules = rules if rules is not None else flowlib.builtin_rules(config.sync.source_anchor)
         self.progress = progress
         self.graph: GraphClient | None = None
+        self._domain_cache: list[dict[str, Any]] | None = None
 
     # -- the run ------------------------------------------------------------------------------------
     def run(self, dn: str, options: Options | None = None,
@@ -474,6 +476,7 @@ class Pipeline:
         step.attributes = planlib.attribute_info(export, getattr(self, "_rule_of", {}))
         if step.attributes:
             step.details["AttributeInfoJson"] = _attr_json(step.attributes)
+        self._check_before_export(run, export)
         if export.is_empty:
             step.details["Export step result"] = "No changes to export"
             return
@@ -497,31 +500,11 @@ class Pipeline:
                 step.details["Graph member changes"] = json.dumps({"add": members.adds, "remove": members.removes})
             return
         # -- the write
-        if export.operation == Action.CREATE:
-            create_body = dict(body)
-            if kind == "user":
-                # Graph requires a password to create a user; pybridge never syncs password hashes, so the
-                # user gets an unguessable one nobody knows, and must set their own (SSPR, TAP or an admin reset).
-                create_body["passwordProfile"] = {"forceChangePasswordNextSignIn": True, "password": random_password()}
-            else:
-                create_body.setdefault("mailEnabled", False)
-                create_body.setdefault("securityEnabled", True)
-                if members and members.adds:
-                    create_body["members@odata.bind"] = [f"{self.graph.base}/directoryObjects/{m}"
-                                                         for m in members.adds[:20]]
-            created = self._create_once(kind, create_body, run, step)
-            target_id = created["id"]
-            if members and kind == "group" and len(members.adds) > 20:
-                self.graph.add_members(target_id, members.adds[20:])
-        else:
-            assert target_id is not None
-            if body:
-                self.graph.update(kind, target_id, body)
-            if members:
-                if members.adds:
-                    self.graph.add_members(target_id, members.adds)
-                for m in members.removes:
-                    self.graph.remove_member(target_id, m)
+        try:
+            target_id = self._write(run, export, kind, body, members, target_id, step)
+        except TargetError as exc:
+            self._explain_conflict(exc, run)
+            raise
         step.details["Graph request"] = f"{method} {url}"
         step.details["Graph request body"] = json.dumps(shown, ensure_ascii=False, sort_keys=True)
         # -- read back and confirm
@@ -553,6 +536,111 @@ class Pipeline:
                              "After the export, Microsoft Graph shows other values for: " + ", ".join(mismatched))
         step.details["Export step result"] = "success"
         step.details["Confirmed by read-back"] = "True"
+
+    def _write(self, run: _Run, export: planlib.PendingExport, kind: str, body: dict[str, Any],
+               members: planlib.AttributeChange | None, target_id: str | None, step: ProvisioningStep) -> str:
+        """POST or PATCH the object, then its member changes; returns the Entra object id."""
+        assert self.graph is not None
+        if export.operation == Action.CREATE:
+            create_body = dict(body)
+            if kind == "user":
+                # Graph requires a password to create a user; pybridge never syncs password hashes, so the
+                # user gets an unguessable one nobody knows, and must set their own (SSPR, TAP or an admin reset).
+                create_body["passwordProfile"] = {"forceChangePasswordNextSignIn": True, "password": random_password()}
+            else:
+                create_body.setdefault("mailEnabled", False)
+                create_body.setdefault("securityEnabled", True)
+                if members and members.adds:
+                    create_body["members@odata.bind"] = [f"{self.graph.base}/directoryObjects/{m}"
+                                                         for m in members.adds[:20]]
+            created = self._create_once(kind, create_body, run, step)
+            target_id = created["id"]
+            if members and kind == "group" and len(members.adds) > 20:
+                self.graph.add_members(target_id, members.adds[20:])
+        else:
+            assert target_id is not None
+            if body:
+                self.graph.update(kind, target_id, body)
+            if members:
+                if members.adds:
+                    self.graph.add_members(target_id, members.adds)
+                for m in members.removes:
+                    self.graph.remove_member(target_id, m)
+        assert target_id is not None
+        return target_id
+
+    # -- what Entra ID would refuse, found before anything is written (also in staging mode) ---------------
+    @staticmethod
+    def _raise(finding: troubleshoot.Finding | None) -> None:
+        if finding is not None:
+            raise StepFailed(Status.FAILURE, finding.code, finding.reason, finding.action, finding.details)
+
+    def _check_before_export(self, run: _Run, export: planlib.PendingExport) -> None:
+        assert run.ad_object is not None and self.graph is not None
+        attrs = run.ad_object.attributes
+        if run.target_type == "group":
+            self._raise(troubleshoot.unwritable_group(attrs))
+        self._raise(troubleshoot.large_object(run.object_class or "", attrs))
+        if run.target_type != "user" or export.is_empty:
+            return
+        changed = {c.name for c in export.changes}
+        creating = export.operation == Action.CREATE
+        desired = export.desired
+        upn, mail = desired.get("userPrincipalName"), desired.get("mail")
+        if upn and (creating or "userPrincipalName" in changed):
+            current = (run.entra_object or {}).get("userPrincipalName")
+            self._raise(troubleshoot.upn_domain(str(upn), self._domains(), current))
+        if creating or {"userPrincipalName", "mail"} & changed:
+            clauses = []
+            if upn:
+                clauses.append(f"userPrincipalName eq {odata_quote(str(upn))}")
+            if mail:
+                clauses += [f"mail eq {odata_quote(str(mail))}",
+                            f"proxyAddresses/any(p:p eq {odata_quote('smtp:' + str(mail))})"]
+            if clauses:
+                own = (run.entra_object or {}).get("id")
+                select = ("id", "userPrincipalName", "displayName", "mail", "proxyAddresses",
+                          "onPremisesImmutableId", "onPremisesSyncEnabled")
+                others = [o for o in self.graph.find("user", " or ".join(clauses), select) if o.get("id") != own]
+                self._raise(troubleshoot.conflicts(desired, others))
+                if creating and mail:
+                    groups = self.graph.find("group", f"proxyAddresses/any(p:p eq {odata_quote('smtp:' + str(mail))})"
+                                             f" or mail eq {odata_quote(str(mail))}",
+                                             ("id", "displayName", "mail", "proxyAddresses", "onPremisesSyncEnabled"))
+                    for g in groups:
+                        g.setdefault("@odata.type", "#microsoft.graph.group")
+                    self._raise(troubleshoot.type_mismatch("user", groups, str(mail)))
+
+    def _domains(self) -> list[dict[str, Any]]:
+        assert self.graph is not None
+        if self._domain_cache is None:
+            self._domain_cache = self.graph.call("GET", "/domains", what="Reading the tenant's domains",
+                                                 params={"$select": "id,isVerified,isDefault,isInitial,"
+                                                                    "authenticationType"}).get("value", [])
+        return self._domain_cache
+
+    def _explain_conflict(self, exc: TargetError, run: _Run) -> None:
+        """Graph answered ObjectConflict: name the object that holds the value."""
+        if exc.error_code != "AttributeValueMustBeUnique" or run.export is None:
+            return
+        assert self.graph is not None
+        desired = run.export.desired
+        clauses = []
+        if desired.get("userPrincipalName"):
+            clauses.append(f"userPrincipalName eq {odata_quote(str(desired['userPrincipalName']))}")
+        if desired.get("mail"):
+            clauses.append(f"mail eq {odata_quote(str(desired['mail']))}")
+        own = (run.entra_object or {}).get("id")
+        try:
+            others = [o for o in self.graph.find("user", " or ".join(clauses), (
+                "id", "userPrincipalName", "displayName", "mail", "proxyAddresses", "onPremisesImmutableId",
+                "onPremisesSyncEnabled")) if o.get("id") != own] if clauses else []
+        except PyBridgeError:
+            others = []
+        finding = troubleshoot.conflicts(desired, others)
+        if finding is not None:
+            raise StepFailed(Status.FAILURE, finding.code, finding.reason + f" (Graph: {exc.message})",
+                             finding.action) from None
 
     def _create_once(self, kind: str, body: dict[str, Any], run: _Run, step: ProvisioningStep) -> dict[str, Any]:
         """POST the new object; when the answer is lost, look it up before trying again, never create twice."""
