@@ -118,6 +118,7 @@ class SyncSettings:
     source_anchor: str = "mS-DS-ConsistencyGuid"
     soft_match: bool = True
     staging_mode: bool = False
+    block_cloud_object_takeover_through_hard_match: bool = False
 
 
 @dataclass(frozen=True)
@@ -408,11 +409,14 @@ def parse(data: Any, *, path: Path | None = None, check_secrets: bool = True) ->
             if names.index(n) != i:
                 r.err(f"ad_connectors[{i}].name", f"duplicate connector name {connectors[i].name!r}")
     entra = _read_entra(r, top.get("entra"), check_secrets)
-    s = r.mapping(top.get("sync"), "sync", {"source_anchor", "soft_match", "staging_mode"})
+    s = r.mapping(top.get("sync"), "sync", {"source_anchor", "soft_match", "staging_mode",
+                                            "block_cloud_object_takeover_through_hard_match"})
     sync = SyncSettings(source_anchor=r.string(s, "source_anchor", "sync", "mS-DS-ConsistencyGuid") or
                         "mS-DS-ConsistencyGuid",
                         soft_match=r.boolean(s, "soft_match", "sync", True),
-                        staging_mode=r.boolean(s, "staging_mode", "sync", False))
+                        staging_mode=r.boolean(s, "staging_mode", "sync", False),
+                        block_cloud_object_takeover_through_hard_match=r.boolean(
+                            s, "block_cloud_object_takeover_through_hard_match", "sync", False))
     st = r.mapping(top.get("state"), "state", {"path"})
     rp = r.mapping(top.get("report"), "report", {"directory"})
 

@@ -333,6 +333,13 @@ class Pipeline:
                                  + ", ".join(h.get("userPrincipalName", h["id"]) for h in hits))
             if hits:
                 found, run.match = hits[0], "Hard match on onPremisesImmutableId"
+                if self.config.sync.block_cloud_object_takeover_through_hard_match and \
+                        not found.get("onPremisesSyncEnabled"):
+                    raise StepFailed(Status.FAILURE, "InvalidHardMatch",
+                                     f'Hard match on onPremisesImmutableId {run.source_anchor} found cloud-managed user '
+                                     f'"{found.get("userPrincipalName")}" (id {found["id"]}), and taking over cloud '
+                                     "objects by hard match is blocked (sync.block_cloud_object_takeover_through_"
+                                     "hard_match, as the tenant's BlockCloudObjectTakeoverThroughHardMatchEnabled).")
         # 3. soft match, only for objects not yet joined (as Entra Connect)
         if found is None and kind == "user" and self.config.sync.soft_match:
             found = self._soft_match_user(run, select)
@@ -372,6 +379,15 @@ class Pipeline:
         if not hits:
             return None
         hit = hits[0]
+        roles = [m for m in self.graph.call("GET", f"/users/{hit['id']}/memberOf",
+                                            params={"$select": "id,displayName,roleTemplateId"},
+                                            what=f"Reading the roles of user {hit['id']}").get("value", [])
+                 if m.get("@odata.type") == "#microsoft.graph.directoryRole"]
+        if roles:
+            raise StepFailed(Status.FAILURE, "ExistingAdminRoleConflict",
+                             f'Soft match found cloud user "{hit.get("userPrincipalName")}" (id {hit["id"]}), who holds '
+                             f'the directory role(s) {", ".join(r.get("displayName", r["id"]) for r in roles)}; Entra ID '
+                             "never soft-matches users with administrator roles, so this object would not join it.")
         other = hit.get("onPremisesImmutableId")
         if other and other != run.source_anchor:
             by = "userPrincipalName" if upn and str(hit.get("userPrincipalName", "")).lower() == str(upn).lower() \

@@ -24,6 +24,7 @@ from pybridge.lab.ca import create_ca, issue_server_cert
 from tests.support import missing_prerequisite
 
 HOST = os.environ.get("PYBRIDGE_TEST_SAMBA_HOST2", "127.0.0.31")
+FEDERATED_DOMAINS = ["fabrikam.com", "northwind.com"]  # verified, federated domains of the test tenant
 CLIENT_SECRET = "pybridge-test-client-secret-" + uuid.uuid4().hex  # known, to search outputs for it
 
 
@@ -90,7 +91,7 @@ def samba_lab(tmp_path_factory):
     secret_file.write_text(CLIENT_SECRET + "\n")
     secret_file.chmod(0o600)
     emulator = GraphEmulator(certfile=cert.cert, keyfile=cert.key, tenant_id=tenant, client_id=client,
-                             client_secret=CLIENT_SECRET).start()
+                             client_secret=CLIENT_SECRET, federated_domains=FEDERATED_DOMAINS).start()
     try:
         yield Lab(dc, info, dns, emulator, root, tenant, client, secret_file)
     finally:

@@ -104,3 +104,44 @@ def test_distribution_group_cannot_be_written(lab, tmp_path):
         conn.delete(dn)
         conn.unbind()
     assert_failure(r, 10, "UnsupportedObjectType", "distribution group")
+
+
+def test_cloud_admin_is_never_soft_matched(lab, tmp_path):
+    admin = lab.emulator.add_user(userPrincipalName="jdoe@contoso.com", displayName="Jane (admin)",
+                                  mailNickname="jdoe", accountEnabled=True)
+    lab.emulator.assign_role(admin["id"], "Global Administrator")
+    r = run_cli("sync", "--config", str(lab.config(tmp_path)), lab.dns["user"])
+    info = assert_failure(r, 8, "ExistingAdminRoleConflict", "jdoe@contoso.com", "Global Administrator")
+    assert "Remove the directory role" in info["RecommendedAction"]
+    assert writes(lab.emulator) == []
+
+
+def test_hard_match_onto_a_cloud_object_can_be_blocked(lab, tmp_path):
+    cfg = lab.config(tmp_path)
+    first = run_cli("sync", "--config", str(cfg), lab.dns["user"], "--what-if")
+    anchor = first.step(8)["Details"]["Source anchor"]
+    lab.emulator.add_user(userPrincipalName="jane.cloud@contoso.com", displayName="Jane cloud", mailNickname="jc",
+                          accountEnabled=True, onPremisesImmutableId=anchor)
+    allowed = run_cli("sync", "--config", str(cfg), lab.dns["user"], "--what-if")
+    assert allowed.code == 0 and allowed.step(8)["Details"]["Match"] == "Hard match on onPremisesImmutableId"
+    blocked_cfg = lab.config(tmp_path, **{"sync.block_cloud_object_takeover_through_hard_match": True})
+    r = run_cli("sync", "--config", str(blocked_cfg), lab.dns["user"])
+    assert_failure(r, 8, "InvalidHardMatch", "jane.cloud@contoso.com", "blocked")
+
+
+def test_upn_move_between_federated_domains(lab, tmp_path):
+    cfg = lab.config(tmp_path)
+    dn = lab.dns["user_comma"]
+    conn = lab.dc.connection()
+    try:
+        conn.modify(dn, {"userPrincipalName": [(ldap3.MODIFY_REPLACE, ["jsmith@fabrikam.com"])]})
+        created = run_cli("sync", "--config", str(cfg), dn)
+        assert created.code == 0, created.stderr
+        conn.modify(dn, {"userPrincipalName": [(ldap3.MODIFY_REPLACE, ["jsmith@northwind.com"])]})
+        r = run_cli("sync", "--config", str(cfg), dn)
+    finally:
+        conn.modify(dn, {"userPrincipalName": [(ldap3.MODIFY_REPLACE, ["jsmith@contoso.com"])]})
+        conn.unbind()
+    info = assert_failure(r, 10, "FederatedDomainChangeError", '"fabrikam.com"', '"northwind.com"')
+    assert "managed domain" in info["RecommendedAction"]
+    assert [w["method"] for w in writes(lab.emulator)] == ["POST"]
