@@ -1,0 +1,16 @@
+function Close-ADSyncRemoteSession {
+    <#
+    .SYNOPSIS
+    Removes the sessions Open-ADSyncRemoteSession opened; leaves the caller's own sessions open.
+    #>
+    [CmdletBinding()]
+    param(
+        [AllowNull()]
+        [object]
+        $Remote
+    )
+
+    if ($Remote -and $Remote.Owned -and $Remote.Sessions) {
+        Remove-PSSession -Session $Remote.Sessions -ErrorAction SilentlyContinue
+    }
+}

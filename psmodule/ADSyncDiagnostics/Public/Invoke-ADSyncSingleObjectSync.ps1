@@ -1,0 +1,379 @@
+function Invoke-ADSyncSingleObjectSync {
+    <#
+    .SYNOPSIS
+    Synchronizes one Active Directory object to Microsoft Entra ID and explains every step.
+
+    .DESCRIPTION
+    A drop-in for Entra Connect's Invoke-ADSyncSingleObjectSync, backed by pybridge's Python engine. It runs
+    the ten steps of Single Object Sync for the object (scoping by domain, Entra connector, OU,
+    connectivity, object type and group; import from Active Directory and from Entra ID; sync; export)
+    and writes the result as the original does: one JSON string per object, so existing runbooks that
+    pipe it to ConvertFrom-Json or Out-File keep working.
+
+    Beyond the original: objects can come from the pipeline (Get-ADUser jdoe | Invoke-ADSyncSingleObjectSync),
+    -WhatIf runs a dry run that writes nothing anywhere, -Format Graph returns Microsoft Graph's
+    provisioningObjectSummary, -AsObject returns the parsed result, and -ComputerName or -Session run the
+    sync on one or many sync servers through PowerShell remoting and bring the HTML report back.
+
+    Progress follows the ten steps as they happen (Write-Progress); -Verbose shows the engine's command
+    line and messages. A result whose status is Failure also writes a non-terminating error (ErrorId
+    ADSyncSingleObjectSync.<ErrorCode>, the DN as target, the recommended action in
+    ErrorDetails.RecommendedAction), so $? and -ErrorAction work; the JSON is written first. A Skipped
+    result (the object is out of sync scope) is a result, not an error, as with the original.
+
+    The engine is found through $env:PYBRIDGE_PYTHON, then 'py -3', 'python3' and 'python'; it reads its
+    configuration from -ConfigPath, else $env:PYBRIDGE_CONFIG, else its platform default.
+
+    .PARAMETER DistinguishedName
+    The distinguished name of the Active Directory object to synchronize, exactly as Active Directory shows
+    it (RFC 4514 escapes such as \, for a comma in a name). Accepts pipeline input, by value and from a
+    DistinguishedName property (Get-ADUser, Get-ADGroup, Get-ADObject).
+
+    .PARAMETER StagingMode
+    Writes nothing to Entra ID: import and sync are committed to pybridge's local state as on a staging
+    server, and the export step lists exactly what would have been sent. Without it, staging mode is on
+    when the configuration says so (Get-ADSyncScheduler shows StagingModeEnabled).
+
+    .PARAMETER NoHtmlReport
+    Writes no HTML report. (The original opens the report in a browser; pybridge only writes it, and
+    ReportPath on the output says where.)
+
+    .PARAMETER ConfigPath
+    The pybridge configuration file. When omitted the engine uses $env:PYBRIDGE_CONFIG, then its platform
+    default (%ProgramData%\pybridge\pybridge.yaml on Windows). With -ComputerName or -Session this is a
+    path on the sync server.
+
+    .PARAMETER ReportDirectory
+    Where the HTML report goes: the engine writes it there when running locally; with -ComputerName or
+    -Session, the report is copied from the server into a subfolder named after the computer. When
+    omitted, the engine's default (%ProgramData%\AADConnect\ADSyncObjectDiagnostics on Windows, as the
+    original) is used, locally and for copies.
+
+    .PARAMETER Format
+    The shape of the JSON: ADSync (default; the original cmdlet's properties, in its order) or Graph
+    (Microsoft Graph v1.0 provisioningObjectSummary, camelCase).
+
+    .PARAMETER AsObject
+    Emits the parsed result (a PSCustomObject) instead of the JSON string.
+
+    .PARAMETER ComputerName
+    Runs the sync on these sync servers through PowerShell remoting (WinRM), in parallel. pybridge's
+    engine and this module must be installed there. Each result says which computer produced it.
+
+    .PARAMETER Credential
+    The account used to connect to the computers given with -ComputerName. Default: the current user.
+
+    .PARAMETER UseSSL
+    Connects to -ComputerName over HTTPS (WinRM port 5986 unless -Port says otherwise).
+
+    .PARAMETER Port
+    The WinRM port on the computers given with -ComputerName.
+
+    .PARAMETER Authentication
+    The remoting authentication mechanism (Default, Kerberos, Negotiate, CredSSP, ...) for -ComputerName.
+
+    .PARAMETER ConfigurationName
+    The session configuration (endpoint) to connect to on the computers given with -ComputerName, for
+    example a JEA endpoint that allows only this module.
+
+    .PARAMETER Session
+    Runs the sync in these existing PowerShell sessions (New-PSSession) instead of opening new ones. The
+    sessions stay open.
+
+    .PARAMETER ThrottleLimit
+    How many computers are worked on at the same time (default 32, as Invoke-Command).
+
+    .INPUTS
+    System.String. A distinguished name, or any object with a DistinguishedName property.
+
+    .OUTPUTS
+    System.String. By default, the engine's JSON result, one string per object (per object and computer
+    when remote). NoteProperties on the string: ReportPath (the HTML report on this machine, when one
+    was written) and, for remote runs, ComputerName. The string itself is the engine's JSON unchanged.
+
+    System.Management.Automation.PSCustomObject. With -AsObject, the parsed result, with ReportPath (on this
+    machine), RemoteReportPath and ComputerName for remote runs.
+
+    .EXAMPLE
+    PS> $result = Invoke-ADSyncSingleObjectSync -DistinguishedName 'CN=Jane Doe,OU=Users,OU=Corp,DC=contoso,DC=com' -NoHtmlReport -StagingMode | ConvertFrom-Json
+    PS> $result.StatusInfo.Status
+    PS> $result.ProvisioningSteps | Format-Table Name, Type, Status, Description
+
+    The runbook pattern of the original cmdlet: a staging-mode run without HTML report, parsed with
+    ConvertFrom-Json. Only the Import-Module path changes for pybridge.
+
+    .EXAMPLE
+    PS> Get-ADUser -Filter 'Department -eq "Sales"' | Invoke-ADSyncSingleObjectSync -StagingMode -AsObject |
+    >>     Where-Object { $_.StatusInfo.Status -eq 'Failure' } |
+    >>     Select-Object @{ n = 'Object'; e = { $_.SourceIdentity.Name } }, @{ n = 'Error'; e = { $_.StatusInfo.ErrorCode } }
+
+    Checks every user of a department in staging mode and lists the ones that would fail, with the
+    reason. Objects come from the pipeline through their DistinguishedName property.
+
+    .EXAMPLE
+    PS> Invoke-ADSyncSingleObjectSync 'CN=Smith\, John,OU=Users,OU=Corp,DC=contoso,DC=com' -WhatIf -Format Graph -AsObject
+
+    A dry run: reads Active Directory and Entra ID, reports what would change, and writes nothing to Entra ID
+    or to the local state. The result has Microsoft Graph's provisioningObjectSummary shape.
+
+    .EXAMPLE
+    PS> $dn = 'CN=Jane Doe,OU=Users,OU=Corp,DC=contoso,DC=com'
+    PS> Invoke-ADSyncSingleObjectSync $dn -ComputerName aadc01, aadc02 -Credential (Get-Credential) -StagingMode -ReportDirectory C:\Reports |
+    >>     ForEach-Object { '{0}: {1}' -f $_.ComputerName, ($_ | ConvertFrom-Json).StatusInfo.Status }
+
+    Runs the sync on two sync servers in parallel from a workstation. The JSON strings come back with a
+    ComputerName NoteProperty; the HTML reports are copied to C:\Reports\aadc01 and C:\Reports\aadc02 and
+    checked against the servers' SHA256.
+
+    .EXAMPLE
+    PS> Invoke-ADSyncSingleObjectSync -DistinguishedName $dn -ErrorAction Stop -ErrorVariable syncError
+
+    Stops at a Failure result: the JSON is written first, then the error (ErrorId
+    ADSyncSingleObjectSync.<ErrorCode>) is raised, with the recommended action in
+    $syncError[0].ErrorDetails.RecommendedAction.
+
+    .LINK
+    Get-ADSyncScheduler
+
+    .LINK
+    Set-ADSyncScheduler
+
+    .LINK
+    about_ADSyncDiagnostics
+    #>
+    [CmdletBinding(SupportsShouldProcess, DefaultParameterSetName = 'Local')]
+    [OutputType([string], [pscustomobject])]
+    param(
+        [Parameter(Mandatory, Position = 0, ValueFromPipeline, ValueFromPipelineByPropertyName)]
+        [ValidateNotNullOrEmpty()]
+        [string]
+        $DistinguishedName,
+
+        [switch]
+        $StagingMode,
+
+        [switch]
+        $NoHtmlReport,
+
+        [ValidateNotNullOrEmpty()]
+        [string]
+        $ConfigPath,
+
+        [ValidateNotNullOrEmpty()]
+        [string]
+        $ReportDirectory,
+
+        [ValidateSet('ADSync', 'Graph')]
+        [string]
+        $Format = 'ADSync',
+
+        [switch]
+        $AsObject,
+
+        [Parameter(Mandatory, ParameterSetName = 'ComputerName')]
+        [ValidateNotNullOrEmpty()]
+        [Alias('Cn')]
+        [string[]]
+        $ComputerName,
+
+        [Parameter(ParameterSetName = 'ComputerName')]
+        [pscredential]
+        $Credential,
+
+        [Parameter(ParameterSetName = 'ComputerName')]
+        [switch]
+        $UseSSL,
+
+        [Parameter(ParameterSetName = 'ComputerName')]
+        [ValidateRange(1, 65535)]
+        [int]
+        $Port,
+
+        [Parameter(ParameterSetName = 'ComputerName')]
+        [System.Management.Automation.Runspaces.AuthenticationMechanism]
+        $Authentication,
+
+        [Parameter(ParameterSetName = 'ComputerName')]
+        [ValidateNotNullOrEmpty()]
+        [string]
+        $ConfigurationName,
+
+        [Parameter(Mandatory, ParameterSetName = 'Session')]
+        [ValidateNotNullOrEmpty()]
+        [System.Management.Automation.Runspaces.PSSession[]]
+        $Session,
+
+        [Parameter(ParameterSetName = 'ComputerName')]
+        [Parameter(ParameterSetName = 'Session')]
+        [ValidateRange(1, 1000)]
+        [int]
+        $ThrottleLimit = 32
+    )
+
+    begin {
+        $isRemote = $PSCmdlet.ParameterSetName -ne 'Local'
+        $whatIf = [bool]$WhatIfPreference
+        $pending = [System.Collections.Generic.List[string]]::new()
+
+        $reportTo = $null
+        if ($ReportDirectory) {
+            $reportTo = Resolve-LocalPath -Path $ReportDirectory -SessionState $PSCmdlet.SessionState
+        }
+        if ($isRemote) {
+            $where = if ($Session) { @($Session | ForEach-Object { $_.ComputerName }) } else { $ComputerName }
+            $where = ' on ' + ($where -join ', ')
+        }
+        else {
+            $where = ''
+            Assert-PyBridgeEngine -Cmdlet $PSCmdlet -ErrorIdPrefix 'ADSyncSingleObjectSync'
+            $configArgument = $null
+            if ($ConfigPath) {
+                $configArgument = Resolve-LocalPath -Path $ConfigPath -SessionState $PSCmdlet.SessionState
+            }
+        }
+        if ($whatIf) {
+            Write-Verbose 'WhatIf: the engine runs with --what-if: it reads Active Directory and Entra ID, reports what it would change, and writes nothing to Entra ID or to its local state.'
+        }
+    }
+
+    process {
+        if (-not $PSCmdlet.ShouldProcess("$DistinguishedName$where", 'Synchronize to Microsoft Entra ID') -and -not $whatIf) {
+            return
+        }
+        if ($isRemote) {
+            $pending.Add($DistinguishedName)
+            return
+        }
+
+        $engineArguments = @(
+            'sync'
+            '--distinguished-name', (ConvertTo-EngineDistinguishedName -DistinguishedName $DistinguishedName)
+            '--format', $Format.ToLowerInvariant()
+            '--progress', 'json'
+        )
+        if ($StagingMode) {
+            $engineArguments += '--staging-mode'
+        }
+        if ($NoHtmlReport) {
+            $engineArguments += '--no-html-report'
+        }
+        if ($whatIf) {
+            $engineArguments += '--what-if'
+        }
+        if ($configArgument) {
+            $engineArguments += '--config', $configArgument
+        }
+        if ($reportTo) {
+            $engineArguments += '--report-dir', $reportTo
+        }
+
+        $run = Get-PyBridgeEngineResult -ArgumentList $engineArguments -Activity "Single Object Sync: $DistinguishedName"
+        if ($run.Output.Count -gt 1) {
+            Write-Verbose "The engine wrote $($run.Output.Count) lines to stdout; the last one is the result."
+        }
+        $json = $run.Output | Select-Object -Last 1
+        $messageText = ($run.Messages | Where-Object { $_ }) -join ' '
+
+        if (-not $json) {
+            $usage = $run.ExitCode -eq 2
+            $errorId = if ($usage) { 'ADSyncSingleObjectSync.UsageError' } else { 'ADSyncSingleObjectSync.EngineFailed' }
+            $category = if ($usage) { 'InvalidArgument' } else { 'NotSpecified' }
+            if (-not $messageText) {
+                $messageText = "The engine exited with code $($run.ExitCode) and printed no result."
+            }
+            $record = New-ADSyncErrorRecord -Message "Single Object Sync of '$DistinguishedName' did not run: $messageText" `
+                -ErrorId $errorId -Category $category -TargetObject $DistinguishedName `
+                -RecommendedAction 'Run with -Verbose to see the engine''s command line and messages.'
+            $PSCmdlet.WriteError($record)
+            return
+        }
+
+        try {
+            $parsed = $json | ConvertFrom-Json -ErrorAction Stop
+        }
+        catch {
+            $record = New-ADSyncErrorRecord -Message "The engine's result for '$DistinguishedName' is not JSON: $($_.Exception.Message)" `
+                -ErrorId 'ADSyncSingleObjectSync.InvalidEngineOutput' -Category InvalidResult -TargetObject $DistinguishedName `
+                -Exception $_.Exception
+            $PSCmdlet.WriteError($record)
+            return
+        }
+
+        $reportPath = $run.ReportPath
+        if (-not $reportPath -and $parsed.PSObject.Properties['ReportPath']) {
+            $reportPath = $parsed.ReportPath
+        }
+        New-SyncResultOutput -Json $json -Parsed $parsed -AsObject:$AsObject -ReportPath $reportPath
+
+        $status = Get-SyncResultStatus -Result $parsed
+        if ($status.Status -eq 'Failure' -or $run.ExitCode -eq 1 -or $run.ExitCode -eq 2) {
+            $code = if ($status.ErrorCode) { $status.ErrorCode } else { 'Failure' }
+            $reason = if ($status.Reason) { $status.Reason } else { $messageText }
+            $record = New-ADSyncErrorRecord -Message "Single Object Sync of '$DistinguishedName' failed ($code): $reason" `
+                -ErrorId "ADSyncSingleObjectSync.$code" -Category (Get-ADSyncErrorCategory -ErrorCode $status.ErrorCode) `
+                -TargetObject $DistinguishedName -RecommendedAction $status.RecommendedAction
+            $PSCmdlet.WriteError($record)
+        }
+    }
+
+    end {
+        if (-not $isRemote -or $pending.Count -eq 0) {
+            return
+        }
+        if (-not $reportTo -and -not $NoHtmlReport) {
+            $reportTo = Get-DefaultReportDirectory
+        }
+
+        $parameters = @{ Format = $Format; Confirm = $false }
+        foreach ($name in 'StagingMode', 'NoHtmlReport', 'ConfigPath') {
+            if ($PSBoundParameters.ContainsKey($name)) {
+                $parameters[$name] = $PSBoundParameters[$name]
+            }
+        }
+        if ($whatIf) {
+            $parameters['WhatIf'] = $true
+        }
+        if ($VerbosePreference -ne 'SilentlyContinue') {
+            $parameters['Verbose'] = $true
+        }
+
+        $remote = Open-ADSyncRemoteSession -BoundParameters $PSBoundParameters
+        try {
+            $sessionById = @{}
+            foreach ($item in $remote.Sessions) {
+                $sessionById[[string]$item.InstanceId] = $item
+            }
+            foreach ($dn in $pending) {
+                if (-not $remote.Sessions) {
+                    break
+                }
+                $parameters['DistinguishedName'] = $dn
+                Invoke-ADSyncRemoteCommand -Session $remote.Sessions -CommandName 'Invoke-ADSyncSingleObjectSync' -Parameters $parameters -ThrottleLimit $ThrottleLimit |
+                    ForEach-Object {
+                        $answer = $_
+                        $origin = $sessionById[[string]$answer.RunspaceId]
+                        $computer = if ($answer.PSComputerName) { $answer.PSComputerName } elseif ($origin) { $origin.ComputerName } else { $null }
+                        $localReport = $null
+                        $copyError = $null
+                        if ($answer.ReportPath -and $answer.ReportSha256 -and $origin -and -not $NoHtmlReport) {
+                            try {
+                                $localReport = Receive-ADSyncRemoteReport -Session $origin -RemotePath $answer.ReportPath -ExpectedHash $answer.ReportSha256 -Destination $reportTo
+                            }
+                            catch {
+                                $copyError = New-ADSyncErrorRecord -Message "The HTML report of '$dn' was not copied from ${computer}: $($_.Exception.Message)" `
+                                    -ErrorId 'ADSyncSingleObjectSync.ReportCopyFailed' -Category ReadError -TargetObject $answer.ReportPath `
+                                    -RecommendedAction "The sync result is valid; the report is still on $computer at $($answer.ReportPath)." -Exception $_.Exception
+                            }
+                        }
+                        New-SyncResultOutput -Json $answer.Json -AsObject:$AsObject -ReportPath $localReport -RemoteReportPath $answer.ReportPath -ComputerName $computer
+                        if ($copyError) {
+                            $PSCmdlet.WriteError($copyError)
+                        }
+                    }
+            }
+        }
+        finally {
+            Close-ADSyncRemoteSession -Remote $remote
+        }
+    }
+}
