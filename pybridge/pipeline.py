@@ -572,16 +572,16 @@ class Pipeline:
             created = self._create_once(kind, create_body, run, step)
             target_id = created["id"]
             if members and kind == "group" and len(members.adds) > 20:
-                self.graph.add_members(target_id, members.adds[20:])
+                batches = self.graph.change_members(target_id, members.adds[20:], [])
+                step.details["Member changes"] = f"{len(members.adds)} added ({batches} $batch request(s))"
         else:
             assert target_id is not None
             if body:
                 self.graph.update(kind, target_id, body)
-            if members:
-                if members.adds:
-                    self.graph.add_members(target_id, members.adds)
-                for m in members.removes:
-                    self.graph.remove_member(target_id, m)
+            if members and (members.adds or members.removes):
+                batches = self.graph.change_members(target_id, members.adds, members.removes)
+                step.details["Member changes"] = (f"{len(members.adds)} added, {len(members.removes)} removed "
+                                                  f"({batches} $batch request(s))")
         assert target_id is not None
         return target_id
 

@@ -292,14 +292,83 @@ class GraphClient:
         self.call("PATCH", f"/{kind}s/{object_id}", body=body, what=f"Updating {kind} {object_id}", ok=(204, 200))
 
     def add_members(self, group_id: str, member_ids: list[str]) -> None:
-        for i in range(0, len(member_ids), 20):  # Graph binds at most 20 members per request
-            chunk = member_ids[i:i + 20]
-            self.update("group", group_id,
-                        {"members@odata.bind": [f"{self.base}/directoryObjects/{m}" for m in chunk]})
+        self.change_members(group_id, member_ids, [])
 
     def remove_member(self, group_id: str, member_id: str) -> None:
-        self.call("DELETE", f"/groups/{group_id}/members/{member_id}/$ref",
-                  what=f"Removing member {member_id} from group {group_id}", ok=(204,))
+        self.change_members(group_id, [], [member_id])
+
+    def change_members(self, group_id: str, adds: list[str], removes: list[str]) -> int:
+        """Add and remove members: members@odata.bind 20 per PATCH, $ref removals, 20 of those per $batch.
+
+        Returns the number of $batch requests made. An add of a member that is already there and a
+        removal of one that is already gone count as done (the change is idempotent).
+        """
+        inner: list[dict[str, Any]] = []
+        for i in range(0, len(adds), 20):  # Graph binds at most 20 members per request
+            inner.append({"method": "PATCH", "url": f"/groups/{group_id}",
+                          "headers": {"Content-Type": "application/json"},
+                          "body": {"members@odata.bind": [f"{self.base}/directoryObjects/{m}"
+                                                          for m in adds[i:i + 20]]}})
+        for m in removes:
+            inner.append({"method": "DELETE", "url": f"/groups/{group_id}/members/{m}/$ref"})
+        batches = 0
+        for i in range(0, len(inner), 20):  # a JSON batch holds at most 20 requests
+            self.batch(inner[i:i + 20], what=f"Changing the members of group {group_id}")
+            batches += 1
+        return batches
+
+    def batch(self, requests_: list[dict[str, Any]], *, what: str) -> list[dict[str, Any]]:
+        """One JSON $batch; inner requests Graph throttled (429/503) are sent again under the run's budget."""
+        pending = {str(n + 1): dict(r, id=str(n + 1)) for n, r in enumerate(requests_)}
+        done: dict[str, dict[str, Any]] = {}
+        attempt = 0
+        while pending:
+            answer = self.call("POST", "/$batch", body={"requests": list(pending.values())}, what=what, ok=(200,))
+            retry_after: list[str | None] = []
+            for resp in answer.get("responses", []):
+                rid, status = str(resp.get("id")), int(resp.get("status", 0))
+                if rid not in pending:
+                    continue
+                if status in (429, 503):
+                    headers = {k.lower(): v for k, v in (resp.get("headers") or {}).items()}
+                    retry_after.append(headers.get("retry-after"))
+                    continue
+                req = pending.pop(rid)
+                if status >= 400 and not self._benign_member_error(req, status, resp.get("body")):
+                    raise classify(_InnerResponse(status, resp), f"{what} ({req['method']} {req['url']})")
+                done[rid] = resp
+            if pending:
+                asked = max((float(r) for r in retry_after if r and r.replace(".", "", 1).isdigit()), default=None)
+                delay = self.budget.next_delay(attempt, str(asked) if asked is not None else None)
+                if delay is None:
+                    raise TargetError(f"{what} failed: Graph throttled {len(pending)} request(s) of a $batch beyond "
+                                      f"the wait limit (entra.retry.max_wait, waited {self.budget.waited:.0f} s)",
+                                      error_code="Throttled", status=429)
+                self.budget.wait(delay)
+                attempt += 1
+        return [done[k] for k in sorted(done, key=int)]
+
+    @staticmethod
+    def _benign_member_error(req: dict[str, Any], status: int, body: Any) -> bool:
+        message = str(((body or {}).get("error") or {}).get("message", "")).lower() if isinstance(body, dict) else ""
+        if req["method"] == "PATCH" and status == 400 and "already exist" in message:
+            return True
+        return req["method"] == "DELETE" and status == 404
+
+
+class _InnerResponse:
+    """Just enough of requests.Response for classify() to read an inner $batch answer."""
+
+    def __init__(self, status: int, resp: dict[str, Any]) -> None:
+        self.status_code = status
+        self.headers = {k.lower(): v for k, v in (resp.get("headers") or {}).items()}
+        self._body = resp.get("body")
+        self.reason = ""
+
+    def json(self) -> Any:
+        if not isinstance(self._body, dict):
+            raise ValueError("no JSON body")
+        return self._body
 
 
 def certificate_credential(pem_path: Path, password: str | None) -> dict[str, str]:
