@@ -1,8 +1,9 @@
-"""Property tables of the two directory resources the emulator serves.
+"""Property tables of the directory resources the emulator serves.
 
 Sources (Microsoft Graph v1.0 reference):
   user:  https://learn.microsoft.com/graph/api/resources/user?view=graph-rest-1.0
   group: https://learn.microsoft.com/graph/api/resources/group?view=graph-rest-1.0
+  directoryRole: https://learn.microsoft.com/graph/api/resources/directoryrole?view=graph-rest-1.0
 Only the properties a sync engine can meet are declared; anything else is
 "not a declared property" for the emulator, exactly as an unknown name is for Graph.
 """
@@ -140,7 +141,7 @@ GROUP = EntitySchema(
     orderby=frozenset({"displayName"}),
 )
 
-SCHEMAS = {"user": USER, "group": GROUP}
+SCHEMAS = {"user": USER, "group": GROUP}  # writable resources
 
 
 def blank_object(schema: EntitySchema) -> dict:
@@ -151,3 +152,52 @@ def blank_object(schema: EntitySchema) -> dict:
     if schema is USER:
         obj["onPremisesExtensionAttributes"] = {n: None for n in EXTENSION_ATTRIBUTE_NAMES}
     return obj
+
+
+# directoryRole resource: https://learn.microsoft.com/graph/api/resources/directoryrole
+# (id, deletedDateTime, description, displayName, roleTemplateId; all read-only here).
+DIRECTORY_ROLE = EntitySchema(
+    name="directoryRole", resource="DirectoryRole", collection="directoryRoles",
+    props={"id": STR, "deletedDateTime": STR, "description": STR, "displayName": STR,
+           "roleTemplateId": STR},
+    writable=frozenset(), create_only=frozenset(), required=(), default_select=None,
+    filter_eq=frozenset(), filter_any=frozenset(),
+)
+
+# Built-in roles the emulator knows by name: display name -> (template id, description),
+# from "Microsoft Entra built-in roles" (All roles table):
+# https://learn.microsoft.com/entra/identity/role-based-access-control/permissions-reference
+BUILT_IN_ROLES: dict[str, tuple[str, str]] = {
+    "Global Administrator": (
+        "62e90394-69f5-4237-9190-012177145e10",
+        "Can manage all aspects of Microsoft Entra ID and Microsoft services that use "
+        "Microsoft Entra identities."),
+    "User Administrator": (
+        "fe930be7-5e62-47db-91af-98c3a49a38b1",
+        "Can manage all aspects of users and groups, including resetting passwords for "
+        "limited admins."),
+    "Exchange Administrator": (
+        "29232cdf-9323-42fd-ade2-1d097af3e4de",
+        "Can manage all aspects of the Exchange product."),
+    "Groups Administrator": (
+        "fdd7a751-b60b-444a-984c-02652fe8fa1c",
+        "Members of this role can create/manage groups, create/manage groups settings like "
+        "naming and expiration policies, and view groups activity and audit reports."),
+    "Helpdesk Administrator": (
+        "729827e3-9c14-49f7-bb1b-9608f156bbb8",
+        "Can reset passwords for non-administrators and Helpdesk Administrators."),
+    "Global Reader": (
+        "f2ef992c-3afb-46b9-b7cf-a126ee74c451",
+        "Can read everything that a Global Administrator can, but not update anything."),
+    "Directory Readers": (
+        "88d8e3e3-8f55-4a1e-953a-9b9898b8876b",
+        "Can read basic directory information. Commonly used to grant directory read access "
+        "to applications and guests."),
+    "Directory Synchronization Accounts": (
+        "d29b2b05-8046-44ba-8758-1e26182fcf32",
+        "Only used by Microsoft Entra Connect service."),
+    "Privileged Role Administrator": (
+        "e8611ab8-c189-46e8-94e1-60213ab1f814",
+        "Can manage role assignments in Microsoft Entra ID, and all aspects of Privileged "
+        "Identity Management."),
+}

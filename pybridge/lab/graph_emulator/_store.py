@@ -15,8 +15,9 @@ from typing import Any, Iterable
 from urllib.parse import unquote, urlparse
 
 from ._odata import GraphError, bad_request, invalid_value, not_found
-from ._schema import (BOOL, EXTENSION_ATTRIBUTE_NAMES, GROUP, OBJ, OBJLIST,
-                      PASSWORD_PROFILE_KEYS, STR, STRLIST, USER, EntitySchema, blank_object)
+from ._schema import (BOOL, BUILT_IN_ROLES, DIRECTORY_ROLE, EXTENSION_ATTRIBUTE_NAMES, GROUP,
+                      OBJ, OBJLIST, PASSWORD_PROFILE_KEYS, STR, STRLIST, USER, EntitySchema,
+                      blank_object)
 
 
 def now_iso() -> str:
@@ -50,6 +51,12 @@ _DIRSYNC_MASTERED_MSG = ("Unable to update the specified properties for on-premi
                          "Directory Sync objects or objects currently undergoing migration.")
 # group-post-groups / group-post-members: "you can add up to only 20 members" per request.
 MAX_BIND_PER_REQUEST = 20
+# user resource, onPremisesImmutableId: it "must be specified when creating a new user account
+# if you're using a federated domain for the user's userPrincipalName (UPN) property".
+# The wording is the one Graph answers with, as reported in
+# https://github.com/microsoftgraph/microsoft-graph-docs-contrib/issues/5070.
+_FEDERATED_NEEDS_ANCHOR_MSG = ("SourceAnchor is a required property for creation of a "
+                               "federated user.")
 
 
 def _conflict(prop: str) -> GraphError:
@@ -74,14 +81,28 @@ def password_is_complex(pw: str) -> bool:
 
 
 class Directory:
-    def __init__(self, domains: Iterable[str]) -> None:
-        self.domains = [d.lower() for d in domains]
+    def __init__(self, domains: Iterable[str], federated: Iterable[str] = (),
+                 unverified: Iterable[str] = ()) -> None:
+        self.domains = [d.lower() for d in domains]          # verified, managed
+        self.federated = [d.lower() for d in federated]      # verified, federated
+        self.unverified = [d.lower() for d in unverified]    # added, not verified
         if not self.domains:
             raise ValueError("at least one verified domain is needed")
+        every = self.domains + self.federated + self.unverified
+        if len(set(every)) != len(every):
+            raise ValueError("a domain is listed twice (managed, federated and unverified "
+                             "domains must be distinct)")
         self.lock = threading.RLock()
         self.users: dict[str, dict] = {}
         self.groups: dict[str, dict] = {}
         self.members: dict[str, list[str]] = {}   # group id -> member ids, in added order
+        self.roles: dict[str, dict] = {}          # activated directoryRole id -> object
+        self.role_members: dict[str, list[str]] = {}   # role id -> member ids
+
+    @property
+    def verified(self) -> list[str]:
+        """Domains a userPrincipalName may use: the verified managed and federated ones."""
+        return self.domains + self.federated
 
     @property
     def initial_domain(self) -> str:
@@ -95,6 +116,8 @@ class Directory:
             self.users.clear()
             self.groups.clear()
             self.members.clear()
+            self.roles.clear()
+            self.role_members.clear()
 
     # ------------------------------------------------------------------ lookups
     def find_user(self, key: str) -> dict | None:
@@ -131,7 +154,9 @@ class Directory:
 
     def collection(self, schema: EntitySchema) -> list[dict]:
         with self.lock:
-            return list((self.users if schema is USER else self.groups).values())
+            table = {USER.name: self.users, GROUP.name: self.groups,
+                     DIRECTORY_ROLE.name: self.roles}[schema.name]
+            return list(table.values())
 
     def member_objects(self, group_id: str) -> list[tuple[EntitySchema, dict]]:
         with self.lock:
@@ -146,6 +171,91 @@ class Directory:
     def groups_of(self, member_id: str) -> list[dict]:
         with self.lock:
             return [self.groups[g] for g, ms in self.members.items() if member_id in ms]
+
+    def member_of(self, member_id: str) -> list[tuple[EntitySchema, dict]]:
+        """Groups and directory roles *member_id* is a direct member of (user-list-memberof)."""
+        with self.lock:
+            out: list[tuple[EntitySchema, dict]] = [(GROUP, g) for g in self.groups_of(member_id)]
+            out += [(DIRECTORY_ROLE, self.roles[r]) for r, ms in self.role_members.items()
+                    if member_id in ms]
+            return out
+
+    def transitive_member_of(self, member_id: str) -> list[tuple[EntitySchema, dict]]:
+        """Groups and directory roles *member_id* belongs to directly or through nested
+        groups (user-list-transitivememberof), each once, nearest first."""
+        with self.lock:
+            seen: set[str] = set()
+            out: list[tuple[EntitySchema, dict]] = []
+            frontier = [member_id]
+            while frontier:
+                nxt = []
+                for oid in frontier:
+                    for schema, obj in self.member_of(oid):
+                        if obj["id"] in seen:
+                            continue
+                        seen.add(obj["id"])
+                        out.append((schema, obj))
+                        if schema is GROUP:
+                            nxt.append(obj["id"])
+                frontier = nxt
+            # Groups first, then roles, as member_of lists them.
+            return ([so for so in out if so[0] is GROUP]
+                    + [so for so in out if so[0] is DIRECTORY_ROLE])
+
+    # ------------------------------------------------------------------ directory roles
+    def role(self, key: str) -> dict:
+        with self.lock:
+            obj = self.roles.get(key.lower())
+            if obj is None:
+                raise not_found(key)
+            return obj
+
+    def role_by_template(self, template_id: str) -> dict:
+        with self.lock:
+            for r in self.roles.values():
+                if r["roleTemplateId"].lower() == template_id.lower():
+                    return r
+            raise not_found(template_id)
+
+    def role_member_objects(self, role_id: str) -> list[tuple[EntitySchema, dict]]:
+        with self.lock:
+            role = self.role(role_id)
+            out = []
+            for mid in self.role_members.get(role["id"], []):
+                found = self.any_object(mid)
+                if found:
+                    out.append(found)
+            return out
+
+    def assign_role(self, member_id: str, role_name: str) -> dict:
+        """Make *member_id* (a user) a member of the built-in role *role_name*, activating
+        the role first if needed (directoryrole-post-directoryroles: a role is activated
+        from its template; the activated role has an id of its own). Idempotent.
+        Raises ValueError for an unknown user."""
+        with self.lock:
+            user = self.find_user(member_id)
+            if user is None:
+                raise ValueError(f"user {member_id} does not exist")
+            if not isinstance(role_name, str):
+                raise ValueError("role_name must be a string")
+            wanted = role_name.strip()
+            if not wanted:
+                raise ValueError("role_name must not be empty")
+            role = next((r for r in self.roles.values()
+                         if r["displayName"].casefold() == wanted.casefold()), None)
+            if role is None:
+                known = {n.casefold(): (n, t, d) for n, (t, d) in BUILT_IN_ROLES.items()}
+                name, template, description = known.get(
+                    wanted.casefold(), (wanted, str(uuid.uuid4()), None))
+                oid = str(uuid.uuid4())
+                role = {"id": oid, "deletedDateTime": None, "description": description,
+                        "displayName": name, "roleTemplateId": template}
+                self.roles[oid] = role
+                self.role_members[oid] = []
+            members = self.role_members.setdefault(role["id"], [])
+            if user["id"] not in members:
+                members.append(user["id"])
+            return role
 
     # ------------------------------------------------------------------ validation
     def _check_body(self, schema: EntitySchema, body: Any, *, creating: bool,
@@ -208,10 +318,32 @@ class Directory:
         if (not sep or not _UPN_LOCAL.match(local) or local.startswith(".")
                 or local.endswith(".") or ".." in local):
             raise invalid_value("userPrincipalName", USER)
-        if domain.lower() not in self.domains:
+        # An unverified domain is refused like an unknown one (user-post-users: the UPN
+        # domain must be one of the tenant's verified domains).
+        if domain.lower() not in self.verified:
             raise bad_request("The domain portion of the userPrincipalName property is invalid. "
                               "You must use one of the verified domain names in your "
                               "organization.")
+
+    def _check_federated_upn(self, values: dict, *, creating: bool,
+                             current: dict | None) -> None:
+        new_domain = values["userPrincipalName"].rpartition("@")[2].lower()
+        if new_domain not in self.federated:
+            return
+        if creating and not values.get("onPremisesImmutableId"):
+            raise bad_request(_FEDERATED_NEEDS_ANCHOR_MSG)
+        old_upn = (current or {}).get("userPrincipalName") or ""
+        old_domain = old_upn.rpartition("@")[2].lower()
+        if current is not None and old_domain in self.federated and old_domain != new_domain:
+            # Entra does not move a user straight from one federated domain to another
+            # (Entra Connect reports it as FederatedDomainChangeError:
+            # https://learn.microsoft.com/entra/identity/hybrid/connect/tshoot-connect-sync-errors
+            # #federateddomainchangeerror); the usual way round is a managed domain in
+            # between. The wording is the emulator's.
+            raise bad_request(
+                f"The userPrincipalName cannot be changed from federated domain "
+                f"'{old_domain}' to another federated domain '{new_domain}' "
+                "(FederatedDomainChangeError). Change it to a managed domain first.")
 
     @staticmethod
     def _check_nickname(nick: str, schema: EntitySchema) -> None:
@@ -240,6 +372,7 @@ class Directory:
             if not values["userPrincipalName"]:
                 raise invalid_value("userPrincipalName", USER)
             self._check_upn(values["userPrincipalName"])
+            self._check_federated_upn(values, creating=creating, current=current)
         if values.get("mail") is not None and not _MAIL.match(values["mail"]):
             raise invalid_value("mail", USER)
         for addr in values.get("otherMails") or []:
@@ -376,7 +509,7 @@ class Directory:
             self._forget_member(obj["id"])
 
     def _forget_member(self, oid: str) -> None:
-        for ms in self.members.values():
+        for ms in list(self.members.values()) + list(self.role_members.values()):
             while oid in ms:
                 ms.remove(oid)
 
