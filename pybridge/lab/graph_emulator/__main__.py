@@ -2,6 +2,7 @@
 
     python -m pybridge.lab.graph_emulator --cert C --key K --tenant-id T --client-id I \
         --client-secret-file F [--client-certificate-file P] [--domain contoso.com ...] \
+        [--federated-domain D ...] [--unverified-domain D ...] \
         [--host 127.0.0.1] [--port 0] [--page-size 100] --ready-file R
 
 The client secret is read from a file so that it never appears in a process listing.
@@ -35,6 +36,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="PEM certificate registered for certificate (JWT assertion) sign-in")
     p.add_argument("--domain", action="append", dest="domains",
                    help="verified domain (repeatable; the first is the default domain)")
+    p.add_argument("--federated-domain", action="append", dest="federated_domains",
+                   default=[], help="verified federated domain (repeatable)")
+    p.add_argument("--unverified-domain", action="append", dest="unverified_domains",
+                   default=[], help="domain added to the tenant but not verified (repeatable)")
     p.add_argument("--page-size", type=int, default=100)
     p.add_argument("--ready-file", required=True)
     p.add_argument("--verbose", action="store_true", help="log each request to stderr")
@@ -67,11 +72,17 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    emulator = GraphEmulator(
-        certfile=args.cert, keyfile=args.key, tenant_id=args.tenant_id,
-        client_id=args.client_id, client_secret=secret, client_certificate_pem=cert_pem,
-        host=args.host, port=args.port, page_size=args.page_size,
-        domains=args.domains or ("contoso.com", "contoso.onmicrosoft.com"))
+    try:
+        emulator = GraphEmulator(
+            certfile=args.cert, keyfile=args.key, tenant_id=args.tenant_id,
+            client_id=args.client_id, client_secret=secret, client_certificate_pem=cert_pem,
+            host=args.host, port=args.port, page_size=args.page_size,
+            domains=args.domains or ("contoso.com", "contoso.onmicrosoft.com"),
+            federated_domains=args.federated_domains,
+            unverified_domains=args.unverified_domains)
+    except ValueError as exc:   # e.g. a domain given twice, a bad page size
+        print(str(exc), file=sys.stderr)
+        return 2
     emulator.verbose = args.verbose
     try:
         emulator.start()

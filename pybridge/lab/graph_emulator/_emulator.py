@@ -40,7 +40,12 @@ class GraphEmulator:
                  client_certificate_pem: bytes | None = None, host: str = "127.0.0.1",
                  port: int = 0,
                  domains: Iterable[str] = ("contoso.com", "contoso.onmicrosoft.com"),
-                 page_size: int = 100) -> None:
+                 page_size: int = 100, federated_domains: Iterable[str] = (),
+                 unverified_domains: Iterable[str] = ()) -> None:
+        """*domains* are verified managed domains (the first is the default domain);
+        *federated_domains* are verified and federated (a new user there needs
+        onPremisesImmutableId); *unverified_domains* are listed by /domains but refused in
+        a userPrincipalName."""
         if not 1 <= page_size <= 999:
             raise ValueError("page_size must be between 1 and 999")
         self.certfile = Path(certfile)
@@ -50,14 +55,16 @@ class GraphEmulator:
         self.host = host
         self.port = port
         self.domains = [d.lower() for d in domains]
+        self.federated_domains = [d.lower() for d in federated_domains]
+        self.unverified_domains = [d.lower() for d in unverified_domains]
         self.page_size = page_size
         self.verbose = False
         self.base_url = ""
         self._tokens = TokenService(tenant_id=tenant_id, client_id=client_id,
                                     client_secret=client_secret,
                                     client_certificate_pem=client_certificate_pem,
-                                    domains=self.domains)
-        self._dir = Directory(self.domains)
+                                    domains=self.domains + self.federated_domains)
+        self._dir = Directory(self.domains, self.federated_domains, self.unverified_domains)
         self._log: list[dict] = []
         self._log_lock = threading.Lock()
         self._faults: list[Fault] = []
@@ -107,13 +114,25 @@ class GraphEmulator:
         """A snapshot of the request log, oldest first. Each entry: method, path (decoded,
         no query), query (dict), body (parsed JSON or form, secrets and passwords as
         "***"), status, headers (Authorization as "Bearer ***"), fault (None, "injected"
-        or "dropped"). Admin (/_emulator/) requests are not logged."""
+        or "dropped"). Each request inside a $batch is an entry of its own, with
+        "batch": True and "batch_id" (its id in the batch), logged before the $batch
+        request itself. Admin (/_emulator/) requests are not logged."""
         with self._log_lock:
             return list(self._log)
 
     def clear_log(self) -> None:
         with self._log_lock:
             self._log.clear()
+
+    def requests_matching(self, method: str | None = None,
+                          path_regex: str | None = None) -> list[dict]:
+        """Log entries whose method is *method* (any case; None = any) and whose path
+        matches *path_regex* (``re.search``; None = any), oldest first. Requests made
+        inside a $batch are entries of their own ("batch": True, "batch_id")."""
+        pattern = re.compile(path_regex) if path_regex is not None else None
+        return [e for e in self.requests
+                if (method is None or e["method"] == method.upper())
+                and (pattern is None or pattern.search(e["path"]))]
 
     def _append_log(self, entry: dict) -> None:
         with self._log_lock:
@@ -130,6 +149,21 @@ class GraphEmulator:
     def add_group(self, **props: Any) -> dict:
         """Seed a group; ``members=[ids]`` seeds its membership too."""
         return copy.deepcopy(self._dir.seed(GROUP, props))
+
+    def assign_role(self, user_id: str, role_name: str = "Global Administrator") -> dict:
+        """Make a user a member of a directory role, activating the role if needed, and
+        return the directoryRole (id, displayName, roleTemplateId, description,
+        deletedDateTime). Built-in roles get their real roleTemplateId (see
+        _schema.BUILT_IN_ROLES); any other name gets a random one. Raises ValueError for
+        an unknown user."""
+        return copy.deepcopy(self._dir.assign_role(user_id, role_name))
+
+    @property
+    def directory_roles(self) -> dict[str, dict]:
+        """Activated directory roles by id, each with its "members" (object ids)."""
+        with self._dir.lock:
+            return {rid: {**copy.deepcopy(r), "members": list(self._dir.role_members[rid])}
+                    for rid, r in self._dir.roles.items()}
 
     def get_object(self, object_id: str) -> dict | None:
         with self._dir.lock:
@@ -160,7 +194,10 @@ class GraphEmulator:
             for g in self._dir.groups.values():
                 groups.append({**copy.deepcopy(g),
                                "members": list(self._dir.members.get(g["id"], []))})
-            return {"users": copy.deepcopy(list(self._dir.users.values())), "groups": groups}
+            roles = [{**copy.deepcopy(r), "members": list(self._dir.role_members[rid])}
+                     for rid, r in self._dir.roles.items()]
+            return {"users": copy.deepcopy(list(self._dir.users.values())), "groups": groups,
+                    "directoryRoles": roles}
 
     # ------------------------------------------------------------------ faults
     def inject_fault(self, *, method: str = "*", path_regex: str = ".*", status: int | None = 429,
@@ -210,14 +247,19 @@ class GraphEmulator:
     # ------------------------------------------------------------------ tenant
     def _domain_objects(self) -> list[dict]:
         # domain resource: https://learn.microsoft.com/graph/api/resources/domain
+        # (authenticationType "Managed" or "Federated"; isVerified; supportedServices, which
+        # stay empty until the domain is verified). Order: managed, federated, unverified.
         initial = self._dir.initial_domain
+        kinds = ([(d, "Managed", True) for d in self.domains]
+                 + [(d, "Federated", True) for d in self.federated_domains]
+                 + [(d, "Managed", False) for d in self.unverified_domains])
         return [{
-            "authenticationType": "Managed", "availabilityStatus": None, "id": d,
+            "authenticationType": auth, "availabilityStatus": None, "id": d,
             "isAdminManaged": True, "isDefault": i == 0, "isInitial": d == initial,
-            "isRoot": True, "isVerified": True, "passwordNotificationWindowInDays": 14,
+            "isRoot": True, "isVerified": verified, "passwordNotificationWindowInDays": 14,
             "passwordValidityPeriodInDays": 2147483647, "state": None,
-            "supportedServices": ["Email", "OfficeCommunicationsOnline"],
-        } for i, d in enumerate(self.domains)]
+            "supportedServices": ["Email", "OfficeCommunicationsOnline"] if verified else [],
+        } for i, (d, auth, verified) in enumerate(kinds)]
 
     def _organization(self) -> dict:
         # organization resource: https://learn.microsoft.com/graph/api/resources/organization
@@ -229,8 +271,10 @@ class GraphEmulator:
             "onPremisesLastSyncDateTime": None, "onPremisesSyncEnabled": None,
             "preferredLanguage": "en", "tenantType": "AAD", "verifiedDomains": [
                 {"capabilities": "Email, OfficeCommunicationsOnline", "isDefault": i == 0,
-                 "isInitial": d == initial, "name": d, "type": "Managed"}
-                for i, d in enumerate(self.domains)],
+                 "isInitial": d == initial, "name": d, "type": kind}
+                for i, (d, kind) in enumerate([(d, "Managed") for d in self.domains]
+                                              + [(d, "Federated")
+                                                 for d in self.federated_domains])],
         }
 
 
