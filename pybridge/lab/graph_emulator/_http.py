@@ -1,6 +1,7 @@
 """HTTP side of the emulator: TLS server, routing, Graph responses, faults, request log."""
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import re
@@ -18,7 +19,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from ._odata import (GraphError, bad_request, make_skiptoken, not_found, parse_filter,
                      parse_select, read_skiptoken, unsupported_query)
-from ._schema import GROUP, USER, EntitySchema
+from ._schema import DIRECTORY_ROLE, GROUP, USER, EntitySchema
 from ._store import project
 
 if TYPE_CHECKING:
@@ -47,6 +48,10 @@ _FAULT_CODES = {
                            "response from the upstream server."),
 }
 MAX_TOP = 999
+# JSON batching (https://learn.microsoft.com/graph/json-batching): "JSON batch requests are
+# currently limited to 20 individual requests."
+MAX_BATCH_REQUESTS = 20
+_ROLE_BY_TEMPLATE = re.compile(r"^directoryRoles\(roleTemplateId='([^']*)'\)$")
 
 
 @dataclass
@@ -54,6 +59,21 @@ class Answer:
     status: int
     body: Any = None                      # JSON-able, or None for no body
     headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Call:
+    """One Graph request: a top-level one, or one of the requests inside a $batch."""
+    method: str
+    raw_path: str                 # as sent (percent-encoded), without the query
+    raw_query: str
+    query: dict[str, str]
+    body: Any
+    headers: dict[str, str]       # names lower-cased
+    in_batch: bool = False
+
+    def header(self, name: str) -> str:
+        return self.headers.get(name.lower(), "")
 
 
 class Server(ThreadingHTTPServer):
@@ -117,6 +137,7 @@ class Handler(BaseHTTPRequestHandler):
     sys_version = ""
     timeout = 60   # an idle keep-alive connection is closed after this
     server: Server
+    _drop_after_batch = False   # set when a request inside a $batch asks for a drop
 
     def version_string(self) -> str:
         return self.server_version
@@ -189,6 +210,7 @@ class Handler(BaseHTTPRequestHandler):
             "method": method, "path": path, "query": query, "body": body_for_log,
             "status": None, "headers": _redacted_headers(self.headers), "fault": None,
         }
+        self._drop_after_batch = False
         fault = emu._take_fault(method, path)
         if fault is not None and fault.delay:
             time.sleep(fault.delay)
@@ -196,14 +218,14 @@ class Handler(BaseHTTPRequestHandler):
             answer = _fault_answer(fault, is_graph=not token_match and not _OIDC_ROUTE.match(
                 path), request_id=request_id, client_request_id=client_request_id)
             entry["fault"] = "injected"
+        elif is_graph and not token_match:
+            call = Call(method=method, raw_path=split.path, raw_query=split.query, query=query,
+                        body=body, headers={k.lower(): v for k, v in self.headers.items()})
+            answer = self._run_graph(call, body_error, request_id, client_request_id)
         else:
             try:
                 if token_match or _OIDC_ROUTE.match(path) or _JWKS_ROUTE.match(path):
                     answer = self._identity(method, path, body, body_error, client_request_id)
-                elif is_graph:
-                    if body_error is not None:
-                        raise body_error
-                    answer = self._graph(method, path, split.query, query, body)
                 else:
                     raise GraphError(404, "NotFound", f"No route for {method} {path}.")
             except GraphError as exc:
@@ -221,13 +243,29 @@ class Handler(BaseHTTPRequestHandler):
             answer.headers.setdefault("Cache-Control", "no-cache")
             answer.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         entry["status"] = answer.status
-        if fault is not None and fault.drop_after_commit:
+        if (fault is not None and fault.drop_after_commit) or self._drop_after_batch:
             entry["fault"] = "dropped"
             emu._append_log(entry)
             self._drop()
             return
         emu._append_log(entry)
         self._send(answer)
+
+    def _run_graph(self, call: Call, body_error: GraphError | None, request_id: str,
+                   client_request_id: str) -> Answer:
+        """A Graph answer for *call*, errors included (in Graph's error shape)."""
+        try:
+            if body_error is not None:
+                raise body_error
+            return self._graph(call)
+        except GraphError as exc:
+            return Answer(exc.status, _error_body(exc, request_id, client_request_id),
+                          dict(exc.headers))
+        except Exception:  # the emulator's own bug: answer like Graph would, and say so
+            traceback.print_exc(file=sys.stderr)
+            return Answer(500, _error_body(GraphError(
+                500, "InternalServerError", "Graph emulator failure (see its stderr)."),
+                request_id, client_request_id))
 
     @staticmethod
     def _parse_body(raw: bytes, *, form: bool) -> tuple[Any, Any, GraphError | None]:
@@ -292,6 +330,11 @@ class Handler(BaseHTTPRequestHandler):
                 return Answer(201, emu.add_user(**(body or {})))
             if route == "/groups" and method == "POST":
                 return Answer(201, emu.add_group(**(body or {})))
+            if route == "/roles" and method == "POST":
+                if not isinstance(body, dict) or not isinstance(body.get("user_id"), str):
+                    return Answer(400, {"error": "body must be {\"user_id\": ..., "
+                                                 "\"role_name\": ...}"})
+                return Answer(201, emu.assign_role(**body))
             if route == "/faults" and method == "POST":
                 emu.inject_fault(**(body or {}))
                 return Answer(204)
@@ -303,20 +346,25 @@ class Handler(BaseHTTPRequestHandler):
         return Answer(404, {"error": f"no admin route {method} {path}"})
 
     # ------------------------------------------------------------------ Graph
-    def _graph(self, method: str, path: str, raw_query: str, query: dict[str, str],
-               body: Any) -> Answer:
+    def _graph(self, call: Call) -> Answer:
         emu = self.server.emulator
-        emu._tokens.check_bearer(self.headers.get("Authorization"))
-        segs = [unquote(s) for s in urlsplit(self.path).path.split("/")[1:] if s]
-        if segs[0] != "v1.0":
-            raise GraphError(400, "BadRequest", f"Invalid version: {segs[0]} (the emulator "
-                                                "serves v1.0 only).")
+        method, body = call.method, call.body
+        emu._tokens.check_bearer(call.headers.get("authorization"))
+        segs = [unquote(s) for s in call.raw_path.split("/")[1:] if s]
+        if not segs or segs[0] != "v1.0":
+            raise GraphError(400, "BadRequest", f"Invalid version: {segs[0] if segs else ''} "
+                                                "(the emulator serves v1.0 only).")
         segs = segs[1:]
-        opts = {k.lower(): v for k, v in query.items() if k.startswith("$")}
+        opts = {k.lower(): v for k, v in call.query.items() if k.startswith("$")}
         store = emu._dir
         n = len(segs)
         if n == 0:
             raise GraphError(400, "BadRequest", "Invalid request.")
+        m = _ROLE_BY_TEMPLATE.match(segs[0])
+        if m:
+            # directoryrole-get: GET /directoryRoles(roleTemplateId='{roleTemplateId}')
+            segs = ["directoryRoles", store.role_by_template(m.group(1))["id"], *segs[1:]]
+            n = len(segs)
         head = segs[0]
 
         def only(*allowed: str) -> None:
@@ -326,10 +374,17 @@ class Handler(BaseHTTPRequestHandler):
 
         if head == "me":
             raise bad_request("/me request is only valid with delegated authentication flow.")
+        if head == "$batch" and n == 1:
+            only("POST")
+            if call.in_batch:
+                # The emulator's wording: a batch inside a batch is not a thing Graph runs.
+                raise GraphError(400, "BadRequest", "A $batch request cannot be nested in "
+                                                    "another $batch request.")
+            return self._batch(call)
         if head == "users" and n == 1:
             only("GET", "POST")
             if method == "GET":
-                return self._list(USER, [(USER, u) for u in store.collection(USER)], opts,
+                return self._list(call, USER, [(USER, u) for u in store.collection(USER)], opts,
                                   "users", typed=False)
             obj = store.create_user(body)
             return self._created(USER, obj)
@@ -342,16 +397,34 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 store.delete_user(segs[1])
             return Answer(204)
-        if head == "users" and n == 3 and segs[2] == "memberOf":
+        if head in ("users", "groups") and n == 3 and segs[2] in ("memberOf",
+                                                                   "transitiveMemberOf"):
+            # user-list-memberof / user-list-transitivememberof (and the group ones): groups
+            # and directory roles, each with its @odata.type.
             only("GET")
-            user = store.user(segs[1])
-            return self._list(GROUP, [(GROUP, g) for g in store.groups_of(user["id"])], opts,
-                              "directoryObjects", typed=True, filterable=False)
+            obj = store.user(segs[1]) if head == "users" else store.group(segs[1])
+            items = (store.member_of(obj["id"]) if segs[2] == "memberOf"
+                     else store.transitive_member_of(obj["id"]))
+            return self._list(call, GROUP, items, opts, "directoryObjects", typed=True,
+                              filterable=False, schemas=[GROUP, DIRECTORY_ROLE])
+        if head == "directoryRoles":
+            # directoryrole-list ("only returns roles that have been activated"),
+            # directoryrole-get, directoryrole-list-members.
+            only("GET")
+            if n == 1:
+                return self._list(call, DIRECTORY_ROLE,
+                                  [(DIRECTORY_ROLE, r) for r in store.collection(DIRECTORY_ROLE)],
+                                  opts, "directoryRoles", typed=False, filterable=False)
+            if n == 2:
+                return self._entity(DIRECTORY_ROLE, store.role(segs[1]), opts)
+            if n == 3 and segs[2] == "members":
+                return self._list(call, USER, store.role_member_objects(segs[1]), opts,
+                                  "directoryObjects", typed=True, filterable=False)
         if head == "groups" and n == 1:
             only("GET", "POST")
             if method == "GET":
-                return self._list(GROUP, [(GROUP, g) for g in store.collection(GROUP)], opts,
-                                  "groups", typed=False)
+                return self._list(call, GROUP, [(GROUP, g) for g in store.collection(GROUP)],
+                                  opts, "groups", typed=False)
             return self._created(GROUP, store.create_group(body))
         if head == "groups" and n == 2:
             only("GET", "PATCH", "DELETE")
@@ -365,7 +438,7 @@ class Handler(BaseHTTPRequestHandler):
         if head == "groups" and n >= 3 and segs[2] == "members":
             if n == 3:
                 only("GET")
-                return self._list(USER, store.member_objects(segs[1]), opts,
+                return self._list(call, USER, store.member_objects(segs[1]), opts,
                                   "directoryObjects", typed=True, filterable=False)
             if n == 4 and segs[3] == "$ref":
                 only("POST")
@@ -379,7 +452,7 @@ class Handler(BaseHTTPRequestHandler):
             only("GET")
             found = store.any_object(segs[1])
             if found is None:
-                raise not_found(segs[1])
+                found = (DIRECTORY_ROLE, store.role(segs[1]))   # or 404
             schema, obj = found
             answer = self._entity(schema, obj, opts)
             answer.body = {"@odata.context": f"{emu.base_url}/v1.0/$metadata#directoryObjects"
@@ -408,9 +481,102 @@ class Handler(BaseHTTPRequestHandler):
                                                       "#organization/$entity", **org})
             return Answer(200, {"@odata.context": f"{emu.base_url}/v1.0/$metadata#organization",
                                 "value": [org]})
-        known = ("users", "groups", "directoryObjects", "domains", "organization")
+        known = ("users", "groups", "directoryObjects", "directoryRoles", "domains",
+                 "organization", "$batch")
         bad = head if head not in known else segs[-1]
         raise GraphError(400, "BadRequest", f"Resource not found for the segment '{bad}'.")
+
+    # ------------------------------------------------------------------ JSON batching
+    def _batch(self, call: Call) -> Answer:
+        """POST /v1.0/$batch, per https://learn.microsoft.com/graph/json-batching.
+
+        Each request runs through the same handlers as a top-level one, with the outer
+        request's Authorization, and is logged as its own entry ("batch": True,
+        "batch_id": its id). Injected faults apply to each inner request (a 429 shows as
+        that response's status, with its Retry-After among its headers; the batch itself
+        still answers 200, https://learn.microsoft.com/graph/throttling#throttling-and-batching).
+        A drop_after_commit fault on an inner request carries it out and then drops the
+        whole batch's connection. Requests run, and responses are listed, in request order
+        (Graph may reorder responses; the emulator keeps them deterministic).
+        """
+        items = _check_batch(call.body)
+        statuses: dict[str, int] = {}          # lower-cased id -> status
+        responses = []
+        for item in items:
+            failed = [d for d in item["dependsOn"] if not 200 <= statuses[d.lower()] < 300]
+            if failed:
+                response = self._failed_dependency(item, failed[0], call)
+            else:
+                response = self._inner(item, call)
+            statuses[item["id"].lower()] = response["status"]
+            responses.append(response)
+        return Answer(200, {"responses": responses})
+
+    def _inner(self, item: dict, outer: Call) -> dict:
+        emu = self.server.emulator
+        method = item["method"].upper()
+        split = urlsplit(item["url"])
+        # The url is relative to the version ("/users", "users?$top=5"). The SDKs send the
+        # absolute URL of the request (https://host/v1.0/users), which Graph accepts too.
+        raw_path = (split.path if split.scheme or split.netloc
+                    else "/v1.0/" + split.path.lstrip("/"))
+        path = unquote(raw_path)
+        query = dict(parse_qsl(split.query, keep_blank_values=True))
+        headers = item["headers"]
+        lower = {k.lower(): v for k, v in headers.items()}
+        request_id = str(uuid.uuid4())
+        client_request_id = lower.get("client-request-id") or outer.header(
+            "client-request-id") or request_id
+        body, body_error = item.get("body"), None
+        if "body" in item and body is not None:
+            body, body_error = _inner_body(body, lower)
+        entry: dict[str, Any] = {
+            "method": method, "path": path, "query": query,
+            "body": _redact_password(item.get("body") if body_error else body),
+            "status": None, "headers": _redacted_headers(headers), "fault": None,
+            "batch": True, "batch_id": item["id"],
+        }
+        fault = emu._take_fault(method, path)
+        if fault is not None and fault.delay:
+            time.sleep(fault.delay)
+        if fault is not None and not fault.drop_after_commit and fault.status:
+            answer = _fault_answer(fault, is_graph=True, request_id=request_id,
+                                   client_request_id=client_request_id)
+            entry["fault"] = "injected"
+        else:
+            inner = Call(method=method, raw_path=raw_path, raw_query=split.query, query=query,
+                         body=body, headers={**lower, "authorization": outer.header(
+                             "authorization")}, in_batch=True)
+            answer = self._run_graph(inner, body_error, request_id, client_request_id)
+            if fault is not None and fault.drop_after_commit:
+                entry["fault"] = "dropped"
+                self._drop_after_batch = True
+        entry["status"] = answer.status
+        emu._append_log(entry)
+        return _batch_response(item["id"], answer)
+
+    def _failed_dependency(self, item: dict, dependency: str, outer: Call) -> dict:
+        """json-batching: "If an individual request fails, any request that depends on that
+        request fails with status code 424 (Failed Dependency)." It is not run; the log
+        still shows it. The error code and message are the emulator's."""
+        emu = self.server.emulator
+        split = urlsplit(item["url"])
+        raw_path = (split.path if split.scheme or split.netloc
+                    else "/v1.0/" + split.path.lstrip("/"))
+        request_id = str(uuid.uuid4())
+        exc = GraphError(424, "FailedDependency",
+                         f"The request '{item['id']}' was not run: it depends on request "
+                         f"'{dependency}', which failed.")
+        answer = Answer(424, _error_body(exc, request_id,
+                                         outer.header("client-request-id") or request_id))
+        emu._append_log({
+            "method": item["method"].upper(), "path": unquote(raw_path),
+            "query": dict(parse_qsl(split.query, keep_blank_values=True)),
+            "body": _redact_password(item.get("body")), "status": 424,
+            "headers": _redacted_headers(item["headers"]), "fault": None, "batch": True,
+            "batch_id": item["id"],
+        })
+        return _batch_response(item["id"], answer)
 
     def _created(self, schema: EntitySchema, obj: dict) -> Answer:
         emu = self.server.emulator
@@ -431,9 +597,9 @@ class Handler(BaseHTTPRequestHandler):
             ctx += f"({','.join(select)})"
         return Answer(200, {"@odata.context": ctx + "/$entity", **project(obj, schema, select)})
 
-    def _list(self, schema: EntitySchema, items: list[tuple[EntitySchema, dict]],
+    def _list(self, call: Call, schema: EntitySchema, items: list[tuple[EntitySchema, dict]],
               opts: dict[str, str], context: str, *, typed: bool,
-              filterable: bool = True) -> Answer:
+              filterable: bool = True, schemas: list[EntitySchema] | None = None) -> Answer:
         """A collection page. Paging: https://learn.microsoft.com/graph/paging (the next
         page is fetched by following @odata.nextLink as is; $skiptoken is opaque)."""
         emu = self.server.emulator
@@ -443,7 +609,8 @@ class Handler(BaseHTTPRequestHandler):
         for opt in opts:
             if opt not in allowed:
                 raise bad_request(f"'{opt}' is not supported by the service.")
-        schemas = [USER, GROUP] if typed else [schema]
+        if schemas is None:
+            schemas = [USER, GROUP] if typed else [schema]
         select = parse_select(opts.get("$select"), schemas)
         top = emu.page_size
         if "$top" in opts:
@@ -454,7 +621,7 @@ class Handler(BaseHTTPRequestHandler):
             if not 1 <= top <= MAX_TOP:
                 raise bad_request(f"Invalid page size specified: '{opts['$top']}'. Must be "
                                   f"between 1 and {MAX_TOP} inclusive.")
-        advanced = self.headers.get("ConsistencyLevel", "").lower() == "eventual"
+        advanced = call.header("ConsistencyLevel").lower() == "eventual"
         if "$filter" in opts:
             pred = parse_filter(opts["$filter"], schema)
             items = [(s, o) for s, o in items if pred(o)]
@@ -488,14 +655,102 @@ class Handler(BaseHTTPRequestHandler):
         if count:
             out["@odata.count"] = len(items)
         if offset + top < len(items):
-            params = [(k, v) for k, v in parse_qsl(urlsplit(self.path).query,
-                                                   keep_blank_values=True)
+            params = [(k, v) for k, v in parse_qsl(call.raw_query, keep_blank_values=True)
                       if k.lower() != "$skiptoken"]
             params.append(("$skiptoken", make_skiptoken(offset + top)))
-            out["@odata.nextLink"] = (f"{emu.base_url}{urlsplit(self.path).path}?"
+            out["@odata.nextLink"] = (f"{emu.base_url}{call.raw_path}?"
                                       + urlencode(params, quote_via=quote, safe="$,'()"))
         out["value"] = value
         return Answer(200, out)
+
+
+def _batch_error(message: str) -> GraphError:
+    return GraphError(400, "BadRequest", message)
+
+
+def _check_batch(body: Any) -> list[dict]:
+    """The requests of a $batch body, checked; a malformed batch fails as a whole with 400
+    (json-batching: "If the batch request itself is malformed, the status code is 400").
+    Wording: "Number of requests inside batch exceeds the limit." is Graph's (as reported in
+    https://github.com/microsoftgraph/microsoftgraph-postman-collections/issues/9), and
+    "Invalid dependency for request Id" follows Graph's (reported in
+    https://github.com/microsoftgraph/msgraph-sdk-dotnet-core/issues/891); the rest is the
+    emulator's."""
+    if not isinstance(body, dict) or not isinstance(body.get("requests"), list) \
+            or not body["requests"]:
+        raise _batch_error("Invalid batch payload format.")
+    requests = body["requests"]
+    if len(requests) > MAX_BATCH_REQUESTS:
+        raise _batch_error("Number of requests inside batch exceeds the limit.")
+    seen: set[str] = set()
+    out = []
+    for i, req in enumerate(requests):
+        if not isinstance(req, dict):
+            raise _batch_error(f"Invalid batch payload format: request {i} is not an object.")
+        for key in ("id", "method", "url"):
+            if not isinstance(req.get(key), str) or not req[key].strip():
+                raise _batch_error(f"Invalid batch payload format: request {i} has no "
+                                   f"'{key}' string.")
+        rid = req["id"]
+        # "id ... Not case-sensitive. Must be unique in the batch, otherwise, the batch
+        # request fails with a 400 error code."
+        if rid.lower() in seen:
+            raise _batch_error(f"Invalid batch payload format: the request id '{rid}' is "
+                               "used more than once (ids are not case-sensitive).")
+        headers = req.get("headers") or {}
+        if not isinstance(headers, dict):
+            raise _batch_error(f"Invalid batch payload format: the headers of request "
+                               f"'{rid}' are not an object.")
+        headers = {str(k): (", ".join(map(str, v)) if isinstance(v, list) else str(v))
+                   for k, v in headers.items()}
+        depends = req.get("dependsOn") or []
+        # Graph runs a dependency before its dependent and wants it earlier in the array
+        # (msgraph-sdk-dotnet-core#891 above); an unknown or later id is refused.
+        if not isinstance(depends, list) or not all(
+                isinstance(d, str) and d.lower() in seen for d in depends):
+            raise _batch_error(f"Invalid dependency for request Id: {rid}.")
+        seen.add(rid.lower())
+        out.append({**req, "headers": headers, "dependsOn": list(depends)})
+    return out
+
+
+def _inner_body(body: Any, headers: dict[str, str]) -> tuple[Any, GraphError | None]:
+    """The JSON body of a batched request, or the error it gets. json-batching: "When a body
+    is included with the request, the headers object must contain a value for
+    Content-Type"; the body is a JSON object or a base64-encoded value (the wording of the
+    Content-Type error is the emulator's)."""
+    if not headers.get("content-type"):
+        return None, GraphError(400, "BadRequest", "Content-Type header is required when a "
+                                                   "request in a batch has a body.")
+    if isinstance(body, str):
+        try:
+            return _b64_json(body), None
+        except ValueError:
+            return None, GraphError(
+                400, "BadRequest", "Unable to read JSON request payload. Please ensure "
+                "Content-Type header is set and payload is of valid JSON format.")
+    return body, None
+
+
+def _b64_json(text: str) -> Any:
+    """JSON sent as base64 (standard or URL alphabet, padding optional); ValueError if not."""
+    data = text.strip().translate(str.maketrans("-_", "+/"))
+    return json.loads(base64.b64decode(data + "=" * (-len(data) % 4), validate=True))
+
+
+def _batch_response(rid: str, answer: Answer) -> dict:
+    """One item of "responses": id, status, headers (Content-Type, Cache-Control,
+    OData-Version, and the answer's own such as Location or Retry-After), body if any."""
+    headers = {"Cache-Control": "no-cache"}
+    if answer.body is not None:
+        if 200 <= answer.status < 300:
+            headers["OData-Version"] = "4.0"
+        headers["Content-Type"] = JSON_TYPE
+    headers.update(answer.headers)
+    out: dict[str, Any] = {"id": rid, "status": answer.status, "headers": headers}
+    if answer.body is not None:
+        out["body"] = answer.body
+    return out
 
 
 def _error_body(exc: GraphError, request_id: str, client_request_id: str) -> dict:
@@ -542,9 +797,24 @@ def _redacted_headers(headers: Any) -> dict[str, str]:
 
 
 def _redact_password(body: Any) -> Any:
-    """The log never holds a password a client sent in passwordProfile."""
+    """The log never holds a password a client sent in passwordProfile, also not inside
+    the requests of a $batch body."""
     if isinstance(body, dict) and isinstance(body.get("passwordProfile"), dict) and \
             "password" in body["passwordProfile"]:
         body = dict(body)
         body["passwordProfile"] = {**body["passwordProfile"], "password": "***"}
+    if isinstance(body, dict) and isinstance(body.get("requests"), list):
+        body = {**body, "requests": [
+            {**r, "body": _redact_password(_decoded(r["body"]))}
+            if isinstance(r, dict) and "body" in r else r for r in body["requests"]]}
+    return body
+
+
+def _decoded(body: Any) -> Any:
+    """A base64 batch body as the JSON it holds (so that the log can redact it)."""
+    if isinstance(body, str):
+        try:
+            return _b64_json(body)
+        except ValueError:
+            return body
     return body
