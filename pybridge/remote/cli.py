@@ -1,0 +1,331 @@
+"""Command-line side of the remote path: ``pybridge sync --computer-name ...`` and ``pybridge compare``.
+
+stdout carries one JSON document per server (tagged with ComputerName) and nothing
+else; progress, the servers' warnings and errors, and ``--compare``'s differences go
+to stderr. Passwords come from an environment variable, a file or an interactive
+prompt - never from argv.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, TextIO
+
+from . import SyncRequest
+from .compare import check_adsync, compare, labels_for, parse_documents, render_text, to_json
+from .settings import (AUTHS, MODULE_SHORTCUTS, TRANSPORTS, PasswordSource, RemoteSettings, ServerOptions,
+                       ServerSettings, file_problem, resolve)
+
+if TYPE_CHECKING:
+    from ..config import Config
+
+EXIT_SUCCESS, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class _NoArgvSecret(argparse.Action):
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        parser.error(f"{option_string}: passwords are never taken from the command line (they would show in the "
+                     "process list and the shell history); use --password-env VAR, --password-file FILE, or let "
+                     "pybridge prompt for it")
+
+
+def add_sync_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``pybridge sync`` that run it on remote sync servers."""
+    g = parser.add_argument_group(
+        "remote sync servers", "With --computer-name, the sync runs ON the named Windows sync server(s) through "
+        "WinRM (Invoke-ADSyncSingleObjectSync there); the result comes back here. Settings not given here come "
+        "from the configuration's remote: section (remote.servers.<name>, then remote.defaults).")
+    g.add_argument("--computer-name", dest="computer_name", action="append", metavar="NAME[,NAME...]",
+                   help="sync server(s) to run on: names from remote.servers, server groups from remote.groups, or "
+                   "host names; comma-separated or repeated; several servers run in parallel")
+    g.add_argument("--transport", dest="remote_transport", choices=TRANSPORTS,
+                   help="psrp: PowerShell Remoting through pypsrp (default); winrs: a WinRS shell running "
+                   "powershell.exe through pywinrm, for endpoints that allow only WinRS")
+    g.add_argument("--port", dest="remote_port", type=int, metavar="PORT",
+                   help="WinRM port (default 5986 with HTTPS, 5985 with HTTP)")
+    g.add_argument("--use-ssl", dest="remote_use_ssl", action="store_const", const=True, default=None,
+                   help="HTTPS (the default)")
+    g.add_argument("--no-ssl", dest="remote_use_ssl", action="store_const", const=False,
+                   help="plain HTTP: only with message encryption (negotiate, kerberos, ntlm, credssp), or Basic "
+                   "with --allow-unencrypted")
+    g.add_argument("--auth", dest="remote_auth", choices=AUTHS,
+                   help="authentication: negotiate (default: Kerberos, else NTLM), kerberos, ntlm, credssp, "
+                   "certificate (HTTPS client certificate), basic (local accounts)")
+    g.add_argument("--username", dest="remote_username", metavar="USER",
+                   help="account on the server: DOMAIN\\user or user@domain (default: the Kerberos ticket cache)")
+    pw = g.add_mutually_exclusive_group()
+    pw.add_argument("--password-env", dest="remote_password_env", metavar="VAR",
+                    help="read the password from environment variable VAR")
+    pw.add_argument("--password-file", dest="remote_password_file", metavar="FILE",
+                    help="read the password from the first line of FILE (keep it owner-only)")
+    g.add_argument("--password", nargs="?", action=_NoArgvSecret, help=argparse.SUPPRESS)
+    g.add_argument("--certificate-file", dest="remote_certificate_file", metavar="PEM",
+                   help="client certificate for --auth certificate")
+    g.add_argument("--certificate-key-file", dest="remote_certificate_key_file", metavar="PEM",
+                   help="its private key (unencrypted PEM)")
+    g.add_argument("--ca-file", dest="remote_ca_file", metavar="PEM",
+                   help="CA bundle that issued the servers' HTTPS certificates (default: the system's store)")
+    g.add_argument("--allow-unencrypted", dest="remote_allow_unencrypted", action="store_const", const=True,
+                   default=None, help="allow Basic authentication over plain HTTP: the password and the result "
+                   "cross the network in clear text (warned each time)")
+    g.add_argument("--module-path", dest="remote_module_path", metavar="PATH",
+                   help="module to import on the server: a path or module name, or 'microsoft' (default: "
+                   f"{MODULE_SHORTCUTS['microsoft']}) or 'pybridge' (pybridge's module, by name)")
+    g.add_argument("--configuration-name", dest="remote_configuration_name", metavar="NAME",
+                   help="PowerShell session configuration (JEA endpoint) for psrp (default Microsoft.PowerShell)")
+    g.add_argument("--connect-timeout", dest="remote_connect_timeout", type=float, metavar="SECONDS",
+                   help="seconds to wait for a connection (default 15)")
+    g.add_argument("--operation-timeout", dest="remote_operation_timeout", type=float, metavar="SECONDS",
+                   help="seconds the remote run may take in all (default 600)")
+    g.add_argument("--retries", dest="remote_retries", type=int, metavar="N",
+                   help="retries when a server cannot be reached or throttles before anything ran (default 2, "
+                   "with exponential backoff)")
+    g.add_argument("--max-parallel", dest="remote_max_parallel", type=int, metavar="N",
+                   help="servers run at the same time (default remote.max_parallel, 8)")
+    g.add_argument("--compare", dest="remote_compare", action="store_true",
+                   help="after the run, show on stderr where the servers' results differ, attribute by attribute")
+
+
+def _overrides(args: argparse.Namespace, problems: list[str]) -> ServerOptions:
+    def path(value: str | None, option: str, pem: bool = True) -> Path | None:
+        if value is None:
+            return None
+        p = Path(value).expanduser().resolve()
+        problem = file_problem(p, pem=pem)
+        if problem:
+            problems.append(f"{option}: {problem}")
+        return p
+
+    def positive(value: float | int | None, option: str, minimum: float = 0.0) -> Any:
+        if value is not None and (value < minimum or (minimum == 0.0 and value == 0)):
+            problems.append(f"{option}: must be {'above 0' if minimum == 0.0 else f'at least {minimum:g}'}")
+            return None
+        return value
+
+    password: PasswordSource | None = None
+    env, pfile = getattr(args, "remote_password_env", None), getattr(args, "remote_password_file", None)
+    if env:
+        password = PasswordSource(env=env)
+    elif pfile:
+        password = PasswordSource(file=Path(pfile).expanduser().resolve())
+    if password is not None:
+        problem = password.problem()
+        if problem:
+            problems.append(f"--password-{'env' if env else 'file'}: {problem}")
+    port = getattr(args, "remote_port", None)
+    if port is not None and not 1 <= port <= 65535:
+        problems.append("--port: must be between 1 and 65535")
+        port = None
+    module = getattr(args, "remote_module_path", None)
+    return ServerOptions(
+        transport=getattr(args, "remote_transport", None), port=port, use_ssl=getattr(args, "remote_use_ssl", None),
+        auth=getattr(args, "remote_auth", None), username=getattr(args, "remote_username", None), password=password,
+        certificate_file=path(getattr(args, "remote_certificate_file", None), "--certificate-file"),
+        certificate_key_file=path(getattr(args, "remote_certificate_key_file", None), "--certificate-key-file"),
+        ca_file=path(getattr(args, "remote_ca_file", None), "--ca-file"),
+        allow_unencrypted=getattr(args, "remote_allow_unencrypted", None),
+        module_path=MODULE_SHORTCUTS.get(module.lower(), module) if module else None,
+        configuration_name=getattr(args, "remote_configuration_name", None),
+        connect_timeout=positive(getattr(args, "remote_connect_timeout", None), "--connect-timeout"),
+        operation_timeout=positive(getattr(args, "remote_operation_timeout", None), "--operation-timeout"),
+        retries=positive(getattr(args, "remote_retries", None), "--retries", minimum=0))
+
+
+def _passwords(servers: list[ServerSettings], problems: list[str], *, stdin: TextIO,
+               prompt: Callable[[str], str]) -> dict[str, str | None]:
+    """The password of each server: its source, else one prompt per account, else the ticket cache."""
+    out: dict[str, str | None] = {}
+    prompted: dict[str, str] = {}
+    for s in servers:
+        if not s.needs_password:
+            out[s.name] = None
+            continue
+        if s.password is not None:
+            problem = s.password.problem()
+            if problem:
+                problems.append(f"server {s.name}: password: {problem}")
+                continue
+            out[s.name] = s.password.reveal()
+            continue
+        account = (s.username or "").lower()
+        if account in prompted:
+            out[s.name] = prompted[account]
+        elif stdin.isatty():
+            value = prompt(f"Password for {s.username} (server {s.name}): ")
+            prompted[account] = value
+            out[s.name] = value
+        elif s.auth in ("kerberos", "negotiate"):
+            out[s.name] = None  # the Kerberos ticket cache of that principal
+        else:
+            problems.append(f"server {s.name}: no password for {s.username}: give --password-env VAR or "
+                            "--password-file FILE (or remote.servers.<name>.password_env / password_file), or run "
+                            "interactively to be prompted")
+    return out
+
+
+def _progress_printer(mode: str, err: TextIO) -> Callable[[str, str, str], None] | None:
+    import threading
+
+    lock = threading.Lock()
+    if mode == "none":
+        return None
+
+    def text(name: str, stage: str, message: str) -> None:
+        with lock:
+            err.write(f"pybridge: {name}: {message}\n")
+            err.flush()
+
+    def machine(name: str, stage: str, message: str) -> None:
+        with lock:
+            err.write("PYBRIDGE-PROGRESS " + json.dumps({"computer": name, "stage": stage, "message": message},
+                                                        ensure_ascii=False) + "\n")
+            err.flush()
+    return machine if mode == "json" else text
+
+
+def _render(doc: dict[str, Any], fmt: str) -> str:
+    if fmt == "graph":
+        from ..report import adsync, graph
+        out = graph.to_graph(adsync.from_adsync(doc))
+        out.setdefault("computerName", doc.get("ComputerName"))
+        return json.dumps(out, ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
+
+
+def run_sync(args: argparse.Namespace, config: "Config | None", remote: RemoteSettings, *,
+             out: TextIO | None = None, err: TextIO | None = None, stdin: TextIO | None = None,
+             session_factory: Any = None, prompt: Callable[[str], str] | None = None) -> int:
+    """``pybridge sync --computer-name ...``: one JSON document per server on stdout; the worst exit code."""
+    import getpass
+
+    from .runner import default_session, run_servers, worst_exit_code
+
+    out, err, stdin = out or sys.stdout, err or sys.stderr, stdin or sys.stdin
+
+    def usage(messages: list[str]) -> int:
+        for m in messages:
+            err.write(f"pybridge: error: {m}\n")
+        return EXIT_USAGE
+
+    dn = getattr(args, "dn", None)
+    positional = getattr(args, "dn_positional", None)
+    if dn is not None and positional is not None:
+        return usage(["give the DN once (positional or --distinguished-name)"])
+    dn = dn if dn is not None else positional
+    if not dn or not dn.strip():
+        return usage(["the distinguished name is required (--distinguished-name DN)"])
+    if getattr(args, "what_if", False):
+        return usage(["--what-if is not a parameter of Invoke-ADSyncSingleObjectSync on a sync server; use "
+                      "--staging-mode (nothing is exported to Entra ID)"])
+    if getattr(args, "wait", 0.0):
+        return usage(["--wait applies to local runs only; a sync server refuses a second run itself "
+                      "(no-start-ma-already-running)"])
+    problems: list[str] = []
+    overrides = _overrides(args, problems)
+    if problems:
+        return usage(problems)
+    servers, problems, warnings = resolve(remote, args.computer_name or [], overrides)
+    if not problems and any(s.auth == "credssp" for s in servers):
+        try:
+            import requests_credssp  # noqa: F401
+        except ImportError:
+            problems.append("--auth credssp needs the requests-credssp package (pip install requests-credssp)")
+    if problems:
+        return usage(problems)
+    for w in warnings:
+        err.write(f"pybridge: WARNING: {w}\n")
+    passwords = _passwords(servers, problems, stdin=stdin,
+                           prompt=prompt or (lambda text: getpass.getpass(text, stream=err)))
+    if problems:
+        return usage(problems)
+    request = SyncRequest(distinguished_name=dn, staging_mode=bool(getattr(args, "staging_mode", False)),
+                          no_html_report=bool(getattr(args, "no_html_report", False)))
+    report_dir: Path | None = None
+    if not request.no_html_report:
+        from .. import platform
+        chosen = getattr(args, "report_dir", None)
+        report_dir = (Path(chosen).expanduser() if chosen else remote.report_directory
+                      or (config.report_dir if config is not None else None) or platform.report_dir())
+    max_parallel = getattr(args, "remote_max_parallel", None) or remote.max_parallel
+    outcomes = run_servers(servers, request, passwords=passwords, report_dir=report_dir,
+                           max_parallel=max(1, max_parallel), session_factory=session_factory or default_session,
+                           progress=_progress_printer(getattr(args, "progress", "text") or "text", err))
+    fmt = getattr(args, "format", "adsync") or "adsync"
+    for o in outcomes:
+        for w in o.warnings:
+            err.write(f"pybridge: {o.name}: WARNING: {w}\n")
+        for e in o.errors:
+            err.write(f"pybridge: {o.name}: error: {e}\n")
+        status = o.document.get("StatusInfo") or {}
+        if status.get("ErrorCode"):
+            err.write(f"pybridge: {o.name}: {status.get('Status')}: {status.get('ErrorCode')}: "
+                      f"{status.get('Reason')}\n")
+            if status.get("RecommendedAction"):
+                err.write(f"pybridge: {o.name}: recommended action: {status['RecommendedAction']}\n")
+        out.write(_render(o.document, fmt) + "\n")
+    out.flush()
+    if getattr(args, "remote_compare", False):
+        if len(outcomes) < 2:
+            err.write("pybridge: WARNING: --compare needs at least two servers\n")
+        else:
+            err.write(render_text(compare([o.document for o in outcomes])) + "\n")
+    err.flush()
+    return worst_exit_code([o.exit_code for o in outcomes])
+
+
+def add_compare_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "compare", help="show where Single Object Sync results differ, attribute by attribute",
+        description="Compare two or more results of Single Object Sync (the adsync JSON that `pybridge sync` "
+        "prints, one document per line; results of several servers in one file count one each) and show, path by "
+        "path, where they differ: status, action, modified properties, and each step's details down to single "
+        "attributes of the import, sync and export. Times, report paths and computer names are ignored.",
+        epilog="exit codes: 0 identical, 1 different, 2 usage error or unreadable input",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("results", nargs="+", metavar="RESULT",
+                   help="file with one or more results (one JSON document per line), or - for stdin")
+    p.add_argument("--format", dest="compare_format", choices=("text", "json"), default="text",
+                   help="text (default) or json")
+
+
+def run_compare(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None,
+                stdin: TextIO | None = None) -> int:
+    out, err, stdin = out or sys.stdout, err or sys.stderr, stdin or sys.stdin
+    docs: list[dict[str, Any]] = []
+    names: list[str] = []
+    stdin_used = False
+    try:
+        for source in args.results:
+            if source == "-":
+                if stdin_used:
+                    raise ValueError("'-' (stdin) can be given once")
+                stdin_used = True
+                text, label = stdin.read(), "stdin"
+            else:
+                try:
+                    text, label = Path(source).read_text(encoding="utf-8"), Path(source).name
+                except OSError as exc:
+                    raise ValueError(f"{source}: {exc.strerror or exc}") from None
+            found = parse_documents(text, label)
+            for i, doc in enumerate(found, 1):
+                check_adsync(doc, label if len(found) == 1 else f"{label} #{i}")
+                docs.append(doc)
+                names.append(label if len(found) == 1 else f"{label} #{i}")
+    except ValueError as exc:
+        err.write(f"pybridge compare: error: {exc}\n")
+        return EXIT_USAGE
+    if len(docs) < 2:
+        err.write(f"pybridge compare: error: need at least two results, got {len(docs)}\n")
+        return EXIT_USAGE
+    result = compare(docs, labels_for(docs, names))
+    if getattr(args, "compare_format", "text") == "json":
+        out.write(json.dumps(to_json(result), ensure_ascii=False) + "\n")
+    else:
+        out.write(render_text(result) + "\n")
+    return EXIT_SUCCESS if result.identical else EXIT_FAILURE
+
+
+__all__ = ["add_sync_arguments", "run_sync", "add_compare_parser", "run_compare"]
