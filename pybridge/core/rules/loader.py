@@ -374,7 +374,7 @@ class _RuleBuilder:
         merge = self.choice(f, "merge", name, MERGE_TYPES, "Update") or "Update"
         mv = f.get("multi_valued")
         if mv is None:
-            mv = target.lower() in MULTI_VALUED
+            mv = target.lower() in MULTI_VALUED or isinstance(f.get("value"), list)
         elif not isinstance(mv, bool):
             self.problem(f, name, path + ".multi_valued", "must be true or false")
             mv = False
@@ -474,7 +474,9 @@ def load_rules(paths: list[Path], *, source_anchor: str = DEFAULT_ANCHOR,
                     problems.add(origin, _line(params), None, f"parameters.{k}", "must be text or a number")
                     continue
                 parameters[str(k)] = v
-        rules_raw = doc.get("rules") or []
+        rules_raw = doc.get("rules")
+        if rules_raw is None:
+            rules_raw = []
         if not isinstance(rules_raw, list):
             problems.add(origin, _line(doc), None, "rules", "must be a list of rules")
             continue
