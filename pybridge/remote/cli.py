@@ -99,9 +99,9 @@ def _overrides(args: argparse.Namespace, problems: list[str]) -> ServerOptions:
             problems.append(f"{option}: {problem}")
         return p
 
-    def positive(value: float | int | None, option: str, minimum: float = 0.0) -> Any:
-        if value is not None and (value < minimum or (minimum == 0.0 and value == 0)):
-            problems.append(f"{option}: must be {'above 0' if minimum == 0.0 else f'at least {minimum:g}'}")
+    def positive(value: float | int | None, option: str, *, allow_zero: bool = False) -> Any:
+        if value is not None and (value < 0 or (value == 0 and not allow_zero)):
+            problems.append(f"{option}: must be {'0 or more' if allow_zero else 'above 0'}")
             return None
         return value
 
@@ -131,7 +131,7 @@ def _overrides(args: argparse.Namespace, problems: list[str]) -> ServerOptions:
         configuration_name=getattr(args, "remote_configuration_name", None),
         connect_timeout=positive(getattr(args, "remote_connect_timeout", None), "--connect-timeout"),
         operation_timeout=positive(getattr(args, "remote_operation_timeout", None), "--operation-timeout"),
-        retries=positive(getattr(args, "remote_retries", None), "--retries", minimum=0))
+        retries=positive(getattr(args, "remote_retries", None), "--retries", allow_zero=True))
 
 
 def _passwords(servers: list[ServerSettings], problems: list[str], *, stdin: TextIO,
@@ -229,9 +229,8 @@ def run_sync(args: argparse.Namespace, config: "Config | None", remote: RemoteSe
         return usage(problems)
     servers, problems, warnings = resolve(remote, args.computer_name or [], overrides)
     if not problems and any(s.auth == "credssp" for s in servers):
-        try:
-            import requests_credssp  # noqa: F401
-        except ImportError:
+        import importlib.util
+        if importlib.util.find_spec("requests_credssp") is None:
             problems.append("--auth credssp needs the requests-credssp package (pip install requests-credssp)")
     if problems:
         return usage(problems)

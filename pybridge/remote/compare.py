@@ -5,7 +5,7 @@ compute different things for the same object. ``pybridge compare`` (and ``sync
 --compare``) flattens each adsync JSON document into paths such as
 ``Step 10 ExportSpecificObject / Attribute mail / Value`` and lists the paths whose
 values are not the same everywhere. Times, report paths and computer names always
-differ and are left out. Pure functions on plain data: no I/O here.
+differ and are left out, and so are metaverse object ids (each server has its own). Pure functions on plain data: no I/O here.
 """
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 IGNORED_TOP = frozenset({"StartTime", "EndTime", "ReportPath", "ComputerName"})
+#: Details that are each server's own identifiers and differ between servers by nature.
+IGNORED_DETAILS = frozenset({"Connected Object in Metaverse"})
 _ATTRIBUTE_FIELDS = ("Value", "Add", "Delete", "Operation", "SyncRule", "MappingType", "DataSource", "Type",
                      "IsMultiValued")
 
@@ -97,6 +99,8 @@ def flatten(doc: dict[str, Any]) -> dict[str, Any]:
                     if fld in step:
                         out[f"{prefix} / {fld}"] = step[fld]
                 for dkey, dval in (step.get("Details") or {}).items():
+                    if dkey in IGNORED_DETAILS:
+                        continue
                     _flatten_json(f"{prefix} / {dkey}", _decoded(dval), out)
         elif isinstance(value, dict):
             for sub, sval in value.items():
@@ -149,8 +153,8 @@ def _show(value: Any) -> str:
 
 
 def render_text(c: Comparison) -> str:
-    lines = [f"Compared {len(c.labels)} results: {', '.join(c.labels)} (times, report paths and computer names "
-             "ignored)"]
+    lines = [f"Compared {len(c.labels)} results: {', '.join(c.labels)} (times, report paths, computer names and "
+             "metaverse ids ignored)"]
     if not c.same_object:
         lines.append("WARNING: the results are for different objects: "
                      + "; ".join(f"{lab}: {dn}" for lab, dn in zip(c.labels, c.distinguished_names)))

@@ -233,13 +233,13 @@ def run_server(server: ServerSettings, request: SyncRequest, *, password: str | 
         if not request.no_html_report and report_dir is not None:
             since = doc.get("StartTime") if isinstance(doc.get("StartTime"), str) else iso(started)
             _fetch_report(session, server, outcome, doc, report_dir, since, say)
-        say(name, "done", str((outcome.document.get("StatusInfo") or {}).get("Status")))
+        say(name, "done", f"done: {(outcome.document.get('StatusInfo') or {}).get('Status')}")
         return outcome
     except Exception as exc:  # noqa: BLE001 - one server's failure must not take the others' results with it
         error = exc if isinstance(exc, RemoteError) else RemoteProtocolError(
             f"{name}: unexpected failure: {type(exc).__name__}: {exc}", computer_name=name, stage="Internal")
         error.computer_name = error.computer_name or name
-        say(name, "done", f"{error.error_code}: {error.message}")
+        say(name, "done", f"failed: {error.error_code}")
         return ServerOutcome(name=name, document=failure_document(name, request, error, started), error=error)
     finally:
         if session is not None:

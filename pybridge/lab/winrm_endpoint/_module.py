@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,8 @@ class ModuleEmulator:
         self.calls: list[Call] = []
         self.refused: list[str] = []
         self.corrupt_next_reports = 0
+        #: (start, end) of each engine run, time.monotonic(): shows whether servers ran at the same time
+        self.runs: list[tuple[float, float]] = []
         self._lock = threading.Lock()
         self._procs: set[subprocess.Popen[str]] = set()
 
@@ -139,6 +142,7 @@ class ModuleEmulator:
                                 env=env, stdin=subprocess.DEVNULL)
         with self._lock:
             self._procs.add(proc)
+        began = time.monotonic()
         try:
             stdout, stderr = proc.communicate(timeout=self.engine_timeout)
         except subprocess.TimeoutExpired:
@@ -149,6 +153,7 @@ class ModuleEmulator:
         finally:
             with self._lock:
                 self._procs.discard(proc)
+                self.runs.append((began, time.monotonic()))
         if cancel is not None and cancel.is_set():
             raise CommandError("The pipeline has been stopped.", error_id="PipelineStopped",
                                category="OperationStopped")

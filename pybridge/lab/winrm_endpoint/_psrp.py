@@ -192,12 +192,15 @@ class PowerShellShell:
             try:
                 self.module.import_module(module)
             except CommandError as exc:
-                stop = str(plain(params.get("ErrorAction", ""))).lower() == "stop"
-                if stop:
+                if str(plain(params.get("ErrorAction", ""))).lower() == "stop":
                     raise
-                self._locked(lambda: pipeline.write_error(NETException(Message=exc.message),
-                                                          ErrorCategoryInfo(Category=_category(exc.category)),
-                                                          fully_qualified_error_id=exc.error_id))
+                err = exc  # without -ErrorAction Stop the error is not terminating
+
+                def write_error() -> None:
+                    pipeline.write_error(NETException(Message=err.message),
+                                         ErrorCategoryInfo(Category=_category(err.category)),
+                                         fully_qualified_error_id=err.error_id)
+                self._locked(write_error)
                 return
             self.imported = module
             return
