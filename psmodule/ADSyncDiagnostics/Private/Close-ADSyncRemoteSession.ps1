@@ -2,6 +2,9 @@ function Close-ADSyncRemoteSession {
     <#
     .SYNOPSIS
     Removes the sessions Open-ADSyncRemoteSession opened; leaves the caller's own sessions open.
+
+    .DESCRIPTION
+    -WhatIf and -Confirm given to the public function do not reach this clean-up.
     #>
     [CmdletBinding()]
     param(
@@ -11,6 +14,6 @@ function Close-ADSyncRemoteSession {
     )
 
     if ($Remote -and $Remote.Owned -and $Remote.Sessions) {
-        Remove-PSSession -Session $Remote.Sessions -ErrorAction SilentlyContinue
+        Remove-PSSession -Session $Remote.Sessions -ErrorAction SilentlyContinue -WhatIf:$false -Confirm:$false
     }
 }

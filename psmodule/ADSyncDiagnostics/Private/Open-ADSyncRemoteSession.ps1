@@ -18,12 +18,12 @@ function Open-ADSyncRemoteSession {
         $BoundParameters
     )
 
-    if ($BoundParameters.Contains('Session')) {
+    if ($BoundParameters.ContainsKey('Session')) {
         return [pscustomobject]@{ Sessions = @($BoundParameters['Session']); Owned = $false }
     }
     $connection = @{}
     foreach ($name in 'ComputerName', 'Credential', 'UseSSL', 'Port', 'Authentication', 'ConfigurationName', 'ThrottleLimit') {
-        if ($BoundParameters.Contains($name)) {
+        if ($BoundParameters.ContainsKey($name)) {
             $connection[$name] = $BoundParameters[$name]
         }
     }

@@ -74,7 +74,8 @@ function Invoke-ADSyncSingleObjectSync {
 
     .PARAMETER ConfigurationName
     The session configuration (endpoint) to connect to on the computers given with -ComputerName, for
-    example a JEA endpoint that allows only this module.
+    example PowerShell.7, or an endpoint of your own that runs as a dedicated account. The endpoint must
+    allow script blocks (FullLanguage): a JEA endpoint in NoLanguage mode cannot run the remote call.
 
     .PARAMETER Session
     Runs the sync in these existing PowerShell sessions (New-PSSession) instead of opening new ones. The
@@ -324,11 +325,10 @@ function Invoke-ADSyncSingleObjectSync {
             $reportTo = Get-DefaultReportDirectory
         }
 
-        $parameters = @{ Format = $Format; Confirm = $false }
-        foreach ($name in 'StagingMode', 'NoHtmlReport', 'ConfigPath') {
-            if ($PSBoundParameters.ContainsKey($name)) {
-                $parameters[$name] = $PSBoundParameters[$name]
-            }
+        # Plain values only: they cross to the server serialized (a [switch] would arrive as a property bag).
+        $parameters = @{ Format = $Format; StagingMode = [bool]$StagingMode; NoHtmlReport = [bool]$NoHtmlReport; Confirm = $false }
+        if ($ConfigPath) {
+            $parameters['ConfigPath'] = $ConfigPath
         }
         if ($whatIf) {
             $parameters['WhatIf'] = $true
@@ -351,7 +351,14 @@ function Invoke-ADSyncSingleObjectSync {
                 Invoke-ADSyncRemoteCommand -Session $remote.Sessions -CommandName 'Invoke-ADSyncSingleObjectSync' -Parameters $parameters -ThrottleLimit $ThrottleLimit |
                     ForEach-Object {
                         $answer = $_
+                        if (-not $answer.PSObject.Properties['Json']) {
+                            $answer
+                            return
+                        }
                         $origin = $sessionById[[string]$answer.RunspaceId]
+                        if (-not $origin) {
+                            $origin = $remote.Sessions | Where-Object { $_.ComputerName -eq $answer.PSComputerName } | Select-Object -First 1
+                        }
                         $computer = if ($answer.PSComputerName) { $answer.PSComputerName } elseif ($origin) { $origin.ComputerName } else { $null }
                         $localReport = $null
                         $copyError = $null
