@@ -328,7 +328,7 @@ class RuleSet:
             raise RuleEvaluationError(
                 "More than one sync rule with a join is in scope for this object: "
                 + ", ".join(f'"{plan.rules[i].rule.name}"' for i in joins)
-                + ". Entra Connect allows one; disable or rescope the extra rule.", error_code="AmbiguousJoinRules")
+                + ". Entra Connect allows one; disable or rescope the extra rule.")
         join = plan.rules[joins[0]].rule
         values, info, managed, winners = self._flow(plan, in_scope, env, connector)
         excluded = None
@@ -349,7 +349,7 @@ class RuleSet:
             raise RuleEvaluationError(
                 "More than one outbound sync rule with a join is in scope for this object: "
                 + ", ".join(f'"{cr.rule.name}"' for cr in joins) + ". Entra Connect allows one; disable or "
-                "rescope the extra rule.", error_code="AmbiguousJoinRules")
+                "rescope the extra rule.")
         if not joins:
             out = [self._out_text(cr, env.attrs) for i, cr in enumerate(candidates)
                    if not in_scope[i] and cr.rule.is_join_rule]

@@ -44,7 +44,6 @@ class RuleError(ConfigError):
     path and, for expressions, the position (1-based character) in the expression.
     """
 
-    error_code = "SyncRuleConfigurationError"
     recommended_action = "Correct the sync rule file named in each problem, then run again."
 
 
