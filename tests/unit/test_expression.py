@@ -51,6 +51,8 @@ def test_hex_literals_are_64_bit():
 def test_ampersand_before_a_non_hex_word_is_concatenation():
     assert ev('"a"&"b"') == "ab"
     assert ev('[x]&"y"', {"x": ["H"]}) == "Hy"
+    assert "position 5: unknown name 'HEADER'" in err('"a"&HEADER').problems[0]
+    assert "longer than 64 bits" in err("&H10000000000000000").problems[0]
 
 
 def test_arithmetic_operators_share_one_level_left_to_right_as_documented():

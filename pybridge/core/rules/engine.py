@@ -157,7 +157,7 @@ def _clause_test(c: ScopeClause) -> Callable[[dict[str, list]], bool]:
 
 
 class _CompiledRule:
-    __slots__ = ("rule", "groups", "flows")
+    __slots__ = ("rule", "groups")
 
     def __init__(self, rule: Rule) -> None:
         self.rule = rule

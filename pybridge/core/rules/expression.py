@@ -135,17 +135,17 @@ def tokenize(text: str) -> list[Token]:
             toks.append(Token("param", text[start:j + 1], name, start, j + 1))
             i = j + 1
             continue
-        if c == "&" and i + 2 < n + 1 and text[i + 1:i + 2] in ("H", "h") and i + 2 < n and text[i + 2] in _HEX:
+        if c == "&" and text[i + 1:i + 2] in ("H", "h") and i + 2 < n and text[i + 2] in _HEX:
             j = i + 2
             while j < n and text[j] in _HEX:
                 j += 1
-            if j < n and text[j] in _IDENT_CHARS:
-                raise ExpressionSyntaxError(f"malformed hexadecimal number {text[start:j + 1]}", start + 1)
-            if j - (i + 2) > 16:
-                raise ExpressionSyntaxError("hexadecimal number longer than 64 bits", start + 1)
-            toks.append(Token("num", text[start:j], parse_hex(text[i + 2:j]), start, j))
-            i = j
-            continue
+            # &HFF is a number; &HEADER is & followed by the name HEADER
+            if not (j < n and text[j] in _IDENT_CHARS):
+                if j - (i + 2) > 16:
+                    raise ExpressionSyntaxError("hexadecimal number longer than 64 bits", start + 1)
+                toks.append(Token("num", text[start:j], parse_hex(text[i + 2:j]), start, j))
+                i = j
+                continue
         if c.isdigit() or (c == "." and i + 1 < n and text[i + 1].isdigit()):
             j = i
             while j < n and text[j].isdigit():
@@ -661,7 +661,7 @@ class Compiler:
 
         def binary(env: Env) -> Any:
             a, b = left(env), right(env)
-            if a.__class__ is list or b.__class__ is list or isinstance(a, list) or isinstance(b, list):
+            if isinstance(a, list) or isinstance(b, list):
                 return broadcast2(fn, a, b)
             return fn(a, b)
         return _guard(binary, op, pos)
