@@ -1,4 +1,4 @@
-#Requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.2.0' }
+﻿#Requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.2.0' }
 # Invoke-ADSyncSingleObjectSync with the engine mocked: Invoke-PyBridgeEngine (the one helper that starts
 # the engine) returns what the engine would print; the remoting helpers return what servers would answer.
 

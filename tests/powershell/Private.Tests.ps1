@@ -1,4 +1,4 @@
-#Requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.2.0' }
+﻿#Requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.2.0' }
 # The module's private helpers, called inside the module. Invoke-PyBridgeEngine runs a real process here:
 # a PowerShell script standing in for Python, so the streaming, the exit code and the argument array are
 # checked without the engine.

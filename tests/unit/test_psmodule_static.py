@@ -231,8 +231,7 @@ def read_param_block(block: Any, source: bytes) -> tuple[dict[str, Any] | None, 
     binding = None
     attributes = next((c for c in block.named_children if c.type == "attribute_list"), None)
     for attribute in attributes.named_children if attributes else []:
-        name = attribute.child_by_field_name("name") or next(
-            (c for c in attribute.named_children if c.type == "attribute_name"), None)
+        name = next((c for c in attribute.named_children if c.type == "attribute_name"), None)
         if name is not None and text(name, source).lower() == "cmdletbinding":
             binding = attribute_arguments(attribute, source)[1]
     params: dict[str, Param] = {}
@@ -399,6 +398,14 @@ def test_powershell_file_has_no_syntax_error(path: Path) -> None:
     assert not problems, f"{path.relative_to(ROOT)}:\n  " + "\n  ".join(problems)
 
 
+@pytest.mark.parametrize("path", powershell_files(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_windows_powershell_reads_the_file_as_written(path: Path) -> None:
+    """Windows PowerShell 5.1 reads a file without a byte order mark as ANSI: non-ASCII needs the UTF-8 BOM."""
+    data = path.read_bytes()
+    if not data.startswith(b"\xef\xbb\xbf"):
+        assert data.isascii(), f"{path.relative_to(ROOT)} has non-ASCII characters but no UTF-8 byte order mark"
+
+
 def test_there_are_powershell_files_to_check() -> None:
     names = {p.name for p in powershell_files()}
     assert {"ADSyncDiagnostics.psd1", "ADSyncDiagnostics.psm1"} <= names
@@ -519,8 +526,6 @@ def test_param_block_matches_the_contract(name: str) -> None:
         where = f"{name} -{pname}"
         assert p.type is not None and p.type.lower() == want.type.lower(), f"{where}: type {p.type}"
         sets = {a.set_name for a in p.parameter if a.set_name} or {"*"}
-        if not p.parameter:
-            sets = {"*"}
         assert sets == set(want.sets), f"{where}: parameter sets {sets}"
         mandatory = {a.set_name or "*" for a in p.parameter if a.mandatory}
         assert mandatory == set(want.mandatory_in), f"{where}: Mandatory in {mandatory}"
@@ -657,7 +662,7 @@ def test_the_call_operator_takes_a_variable_and_a_splatted_array() -> None:
     assert used_in == CALL_OPERATOR_FILES
 
 
-def test_engine_runs_with_an_argument_array_of_the_engine_options() -> None:
+def test_engine_command_is_python_m_pybridge_then_the_callers_array() -> None:
     source = (MODULE / "Private" / "Invoke-PyBridgeEngine.ps1").read_text(encoding="utf-8")
     assert re.search(r"\$arguments\s*=\s*@\(\$engine\.Arguments\)\s*\+\s*@\('-m', 'pybridge'\)\s*\+\s*@\(\$ArgumentList\)",
                      source), "the engine's arguments: the interpreter's, then -m pybridge, then the caller's array"
