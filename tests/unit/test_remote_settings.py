@@ -150,3 +150,29 @@ def test_password_source_repr_never_shows_the_value(tmp_path, monkeypatch):
     empty.write_text("")
     assert "is empty" in PasswordSource(file=empty).problem()
     assert "cannot be read" in PasswordSource(file=tmp_path / "nope").problem()
+
+
+def test_docs_document_every_key_and_code_and_the_snippet_is_valid(tmp_path):
+    import re
+
+    import yaml
+
+    from pybridge.remote import ERROR_CODES
+    from pybridge.remote.settings import _SERVER_KEYS
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "remote.md").read_text(encoding="utf-8")
+    snippet = re.search(r"```yaml\n(.*?)```", text, re.S).group(1)
+    raw = yaml.safe_load(snippet)["remote"]
+    for key in _SERVER_KEYS:
+        assert any(key in layer for layer in (raw["defaults"], *raw["servers"].values())), key
+    for key in ("max_parallel", "report_directory", "defaults", "servers", "groups"):
+        assert key in raw
+    (tmp_path / "etc").mkdir()
+    _, problems = parse(raw, base_dir=tmp_path, check_secrets=False)
+    # only the example's files are missing on this machine
+    assert all("does not exist" in p for p in problems), problems
+    raw["defaults"]["password_file"] = "x"
+    _, problems = parse(raw, base_dir=tmp_path, check_secrets=False)
+    assert any("set only one of password_env and password_file" in p for p in problems)
+    for entry in ERROR_CODES.values():
+        assert f"| `{entry.code}` | {entry.category} | {entry.meaning} | {entry.action} |" in text
