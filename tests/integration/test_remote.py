@@ -324,6 +324,23 @@ def test_throttled_server_is_retried_then_reported(endpoints, pki, tmp_path, tra
     assert run.code == 1 and run.doc["StatusInfo"]["ErrorCode"] == "RemoteThrottled"
 
 
+@TRANSPORTS
+def test_a_run_that_outlasts_the_operation_timeout_is_stopped(endpoints, pki, tmp_path, transport):
+    sleeper = tmp_path / "slow-engine"
+    sleeper.write_text("#!/bin/sh\nexec sleep 60\n")
+    sleeper.chmod(0o755)
+    ep = endpoints(engine_config=sleeper)
+    ep.module.python = str(sleeper)  # the emulated cmdlet now takes a minute
+    run = sync(*connect_args(ep, pki, transport=transport), "--operation-timeout", "2", "--distinguished-name",
+               INJECTION_DN)
+    assert run.code == 1 and run.doc["StatusInfo"]["ErrorCode"] == "RemoteTimeout", run.stderr
+    assert run.seconds < 15
+    deadline = time.monotonic() + 10
+    while not ep.module.runs and time.monotonic() < deadline:  # the server side stops the engine as well
+        time.sleep(0.1)
+    assert ep.module.runs and ep.module.runs[0][1] - ep.module.runs[0][0] < 15
+
+
 def test_plain_http_needs_message_encryption_or_an_explicit_allowance(endpoints, pki):
     ep = endpoints(https=False, allow_unencrypted=True)
     encrypted = sync(*connect_args(ep, pki, auth="negotiate"), "--distinguished-name", INJECTION_DN)

@@ -144,12 +144,22 @@ class ModuleEmulator:
             self._procs.add(proc)
         began = time.monotonic()
         try:
-            stdout, stderr = proc.communicate(timeout=self.engine_timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            stdout, stderr = proc.communicate()
-            raise CommandError(f"The sync did not finish within {self.engine_timeout:g} s.",
-                               error_id="Timeout,Invoke-ADSyncSingleObjectSync", category="OperationTimeout") from None
+            while True:
+                try:
+                    stdout, stderr = proc.communicate(timeout=0.2)
+                    break
+                except subprocess.TimeoutExpired:
+                    stopped = cancel is not None and cancel.is_set()
+                    if not stopped and time.monotonic() - began < self.engine_timeout:
+                        continue
+                    proc.kill()
+                    proc.communicate()
+                    if stopped:
+                        raise CommandError("The pipeline has been stopped.", error_id="PipelineStopped",
+                                           category="OperationStopped") from None
+                    raise CommandError(f"The sync did not finish within {self.engine_timeout:g} s.",
+                                       error_id="Timeout,Invoke-ADSyncSingleObjectSync",
+                                       category="OperationTimeout") from None
         finally:
             with self._lock:
                 self._procs.discard(proc)

@@ -35,6 +35,7 @@ class _Command:
     stderr: bytearray = field(default_factory=bytearray)
     started: bool = False
     done: bool = False
+    cancel: threading.Event = field(default_factory=threading.Event)
     exit_code: int | None = None
 
 
@@ -117,13 +118,16 @@ class CmdShell:
     def signal(self, command_id: str | None, code: str) -> None:
         with self.cond:
             cmd = self.commands.get((command_id or "").upper())
-            if cmd is not None and code.endswith("/terminate"):
+            if cmd is not None and (code.endswith("/terminate") or code.endswith("/ctrl_c")):
+                cmd.cancel.set()  # a running sync is stopped, as closing the console stops powershell.exe
                 if cmd.done or not cmd.started:
                     del self.commands[cmd.command_id]
 
     def close(self) -> None:
         with self.cond:
             self.closed = True
+            for cmd in self.commands.values():
+                cmd.cancel.set()
             self.cond.notify_all()
 
     def _run(self, cmd: _Command) -> None:
@@ -136,7 +140,7 @@ class CmdShell:
             if not isinstance(values, dict):
                 raise CommandError("Invalid input: not an object", error_id="FormatException", category="InvalidData")
             if cmd.kind == "sync":
-                self._sync(values, envelope)
+                self._sync(values, envelope, cmd.cancel)
             else:
                 envelope["Stage"] = "ReadReport"
                 self.module.record("winrs", self.owner, "Read-PyBridgeReport", values)
@@ -159,7 +163,7 @@ class CmdShell:
             cmd.done = True
             self.cond.notify_all()
 
-    def _sync(self, values: dict[str, Any], envelope: dict[str, Any]) -> None:
+    def _sync(self, values: dict[str, Any], envelope: dict[str, Any], cancel: threading.Event) -> None:
         allowed = {"ModulePath", "DistinguishedName", "StagingMode", "NoHtmlReport"}
         if set(values) - allowed:
             raise self.module.refuse(f"sync input with keys {sorted(values)}")
@@ -177,7 +181,8 @@ class CmdShell:
         if not isinstance(dn, str) or not dn:
             raise CommandError("Cannot validate argument on parameter 'DistinguishedName'.",
                                error_id="ParameterArgumentValidationError", category="InvalidData")
-        result = self.module.invoke_sync(dn, bool(values.get("StagingMode")), bool(values.get("NoHtmlReport")))
+        result = self.module.invoke_sync(dn, bool(values.get("StagingMode")), bool(values.get("NoHtmlReport")),
+                                         cancel)
         envelope["Output"] = list(result.output)
         envelope["Warnings"] = list(result.warnings)
         envelope["Errors"] = [_error(e) for e in result.errors]
