@@ -186,12 +186,17 @@ def _progress_printer(mode: str, err: TextIO) -> Callable[[str, str, str], None]
     return machine if mode == "json" else text
 
 
-def _render(doc: dict[str, Any], fmt: str) -> str:
+def _render(doc: dict[str, Any], fmt: str, err: TextIO) -> str:
     if fmt == "graph":
         from ..report import adsync, graph
-        out = graph.to_graph(adsync.from_adsync(doc))
-        out.setdefault("computerName", doc.get("ComputerName"))
-        return json.dumps(out, ensure_ascii=False, separators=(",", ":"))
+        try:
+            out = graph.to_graph(adsync.from_adsync(doc))
+        except (ValueError, KeyError, TypeError) as exc:  # a result in a shape pybridge does not know
+            err.write(f"pybridge: {doc.get('ComputerName')}: WARNING: the result cannot be shown as --format graph "
+                      f"({type(exc).__name__}: {exc}); printed in the adsync shape\n")
+        else:
+            out.setdefault("computerName", doc.get("ComputerName"))
+            return json.dumps(out, ensure_ascii=False, separators=(",", ":"))
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -264,7 +269,7 @@ def run_sync(args: argparse.Namespace, config: "Config | None", remote: RemoteSe
                       f"{status.get('Reason')}\n")
             if status.get("RecommendedAction"):
                 err.write(f"pybridge: {o.name}: recommended action: {status['RecommendedAction']}\n")
-        out.write(_render(o.document, fmt) + "\n")
+        out.write(_render(o.document, fmt, err) + "\n")
     out.flush()
     if getattr(args, "remote_compare", False):
         if len(outcomes) < 2:
