@@ -152,8 +152,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
     if dn is None:
         sys.stderr.write("pybridge: error: the distinguished name is required (--distinguished-name DN)\n")
         return EXIT_USAGE
+    from .engine import load_rules
     try:
         cfg = configlib.load(args.config)
+        load_rules(cfg)
     except ConfigError as exc:
         sys.stderr.write(f"pybridge: configuration error: {exc}\n")
         _print_failure(dn, "ConfigurationError", str(exc).splitlines()[0], args.format, exc.problems)

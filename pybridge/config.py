@@ -130,6 +130,8 @@ class Config:
     state_path: Path
     report_dir: Path
     warnings: tuple[str, ...] = field(default=())
+    rule_files: tuple[Path, ...] = field(default=())
+    include_default_rules: bool = True
 
     def secrets(self) -> list[Secret]:
         out: list[Secret] = [c.password for c in self.ad_connectors]
@@ -388,7 +390,7 @@ def parse(data: Any, *, path: Path | None = None, check_secrets: bool = True) ->
     """Validate an already-parsed YAML document."""
     base = path.parent if path else Path.cwd()
     r = _Reader(base)
-    top = r.mapping(data, "", {"version", "ad_connectors", "entra", "sync", "state", "report"})
+    top = r.mapping(data, "", {"version", "ad_connectors", "entra", "sync", "state", "report", "rules"})
     if data is not None and not isinstance(data, dict):
         raise ConfigError(f"{path or 'configuration'}: the document must be a mapping",
                           problems=["(top): must be a mapping"])
@@ -426,6 +428,14 @@ def parse(data: Any, *, path: Path | None = None, check_secrets: bool = True) ->
         p = Path(os.path.expanduser(value))
         return p if p.is_absolute() else base / p
 
+    ru = r.mapping(top.get("rules"), "rules", {"files", "include_defaults"})
+    rule_files = []
+    for k, f in enumerate(r.str_list(ru, "files", "rules")):
+        p = _local(f, base)
+        if not p.exists():
+            r.err(f"rules.files[{k}]", f"{p} does not exist (a YAML file or a directory of them)")
+        rule_files.append(p)
+    include_default_rules = r.boolean(ru, "include_defaults", "rules", True)
     state_path = _local(r.string(st, "path", "state"), platform.state_path())
     report_dir = _local(r.string(rp, "directory", "report"), platform.report_dir())
     if r.problems:
@@ -440,7 +450,8 @@ def parse(data: Any, *, path: Path | None = None, check_secrets: bool = True) ->
     if not entra.verify_tls:
         warnings.append("TLS certificate validation is OFF for Microsoft Graph (entra.verify_tls: false)")
     return Config(path=path, ad_connectors=tuple(connectors), entra=entra, sync=sync,
-                  state_path=state_path, report_dir=report_dir, warnings=tuple(warnings))
+                  state_path=state_path, report_dir=report_dir, warnings=tuple(warnings),
+                  rule_files=tuple(rule_files), include_default_rules=include_default_rules)
 
 
 def resolve_path(explicit: str | os.PathLike[str] | None) -> Path:

@@ -8,6 +8,7 @@ from .config import ADConnector, Config
 from .connectors.ad import ADSession
 from .connectors.entra import GraphClient, certificate_credential, token_cache_fingerprint
 from .core.model import ProvisioningStep, SyncResult
+from .core.rules import RuleSet
 from .errors import AuthenticationError
 from .pipeline import Options, Pipeline, Progress
 from .scheduler import SyncLock
@@ -42,6 +43,18 @@ def token_cache_path(config: Config) -> Path:
     return config.state_path.parent / f"msal-token-cache-{token_cache_fingerprint(config.entra)}.json"
 
 
+_RULES: dict[tuple[object, ...], RuleSet] = {}
+
+
+def load_rules(config: Config) -> RuleSet:
+    """The configuration's sync rules, compiled once per process; RuleError (a ConfigError) lists every problem."""
+    key = (config.sync.source_anchor, config.include_default_rules, config.rule_files)
+    if key not in _RULES:
+        _RULES[key] = RuleSet.load(list(config.rule_files), source_anchor=config.sync.source_anchor,
+                                   include_defaults=config.include_default_rules)
+    return _RULES[key]
+
+
 def sync_object(distinguished_name: str, config: Config, *, staging_mode: bool = False, what_if: bool = False,
                 progress: Progress | None = None, store: Store | None = None, wait: float = 0.0,
                 warn: Callable[[str], None] | None = None, report_dir: Path | None = None) -> SyncResult:
@@ -72,7 +85,7 @@ def sync_object(distinguished_name: str, config: Config, *, staging_mode: bool =
                      "Object Sync, disable it first: 'pybridge scheduler set --sync-cycle-enabled false' "
                      "(Set-ADSyncScheduler -SyncCycleEnabled $false), and enable it again afterwards")
             pipeline = Pipeline(config, store=store, graph_factory=graph_client, ad_factory=ad_session,
-                                progress=progress)
+                                progress=progress, rules=load_rules(config))
             return pipeline.run(distinguished_name, Options(staging_mode=staging_mode, what_if=what_if),
                                 finish=write_report)
         finally:

@@ -17,9 +17,10 @@ from .config import ADConnector, Config
 from .connectors.ad import ADObject, ADSession
 from .connectors.entra import GROUP_SELECT, USER_SELECT, GraphClient, odata_quote, random_password
 from .core import dn as dnlib
-from .core import flows as flowlib
 from .core import plan as planlib
 from .core import scoping, troubleshoot, validate
+from .core.rules import RuleEvaluationError, RuleSet, SyncOutcome
+from .core.rules.engine import GRAPH_WRITABLE_TYPES
 from .core.errorcodes import lookup
 from .core.model import (AD_SYSTEM, ENTRA_SYSTEM, Action, AttributeInfo, ProvisioningIdentity, ProvisioningStep,
                          Status, StatusInfo, SyncResult, iso, new_steps, utcnow)
@@ -37,7 +38,6 @@ Progress = Callable[[ProvisioningStep], None]
 BASE_ATTRIBUTES = ["objectClass", "objectGUID", "objectSid", "cn", "sAMAccountName", "memberOf",
                    "userAccountControl", "groupType", "mail", "proxyAddresses", "isCriticalSystemObject",
                    "userCertificate", "thumbnailPhoto"]
-GRAPH_WRITABLE_TYPES = {"user", "group"}
 
 
 class StepFailed(Exception):
@@ -67,7 +67,9 @@ class _Run:
     object_class: str | None = None
     anchor_guid: str | None = None
     source_anchor: str | None = None
-    inbound: flowlib.FlowResult | None = None
+    inbound: SyncOutcome | None = None
+    outbound: SyncOutcome | None = None
+    rule_error: PyBridgeError | None = None
     target_type: str | None = None
     entra_object: dict[str, Any] | None = None
     match: str = "None"
@@ -87,12 +89,12 @@ def _attr_json(infos: list[AttributeInfo]) -> str:
 
 class Pipeline:
     def __init__(self, config: Config, *, store: Store, graph_factory: GraphFactory, ad_factory: ADFactory,
-                 rules: list[flowlib.Rule] | None = None, progress: Progress | None = None) -> None:
+                 rules: RuleSet | None = None, progress: Progress | None = None) -> None:
         self.config = config
         self.store = store
         self.graph_factory = graph_factory
         self.ad_factory = ad_factory
-        self.rules = rules if rules is not None else flowlib.builtin_rules(config.sync.source_anchor)
+        self.rules = rules if rules is not None else RuleSet.load(source_anchor=config.sync.source_anchor)
         self.progress = progress
         self.graph: GraphClient | None = None
         self._domain_cache: list[dict[str, Any]] | None = None
@@ -257,7 +259,7 @@ class Pipeline:
 
     # -- steps 7-8: import ---------------------------------------------------------------------------
     def _source_attributes(self) -> list[str]:
-        return [s for r in self.rules if r.direction == "inbound" for f in r.flows for s in f.sources]
+        return sorted(self.rules.source_attributes(), key=str.lower)
 
     def _import_ad(self, step: ProvisioningStep, run: _Run, result: SyncResult) -> None:
         assert run.connector is not None and run.ad_object is not None and run.ad is not None
@@ -299,15 +301,18 @@ class Pipeline:
     def _import_entra(self, step: ProvisioningStep, run: _Run, result: SyncResult) -> None:
         assert run.connector is not None and run.ad_object is not None and self.graph is not None
         entra = self.config.entra
-        ctx = {"domain_fqdn": dnlib.domain_fqdn(run.partition or run.dn)}
-        run.inbound = flowlib.apply(self.rules, "inbound", run.object_class or "", run.ad_object.attributes, ctx,
-                                    run.connector.name)
+        self._apply_rules(run)
+        if run.rule_error is not None or (run.inbound is not None and run.inbound.excluded):
+            step.details["Run step result"] = "success"
+            step.details["Match"] = "Not searched: the sync rules do not project this object (see the Sync step)"
+            return
+        assert run.inbound is not None and run.outbound is not None
         run.source_anchor = run.inbound.values.get("sourceAnchor")
         if not run.source_anchor:
             raise StepFailed(Status.FAILURE, "SourceAnchorMissing",
                              f'Object "{run.ad_object.dn}" has no sourceAnchor value '
                              f'({self.config.sync.source_anchor} or objectGUID).')
-        run.target_type = flowlib.TARGET_TYPE.get((run.object_class or "").lower())
+        run.target_type = (run.outbound.target_type or "").lower() or None
         step.details["Source anchor"] = run.source_anchor
         if run.target_type not in GRAPH_WRITABLE_TYPES:
             step.details["Run step result"] = "success"
@@ -315,7 +320,7 @@ class Pipeline:
                                      f"\"{run.target_type or run.object_class}\"")
             return
         kind = run.target_type
-        select = USER_SELECT if kind == "user" else GROUP_SELECT
+        select = self._select(kind, run)
         found: dict[str, Any] | None = None
         # 1. the join this store recorded (one GET by id)
         mv = self.store.mv_for(run.connector.name, run.anchor_guid or "")
@@ -403,10 +408,62 @@ class Pipeline:
                                         == str(upn).lower() else "primary SMTP address")
         return hit
 
+    # -- the rules (pure): inbound to the metaverse, outbound to the Entra connector space ----------------
+    def _rule_context(self, run: _Run) -> dict[str, Any]:
+        assert run.connector is not None and run.ad_object is not None
+        fqdn = dnlib.domain_fqdn(run.partition or run.dn)
+        user = run.connector.username
+        netbios = user.split("\\", 1)[0].upper() if "\\" in user else fqdn.split(".", 1)[0].upper()
+        return {"Domain.FQDN": fqdn, "Domain.Netbios": netbios, "Forest.FQDN": fqdn,
+                "Connector.Name": run.connector.name, "dn": run.ad_object.dn}
+
+    def _apply_rules(self, run: _Run) -> None:
+        """Run the inbound and outbound rules once; a rule's failure is reported by the Sync step."""
+        assert run.connector is not None and run.ad_object is not None
+        ctx = self._rule_context(run)
+        try:
+            run.inbound = self.rules.inbound(run.connector.name, run.object_class or "", run.ad_object.attributes,
+                                             ctx)
+            if run.inbound.excluded:
+                return
+            mv = {k: (v if isinstance(v, list) else [v]) for k, v in run.inbound.values.items()}
+            run.outbound = self.rules.outbound(run.inbound.mv_type or "person", mv, ctx)
+        except RuleEvaluationError as exc:
+            run.rule_error = exc
+
+    def _select(self, kind: str, run: _Run) -> tuple[str, ...]:
+        """The Graph properties to read: the ones pybridge matches on, and every one the rules export."""
+        base = USER_SELECT if kind == "user" else GROUP_SELECT
+        managed = self._managed(run)
+        return tuple(dict.fromkeys(list(base) + [m for m in managed if "." not in m and m != "members"]))
+
+    @staticmethod
+    def _managed(run: _Run) -> list[str]:
+        out = run.outbound
+        if out is None:
+            return []
+        targets = set(out.managed) | set(out.values)
+        return sorted((t for t in targets if t not in out.not_exportable), key=str.lower)
+
     # -- step 9: sync --------------------------------------------------------------------------------
     def _sync(self, step: ProvisioningStep, run: _Run, result: SyncResult) -> None:
-        assert run.connector is not None and run.inbound is not None and run.source_anchor is not None
-        mv_type = flowlib.MV_TYPE.get((run.object_class or "").lower(), "person")
+        assert run.connector is not None
+        if run.rule_error is not None:
+            exc = run.rule_error
+            raise StepFailed(Status.FAILURE, exc.error_code, exc.message,
+                             exc.recommended_action or "Correct the sync rule named in the reason (pybridge rules show "
+                                                       "NAME), or the attribute value it cannot handle.")
+        assert run.inbound is not None
+        if run.inbound.excluded:
+            rule, condition = run.inbound.excluded
+            step.details["Out of scope sync rules"] = "; ".join(run.inbound.out_of_scope) or "(none)"
+            raise StepFailed(Status.SKIPPED, "FilteredObject",
+                             f'Object is filtered by sync rule "{rule}": {condition}.',
+                             f'This is expected for system and service objects. If the object should sync, change '
+                             f'the attribute named in the reason, or customise the rule "{rule}" (a rule of your own '
+                             "with a lower precedence number, under rules.files).")
+        assert run.outbound is not None and run.source_anchor is not None
+        mv_type = run.inbound.mv_type or "person"
         existing = self.store.mv_for(run.connector.name, run.anchor_guid or "")
         mv_id = existing[0] if existing else self.store.mv_by_anchor(run.source_anchor)
         operation = "Add" if mv_id is None else "Update"
@@ -417,20 +474,17 @@ class Pipeline:
             operation = "None"
         run.writes.metaverse.append((mv_id, mv_type, run.source_anchor, mv_attrs))
         run.writes.joins.append((run.connector.name, run.anchor_guid or "", mv_id))
-        outbound = flowlib.apply(self.rules, "outbound", mv_type, mv_attrs, {}, "Metaverse")
-        desired = dict(outbound.values)
-        if "members" in desired:
-            refs = [str(v) for v in desired["members"]]
+        outbound = run.outbound
+        managed = self._managed(run)
+        desired = {k: v for k, v in outbound.values.items() if k in managed}
+        if run.target_type == "group":
+            refs = [str(v) for v in (desired.get("members") or [])]
             resolved = self.store.resolve_references(run.connector.name, refs)
             desired["members"] = [i for i in resolved.values() if i]
             run.unresolved = [d for d, i in resolved.items() if not i]
-        elif run.target_type == "group":
-            desired["members"] = []
-        managed = [f.target for r in self.rules if r.direction == "outbound" and mv_type in r.object_types
-                   for f in r.flows]
+            if "members" not in managed:
+                managed.append("members")
         current = run.entra_object
-        if current is not None and run.target_type == "user" and not current.get("onPremisesImmutableId"):
-            current = dict(current)  # soft match: the export stamps the sourceAnchor
         run.export = planlib.compute(run.target_type or "", desired, current, managed)
         invalid = validate.problems(run.target_type or "", desired, run.export.operation == Action.CREATE)
         if invalid and run.target_type in GRAPH_WRITABLE_TYPES:
@@ -441,8 +495,6 @@ class Pipeline:
                              "again.")
         result.action = run.export.operation
         result.modified_properties = planlib.modified_properties(run.export)
-        rules_in_scope = {f.target: r.name for r in self.rules if r.direction == "outbound"
-                          and mv_type in r.object_types for f in r.flows}
         if run.entra_object is not None and run.target_type in GRAPH_WRITABLE_TYPES:
             run.writes.joins.append((ENTRA, run.entra_object["id"], mv_id))
             run.writes.connector_space.append(CSObject(
@@ -461,12 +513,16 @@ class Pipeline:
             (run.entra_object or {}).get("id") or "(none: pending add)"
         step.details["Pending export"] = {Action.CREATE: "Add", Action.UPDATE: "Update"}.get(run.export.operation,
                                                                                                "None")
+        if outbound.not_exportable:
+            shown = sorted(t for t in outbound.not_exportable if t in outbound.values)
+            if shown:
+                step.details["Not exportable through Microsoft Graph"] = ", ".join(shown)
         if run.unresolved:
             step.details["Unresolved references"] = "; ".join(run.unresolved)
         infos = run.inbound.info + outbound.info
         step.details["AttributeInfoJson"] = _attr_json(infos)
         step.attributes = infos
-        self._rule_of = rules_in_scope
+        self._rule_of = {a.name: a.sync_rule or "" for a in outbound.info}
 
     @staticmethod
     def _pending_json(export: planlib.PendingExport) -> dict[str, Any] | None:
@@ -482,11 +538,21 @@ class Pipeline:
         export = run.export
         kind = run.target_type
         if kind not in GRAPH_WRITABLE_TYPES:
+            assert run.ad_object is not None
+            if (run.object_class or "").lower() == "group":
+                self._raise(troubleshoot.unwritable_group(run.ad_object.attributes))
+            if (kind or run.object_class or "").lower() == "contact":
+                raise StepFailed(Status.FAILURE, "UnsupportedObjectType",
+                                 f'Microsoft Graph cannot create or update contacts ("{run.dn}"): Graph offers no '
+                                 "write API for organizational contacts.",
+                                 "Sync contacts with Entra Connect or Cloud Sync, or create them as mail contacts in "
+                                 "Exchange Online.")
+            why = ""
+            if run.outbound is not None and run.outbound.excluded:
+                why = f' (no outbound rule provisions it: "{run.outbound.excluded[0]}": {run.outbound.excluded[1]})'
             raise StepFailed(Status.FAILURE, "UnsupportedObjectType",
-                             f'Microsoft Graph cannot create or update objects of type "{kind or run.object_class}" '
-                             f'("{run.dn}"): Graph offers no write API for organizational contacts.',
-                             "Sync contacts with Entra Connect or Cloud Sync, or create them as mail contacts in "
-                             "Exchange Online.")
+                             f'Microsoft Graph cannot create or update this object of type "{run.object_class}"{why}.',
+                             "Check the outbound sync rules for this object type, or sync it with Entra Connect.")
         body = planlib.graph_body(export)
         members = next((c for c in export.changes if c.name == "members"), None)
         step.attributes = planlib.attribute_info(export, getattr(self, "_rule_of", {}))
@@ -524,7 +590,7 @@ class Pipeline:
         step.details["Graph request"] = f"{method} {url}"
         step.details["Graph request body"] = json.dumps(shown, ensure_ascii=False, sort_keys=True)
         # -- read back and confirm
-        confirmed = self.graph.get(kind, target_id, USER_SELECT if kind == "user" else GROUP_SELECT)
+        confirmed = self.graph.get(kind, target_id, self._select(kind, run))
         if confirmed is None:
             raise StepFailed(Status.FAILURE, "ExportNotConfirmed",
                              f"The {kind} {target_id} written to Microsoft Graph could not be read back.")

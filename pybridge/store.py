@@ -184,20 +184,26 @@ class Store:
         return row[0] if row else None
 
     def resolve_references(self, connector: str, dns: list[str]) -> dict[str, str | None]:
-        """AD member DNs -> Entra object ids through connector space, metaverse and joins."""
-        out: dict[str, str | None] = {}
+        """AD member DNs -> Entra object ids through connector space, metaverse and joins (None: not in Entra)."""
+        keys: dict[str, str] = {}
         for dn in dns:
             try:
-                key = dnlib.canonical(dn)
+                keys[dn] = dnlib.canonical(dn)
             except dnlib.InvalidDnError:
-                out[dn] = None
                 continue
-            row = self._conn.execute(
-                "SELECT e.anchor FROM connector_space c JOIN joins a ON a.connector=c.connector AND a.anchor=c.anchor "
-                "JOIN joins e ON e.mv_id=a.mv_id AND e.connector=? WHERE c.connector=? AND c.dn_key=?",
-                (ENTRA, connector, key)).fetchone()
-            out[dn] = row[0] if row else None
-        return out
+        found: dict[str, str] = {}
+        wanted = list(set(keys.values()))
+        for i in range(0, len(wanted), 500):  # SQLite's variable limit; one query per 500 members
+            chunk = wanted[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._conn.execute(
+                "SELECT c.dn_key, e.anchor FROM connector_space c "
+                "JOIN joins a ON a.connector=c.connector AND a.anchor=c.anchor "
+                "JOIN joins e ON e.mv_id=a.mv_id AND e.connector=? "
+                f"WHERE c.connector=? AND c.dn_key IN ({marks})",  # noqa: S608 - placeholders only
+                (ENTRA, connector, *chunk)).fetchall()
+            found.update(dict(rows))
+        return {dn: found.get(keys[dn]) if dn in keys else None for dn in dns}
 
     def counts(self) -> dict[str, int]:
         return {t: self._conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # noqa: S608 - fixed names
@@ -225,7 +231,8 @@ class Store:
         from .scheduler import DEFAULT_PURGE, parse_timespan
         raw = self.scheduler_settings().get("PurgeRunHistoryInterval") or DEFAULT_PURGE
         now = dt.datetime.strptime(now_iso, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.timezone.utc)
-        cutoff = (now - parse_timespan(raw)).strftime("%Y-%m-%dT%H:%M:%S.") + "000Z"
+        from .core.model import iso
+        cutoff = iso(now - parse_timespan(raw))
         self._conn.execute("DELETE FROM runs WHERE started < ?", (cutoff,))
 
     def scheduler_settings(self) -> dict[str, Any]:

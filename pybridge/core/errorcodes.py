@@ -38,6 +38,18 @@ _CODES = [
     ErrorCode("ContainerNotInScope", "failure", "The object's OU (container) is excluded or not included.",
               "Change ad_connectors[].containers (include/exclude) if the object should sync.",
               DOCS + "how-to-connect-sync-configure-filtering"),
+    ErrorCode("FilteredObject", "failure",
+              "A sync rule's scope filters the object out (Entra Connect's cloudFiltered: system, service and "
+              "excluded objects).", "Expected for such objects; otherwise change the attribute named in the reason "
+              "or customise the rule with one of your own (rules.files).",
+              DOCS + "concept-azure-ad-connect-sync-default-configuration"),
+    ErrorCode("SyncRuleEvaluationError", "nonServiceFailure",
+              "A sync rule's expression failed for this object, or more than one join rule is in scope.",
+              "Correct the rule named in the reason (pybridge rules show NAME) or the attribute value it cannot "
+              "handle."),
+    ErrorCode("sync-rule-error-function-triggered", "failure",
+              "A sync rule called Error() for this object (Entra Connect's own code).",
+              "Read the rule's message in the reason; it says what the rule requires of the object."),
     ErrorCode("ObjectNotAccessible", "failure",
               "The object does not exist or the connector account cannot read it.",
               "Check the DN, and grant the connector account read access to the object (and its OU).",

@@ -4,7 +4,7 @@ from dataclasses import replace
 import pytest
 
 from pybridge import config as configlib
-from pybridge.core import flows, plan, scoping
+from pybridge.core import plan, scoping
 from pybridge.core.model import Action
 
 
@@ -57,35 +57,6 @@ def test_structural_class_and_type_scope(connector):
 def test_direct_membership_compares_canonical_dns():
     assert scoping.is_direct_member([r"CN=Pilot\2C Sync,OU=G,DC=x"], r"cn=pilot\, sync,ou=g,dc=X")
     assert not scoping.is_direct_member(["CN=Other,DC=x"], "CN=Pilot,DC=x")
-
-
-def _inbound(attrs):
-    return flows.apply(flows.builtin_rules(), "inbound", "user", attrs, {"domain_fqdn": "contoso.com"}, "AD")
-
-
-def test_user_flows_follow_entra_connect_defaults():
-    guid = bytes(range(16))
-    res = _inbound({"cn": ["Jane Doe"], "sAMAccountName": ["jdoe"], "objectGUID": [guid],
-                    "userAccountControl": [514], "givenName": ["  Jane "], "title": ["Engineer"]})
-    v = res.values
-    assert v["displayName"] == "Jane Doe"  # cn when displayName is empty
-    assert v["userPrincipalName"] == "jdoe@contoso.com"  # sAMAccountName@domain when UPN is absent
-    assert v["accountEnabled"] is False  # ACCOUNTDISABLE bit
-    assert v["givenName"] == "Jane"  # trimmed
-    assert v["mailNickname"] == "jdoe"
-    assert v["sourceAnchor"] == "AAECAwQFBgcICQoLDA0ODw=="  # objectGUID as base64
-    assert "In from AD - Group Join (Scope conditions not satisfied" in res.out_of_scope[0]
-
-
-def test_consistency_guid_wins_over_object_guid():
-    res = _inbound({"objectGUID": [bytes(16)], "mS-DS-ConsistencyGuid": [b"\x01" * 16], "sAMAccountName": ["a"]})
-    assert res.values["sourceAnchor"] == "AQEBAQEBAQEBAQEBAQEBAQ=="
-
-
-def test_outbound_maps_to_graph_properties():
-    mv = {"sourceAnchor": ["abc"], "sn": ["Doe"], "title": ["Eng"], "accountEnabled": [True]}
-    out = flows.apply(flows.builtin_rules(), "outbound", "person", mv, {}, "Metaverse").values
-    assert out == {"onPremisesImmutableId": "abc", "surname": "Doe", "jobTitle": "Eng", "accountEnabled": True}
 
 
 def test_plan_create_update_and_nothing():

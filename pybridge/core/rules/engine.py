@@ -307,6 +307,25 @@ class RuleSet:
             self._plans[key] = cached  # type: ignore[assignment]
         return cached  # type: ignore[return-value]
 
+    def source_attributes(self) -> set[str]:
+        """Every attribute an inbound rule reads (scope, join, flows): what the AD import must fetch."""
+        out: set[str] = set()
+        for rule in self.rules:
+            if rule.direction != INBOUND:
+                continue
+            for group in rule.scope:
+                out.update(c.attribute for c in group.clauses)
+            for jg in rule.join:
+                out.update(c.source for c in jg.conditions)
+            for flow in rule.flows:
+                if flow.source:
+                    out.add(flow.source)
+                if flow.expression:
+                    compiled = flow.compiled if isinstance(flow.compiled, CompiledExpression) else \
+                        CompiledExpression(flow.expression, self.parameters)
+                    out.update(compiled.attributes)
+        return out
+
     def outbound_targets(self, mv_type: str, target_type: str | None = None) -> set[str]:
         """Every target an enabled outbound rule for *mv_type* (and *target_type*) flows."""
         return {f.target for r in self.rules if r.direction == OUTBOUND and r.enabled
