@@ -83,6 +83,25 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--maintenance-enabled", metavar="BOOL", help="true or false (-MaintenanceEnabled)")
     st.add_argument("--scheduler-suspended", metavar="BOOL", help="true or false (-SchedulerSuspended)")
 
+    ru = sub.add_parser("rules", help="list, show and test sync rules",
+                        description="The sync rules in force: Entra Connect's defaults and the files in rules.files.")
+    rsub = ru.add_subparsers(dest="rules_command", metavar="ACTION")
+    rsub.required = True
+    rl = rsub.add_parser("list", help="every rule by precedence: direction, object types, link type, enabled")
+    rl.add_argument("--config", metavar="PATH", help="configuration file")
+    rs = rsub.add_parser("show", help="one rule: scope, join conditions and attribute flows")
+    rs.add_argument("name", metavar="NAME", help="the rule's name, e.g. \"In from AD - User Join\"")
+    rs.add_argument("--config", metavar="PATH", help="configuration file")
+    rt = rsub.add_parser("test", help="evaluate an expression against a live object or given attributes",
+                         description="Evaluate an expression of Entra Connect's expression language and print the "
+                         "value as JSON (or the error, with its position).")
+    rt.add_argument("--expression", "-e", required=True, help='e.g. \'IIF(IsPresent([mail]),[mail],"none")\'')
+    src = rt.add_mutually_exclusive_group(required=True)
+    src.add_argument("--distinguished-name", "-d", dest="dn", metavar="DN", help="read the object from AD")
+    src.add_argument("--attributes", metavar="FILE.json",
+                     help='a JSON object of attribute -> value or list of values ("-" for stdin)')
+    rt.add_argument("--config", metavar="PATH", help="configuration file")
+
     h = sub.add_parser("history", help="the run history kept in the state store",
                        description="List past runs (newest first) or print one run's result. Runs older than the "
                        "scheduler's PurgeRunHistoryInterval (7 days by default) are purged.")
@@ -286,6 +305,90 @@ def _find_run(store, run_id: str):  # type: ignore[no-untyped-def]
     return matches[0], store.run_result(matches[0])
 
 
+def cmd_rules(args: argparse.Namespace) -> int:
+    import json
+
+    from . import config as configlib
+    from .core.rules import RuleError, compile_expression
+    from .engine import load_rules
+    from .errors import ConfigError, PyBridgeError
+
+    try:
+        cfg = configlib.load(args.config, check_secrets=args.rules_command == "test" and bool(args.dn))
+        rules = load_rules(cfg)
+    except ConfigError as exc:
+        sys.stderr.write(f"pybridge: configuration error: {exc}\n")
+        return EXIT_USAGE
+    if args.rules_command == "list":
+        sys.stdout.write(f"{'PRECEDENCE':>10}  {'DIRECTION':<8}  {'SOURCE -> TARGET':<24}  {'LINK':<10}  "
+                         f"{'ENABLED':<7}  NAME\n")
+        for r in rules.rules:
+            types = f"{r.source_object_type} -> {r.target_object_type}"
+            sys.stdout.write(f"{r.precedence:>10}  {r.direction:<8}  {types:<24}  {r.link_type:<10}  "
+                             f"{str(r.enabled):<7}  {r.name}\n")
+        return EXIT_SUCCESS
+    if args.rules_command == "show":
+        rule = rules.get(args.name)
+        if rule is None:
+            sys.stderr.write(f"pybridge: error: no rule named {args.name!r} (see pybridge rules list)\n")
+            return EXIT_USAGE
+        doc = {"name": rule.name, "description": rule.description, "direction": rule.direction,
+               "connector": rule.connector, "sourceObjectType": rule.source_object_type,
+               "targetObjectType": rule.target_object_type, "linkType": rule.link_type,
+               "precedence": rule.precedence, "enabled": rule.enabled, "origin": rule.origin,
+               "scope": [[c.text for c in g.clauses] for g in rule.scope],
+               "join": [[f"{c.source} = {c.target}" for c in g.conditions] for g in rule.join],
+               "flows": [{"target": f.target, "mappingType": f.mapping_type, "source": f.source_text,
+                          "merge": f.merge, "multiValued": f.multi_valued} for f in rule.flows]}
+        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        return EXIT_SUCCESS
+    try:
+        expr = compile_expression(args.expression)
+    except RuleError as exc:
+        sys.stderr.write(f"pybridge: expression error: {exc}\n")
+        return EXIT_USAGE
+    try:
+        if args.attributes:
+            text = sys.stdin.read() if args.attributes == "-" else open(args.attributes, encoding="utf-8").read()
+            raw = json.loads(text)
+            if not isinstance(raw, dict):
+                raise ValueError("the attributes file must hold a JSON object")
+            attrs = {k: v if isinstance(v, list) else [v] for k, v in raw.items() if v is not None}
+            ctx = {}
+        else:
+            from .core import scoping
+            from .core import dn as dnlib
+            from .engine import ad_session
+            match = scoping.find_partition(cfg.ad_connectors, args.dn)
+            if match is None:
+                sys.stderr.write("pybridge: error: the DN is not in a configured partition\n")
+                return EXIT_FAILURE
+            with ad_session(match.connector) as ad:
+                obj = ad.read(args.dn, sorted(set(expr.attributes) | {"objectClass"}))
+            if obj is None:
+                sys.stderr.write(f"pybridge: error: {args.dn} was not found or is not readable\n")
+                return EXIT_FAILURE
+            attrs = obj.attributes
+            fqdn = dnlib.domain_fqdn(match.partition)
+            ctx = {"Domain.FQDN": fqdn, "Forest.FQDN": fqdn, "Connector.Name": match.connector.name, "dn": obj.dn}
+        value = expr(attrs, ctx)
+    except (OSError, ValueError) as exc:
+        sys.stderr.write(f"pybridge: error: {exc}\n")
+        return EXIT_USAGE
+    except PyBridgeError as exc:
+        sys.stderr.write(f"pybridge: evaluation error: {exc}\n")
+        return EXIT_FAILURE
+    from .core.values import display
+    def plain(v):  # type: ignore[no-untyped-def]
+        if isinstance(v, list):
+            return [plain(x) for x in v]
+        if v is None or isinstance(v, (bool, int, float, str)):
+            return v
+        return display(v) if isinstance(v, (bytes, bytearray)) else str(v)
+    sys.stdout.write(json.dumps(plain(value), ensure_ascii=False) + "\n")
+    return EXIT_SUCCESS
+
+
 def cmd_history(args: argparse.Namespace) -> int:
     import json
 
@@ -372,6 +475,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_scheduler(args)
         if args.command in ("history", "report"):
             return cmd_history(args)
+        if args.command == "rules":
+            return cmd_rules(args)
     except KeyboardInterrupt:
         sys.stderr.write("pybridge: interrupted; nothing was committed to the state store\n")
         return 130

@@ -1,0 +1,83 @@
+"""The command line without servers: usage errors, configuration errors, rules list/show/test."""
+from __future__ import annotations
+
+import io
+import json
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import pytest
+
+from pybridge.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = str(ROOT / "config" / "pybridge.example.yaml")
+
+
+def run(*args: str, stdin: str | None = None, monkeypatch=None) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse
+            code = int(exc.code or 0)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_help_explains_every_subcommand():
+    for sub in ([], ["sync"], ["lab"], ["scheduler"], ["history"], ["report"], ["rules"]):
+        code, out, _ = run(*sub, "--help")
+        assert code == 0 and "usage: pybridge" in out
+    code, out, _ = run("sync", "--help")
+    for opt in ("--distinguished-name", "--staging-mode", "--what-if", "--no-html-report", "--config",
+                "--report-dir", "--format", "--wait", "--open-report"):
+        assert opt in out
+    assert "exit codes" in out
+
+
+def test_usage_errors_exit_2_without_traceback():
+    code, out, err = run("sync")
+    assert code == 2 and out == "" and "distinguished name is required" in err
+    code, _, err = run("sync", "CN=a,DC=b", "--distinguished-name", "CN=c,DC=d")
+    assert code == 2 and "once" in err
+    code, _, err = run("sync", "--format", "xml", "CN=a,DC=b")
+    assert code == 2 and "invalid choice" in err
+    code, _, err = run("frobnicate")
+    assert code == 2
+
+
+def test_configuration_error_prints_a_failure_result(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("ad_connectors: 5\nentra: {}\n")
+    code, out, err = run("sync", "--config", str(bad), "CN=x,DC=contoso,DC=com")
+    assert code == 2
+    doc = json.loads(out)
+    assert doc["StatusInfo"]["Status"] == "Failure" and doc["StatusInfo"]["ErrorCode"] == "ConfigurationError"
+    assert [s["Status"] for s in doc["ProvisioningSteps"]] == ["Skipped"] * 10
+    assert "ad_connectors" in err and "Traceback" not in err
+
+
+def test_rules_list_and_show():
+    code, out, _ = run("rules", "list", "--config", EXAMPLE)
+    assert code == 0
+    assert "In from AD - User Join" in out and "Out to AAD - User Identity" in out
+    code, out, _ = run("rules", "show", "In from AD - User AccountEnabled", "--config", EXAMPLE)
+    rule = json.loads(out)
+    assert rule["direction"] == "inbound" and rule["flows"][0]["target"] == "accountEnabled"
+    code, _, err = run("rules", "show", "No Such Rule", "--config", EXAMPLE)
+    assert code == 2 and "no rule named" in err
+
+
+def test_rules_test_with_attributes(tmp_path):
+    attrs = tmp_path / "a.json"
+    attrs.write_text(json.dumps({"givenName": "Zoë", "sn": "Ångström", "userAccountControl": 514}))
+    code, out, _ = run("rules", "test", "--config", EXAMPLE, "-e", '[givenName] & " " & [sn]', "--attributes",
+                       str(attrs))
+    assert code == 0 and json.loads(out) == "Zoë Ångström"
+    code, out, _ = run("rules", "test", "--config", EXAMPLE, "-e", "IIF(BitAnd([userAccountControl],2)=0,True,False)",
+                       "--attributes", str(attrs))
+    assert json.loads(out) is False
+    code, _, err = run("rules", "test", "--config", EXAMPLE, "-e", 'Left([sn], ', "--attributes", str(attrs))
+    assert code == 2 and "position" in err
+    code, _, err = run("rules", "test", "--config", EXAMPLE, "-e", 'Error("no way")', "--attributes", str(attrs))
+    assert code == 1 and "no way" in err
