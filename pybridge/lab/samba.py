@@ -27,7 +27,12 @@ Facts this module relies on (Samba 4.17, Debian 12):
   added to ``lo`` first (``ip addr add 127.0.0.11/32 dev lo``). start() does
   that when needed and stop() removes what start() added.
 * Samba's schema has no Exchange attributes: ``proxyAddresses`` exists,
-  ``mailNickname``, ``targetAddress`` and ``msExch*`` do not.
+  ``mailNickname``, ``targetAddress`` and ``msExch*`` do not. seed() therefore
+  first extends the schema (extend_schema(): mailNickname,
+  msExchRecipientTypeDetails and extensionAttribute1-15 with Exchange's
+  attributeIDs, allowed on users, groups and contacts). Samba accepts schema
+  changes over LDAP only with ``dsdb:schema update allowed = true`` (a managed
+  key) and applies them after a write of ``schemaUpdateNow`` to the rootDSE.
 * Samba decides whether an object is visible from the List Contents right on
   its parent (it has no "list object" mode). An object whose attributes are
   merely unreadable still answers a base search, with its DN and no
@@ -52,6 +57,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import ldap3
 from ldap3.core.exceptions import LDAPException
@@ -61,7 +67,7 @@ from cryptography.exceptions import InvalidSignature
 from pybridge.errors import LabError
 from pybridge.lab.ca import CertPair, issue_server_cert
 
-__all__ = ["SambaInfo", "SambaDC", "check_prerequisites"]
+__all__ = ["SambaInfo", "SambaDC", "check_prerequisites", "EXCHANGE_ATTRIBUTES"]
 
 INSTALL_HINT = "run: apt-get install samba samba-ad-dc samba-ad-provision"
 
@@ -297,6 +303,49 @@ _GROUPS = (  # key, cn, members (keys), description, mail
 )
 
 
+def _mail_nickname(name: str) -> str:
+    """A mailNickname for a sample group: its name without the characters Exchange refuses (spaces...)."""
+    return re.sub(r"[^A-Za-z0-9._-]", "", name)
+
+
+# --------------------------------------------------------------------------- Exchange's attributes
+
+#: (attributeSyntax, oMSyntax) of the attribute types the lab adds
+_UNICODE_STRING = ("2.5.5.12", 64)
+_LARGE_INTEGER = ("2.5.5.16", 65)
+
+
+@dataclass(frozen=True)
+class _SchemaAttribute:
+    cn: str
+    name: str            # lDAPDisplayName
+    attribute_id: str    # Exchange's own attributeID, so that the lab's schema matches a real forest's
+    syntax: tuple[str, int]
+    range_upper: int | None = None
+
+
+#: The Exchange attributes the sync rules read, with the cn, lDAPDisplayName and attributeID Exchange's
+#: schema extension gives them, so that the lab's objects look like a real forest's. All are single-valued.
+#: extensionAttribute1-10 are 1.2.840.113556.1.2.423-432 (at most 1024 characters), 11-15 are
+#: 1.2.840.113556.1.2.599-603 (at most 2048): the Exchange Server 2003 SDK's schema reference lists
+#: ms-Exch-Extension-Attribute-3 as .425 with rangeUpper 1024 and -11 as .599 with rangeUpper 2048;
+#: published listings of Exchange's schema give the rest of both runs.
+EXCHANGE_ATTRIBUTES: tuple[_SchemaAttribute, ...] = (
+    _SchemaAttribute("ms-Exch-Mail-Nickname", "mailNickname", "1.2.840.113556.1.2.447", _UNICODE_STRING, 64),
+    _SchemaAttribute("ms-Exch-Recipient-Type-Details", "msExchRecipientTypeDetails",
+                     "1.2.840.113556.1.4.7000.102.50746", _LARGE_INTEGER),
+) + tuple(
+    _SchemaAttribute(f"ms-Exch-Extension-Attribute-{n}", f"extensionAttribute{n}",
+                     f"1.2.840.113556.1.2.{422 + n if n <= 10 else 588 + n}", _UNICODE_STRING,
+                     1024 if n <= 10 else 2048)
+    for n in range(1, 16)
+)
+
+#: The auxiliary class user, group and contact all include (systemAuxiliaryClass): allowing the
+#: attributes there makes them available on all three, as a forest prepared for Exchange has them.
+_MAIL_RECIPIENT_CLASS = "CN=Mail-Recipient"
+
+
 # --------------------------------------------------------------------------- the DC
 
 class SambaDC:
@@ -305,7 +354,7 @@ class SambaDC:
     #: smb.conf keys pybridge sets on every start (everything else is samba-tool's).
     MANAGED_KEYS = ("interfaces", "bind interfaces only", "server services", "pid directory",
                     "ncalrpc dir", "log file", "tls enabled", "tls certfile", "tls keyfile",
-                    "tls cafile")
+                    "tls cafile", "dsdb:schema update allowed")
 
     def __init__(self, base_dir: Path, *, ca: CertPair, host: str = "127.0.0.1",
                  realm: str = "CONTOSO.COM", domain: str = "CONTOSO", hostname: str = "dc1") -> None:
@@ -481,6 +530,8 @@ class SambaDC:
             "tls certfile": str(self._tls_dir / "dc.pem"),
             "tls keyfile": str(self._tls_dir / "dc.key"),
             "tls cafile": str(self.ca.cert.absolute()),
+            # extend_schema() adds Exchange's attributes over LDAP; Samba refuses that without this
+            "dsdb:schema update allowed": "true",
         }
 
     def _write_config(self) -> None:
@@ -727,6 +778,7 @@ class SambaDC:
     def seed(self) -> dict[str, str]:
         """Create (or bring back to) the sample objects; return key -> DN as the DC prints it.
 
+        The schema is extended with Exchange's attributes first (extend_schema()).
         Idempotent: objects that exist are only changed where an attribute of the
         sample differs, and group memberships are set to exactly the sample's.
         """
@@ -734,11 +786,93 @@ class SambaDC:
             raise LabError("The lab DC is not running; start it before seeding")
         conn = self.connection()
         try:
+            self._extend_schema(conn)
             return self._seed(conn)
         except LDAPException as exc:
             raise LabError(f"Seeding the lab DC failed: {exc}") from exc
         finally:
             conn.unbind()
+
+    def extend_schema(self) -> list[str]:
+        """Add Exchange's attributes (EXCHANGE_ATTRIBUTES) to the schema; return the names added.
+
+        Samba ships without Exchange's schema extension, so mailNickname,
+        msExchRecipientTypeDetails and extensionAttribute1-15 do not exist in a
+        new domain. They are added as attributeSchema objects with Exchange's
+        attributeIDs and allowed on the mailRecipient auxiliary class (so on users,
+        groups and contacts). Idempotent: what is there is left alone, and an
+        empty list says nothing had to change.
+        """
+        if not self.is_running():
+            raise LabError("The lab DC is not running; start it before extending its schema")
+        conn = self.connection()
+        try:
+            return self._extend_schema(conn)
+        except LDAPException as exc:
+            raise LabError(f"Extending the lab DC's schema failed: {exc}") from exc
+        finally:
+            conn.unbind()
+
+    def _schema_dn(self, conn: ldap3.Connection) -> str:
+        if not conn.search("", "(objectClass=*)", ldap3.BASE, attributes=["schemaNamingContext"]) \
+                or not conn.response:
+            raise LabError(f"Cannot read the rootDSE of the lab DC: {conn.result.get('description')}")
+        value = conn.response[0]["raw_attributes"]["schemaNamingContext"][0]
+        return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+    def _extend_schema(self, conn: ldap3.Connection) -> list[str]:
+        schema = self._schema_dn(conn)
+        conn.search(schema, "(objectClass=attributeSchema)", ldap3.LEVEL, attributes=["lDAPDisplayName"])
+        present = {str(v).lower() for r in conn.response if r.get("type") == "searchResEntry"
+                   for v in r["attributes"].get("lDAPDisplayName", [])}
+        added: list[str] = []
+        for a in EXCHANGE_ATTRIBUTES:
+            if a.name.lower() in present:
+                continue
+            attrs: dict[str, object] = {
+                "cn": a.cn, "lDAPDisplayName": a.name, "attributeID": a.attribute_id,
+                "attributeSyntax": a.syntax[0], "oMSyntax": str(a.syntax[1]), "isSingleValued": "TRUE",
+                "adminDisplayName": a.cn, "adminDescription": a.cn,
+            }
+            if a.range_upper is not None:
+                attrs.update(rangeLower="1", rangeUpper=str(a.range_upper))
+            if not conn.add(f"CN={a.cn},{schema}", ["top", "attributeSchema"], attrs):
+                self._schema_refused(conn, a.name)
+            added.append(a.name)
+        if added:
+            self._refresh_schema(conn)  # the class below may only name attributes the schema cache knows
+
+        recipient = f"{_MAIL_RECIPIENT_CLASS},{schema}"
+        found = self._read(conn, recipient, ["mayContain"])
+        if found is None:
+            raise LabError(f"The lab DC's schema has no {recipient}")
+        allowed = {v.lower() for v in found[1].get("maycontain", [])}
+        missing = [a.name for a in EXCHANGE_ATTRIBUTES if a.name.lower() not in allowed]
+        if missing:
+            if not conn.modify(recipient, {"mayContain": [(ldap3.MODIFY_ADD, missing)]}):
+                self._schema_refused(conn, "mailRecipient")
+            self._refresh_schema(conn)
+        return added
+
+    @staticmethod
+    def _refresh_schema(conn: ldap3.Connection) -> None:
+        """Make the DC load the schema changes now (rather than after its cache times out)."""
+        check_names, conn.check_names = conn.check_names, False  # ldap3 refuses the rootDSE's empty DN
+        try:
+            ok = conn.modify("", {"schemaUpdateNow": [(ldap3.MODIFY_REPLACE, ["1"])]})
+        finally:
+            conn.check_names = check_names
+        if not ok:
+            raise LabError(f"The lab DC did not reload its schema: {conn.result.get('description')} "
+                           f"({conn.result.get('message', '').strip()})")
+
+    def _schema_refused(self, conn: ldap3.Connection, what: str) -> NoReturn:
+        message = conn.result.get("message", "").strip()
+        if "not allowed" in message:
+            raise LabError(f"The lab DC refuses schema changes ({message}): it was started before pybridge "
+                           "managed 'dsdb:schema update allowed' in its smb.conf. Restart it (pybridge lab down, "
+                           "then pybridge lab up) and seed again.")
+        raise LabError(f"Cannot add {what} to the lab DC's schema: {conn.result.get('description')} ({message})")
 
     def _seed(self, conn: ldap3.Connection) -> dict[str, str]:
         dns: dict[str, str] = {}
@@ -754,7 +888,7 @@ class SambaDC:
             uac = UF_NORMAL_ACCOUNT | (UF_ACCOUNTDISABLE if u.disabled else 0)
             attrs = {
                 "sAMAccountName": u.sam, "userPrincipalName": mail, "givenName": u.given, "sn": u.sn,
-                "displayName": u.cn, "mail": mail, "proxyAddresses": [f"SMTP:{mail}"],
+                "displayName": u.cn, "mail": mail, "mailNickname": u.sam, "proxyAddresses": [f"SMTP:{mail}"],
                 "department": u.department, "title": u.title, "company": "Contoso",
                 "userAccountControl": str(uac),
             }
@@ -779,7 +913,7 @@ class SambaDC:
         for key, cn, members, description, mail_local in _GROUPS:
             attrs: dict[str, str | list[str]] = {
                 "sAMAccountName": cn, "groupType": str(GLOBAL_SECURITY_GROUP), "description": description,
-                "member": [dns[m] for m in members],
+                "mailNickname": _mail_nickname(cn), "member": [dns[m] for m in members],
             }
             if mail_local:
                 attrs["mail"] = f"{mail_local}@{mail_domain}"

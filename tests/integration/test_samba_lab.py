@@ -238,7 +238,7 @@ def test_seeded_users(lab, key):
     try:
         e = _read(conn, dns[key], ["objectGUID", "objectClass", "sAMAccountName", "userPrincipalName", "mail",
                                    "givenName", "sn", "displayName", "department", "title",
-                                   "userAccountControl", "proxyAddresses"])
+                                   "userAccountControl", "proxyAddresses", "mailNickname"])
     finally:
         conn.unbind()
     assert e is not None, dns[key]
@@ -249,6 +249,7 @@ def test_seeded_users(lab, key):
     assert a["userPrincipalName"] == f"{sam}@contoso.com"
     assert a["mail"] == f"{sam}@contoso.com"
     assert a["proxyAddresses"] == [f"SMTP:{sam}@contoso.com"]
+    assert a["mailNickname"] == sam
     assert (a["givenName"], a["sn"]) == (given, sn)
     assert a["displayName"] and a["department"] and a["title"]
     assert bool(int(a["userAccountControl"]) & 2) is disabled
@@ -299,6 +300,56 @@ def test_seeded_groups_and_memberships(lab):
         assert transitive == {"jdoe", "zangstrom", "Sales EMEA"}
     finally:
         conn.unbind()
+
+
+def test_schema_has_exchange_attributes_on_users_groups_and_contacts(lab):
+    dc, info, dns, _ = lab
+    assert dc.extend_schema() == []  # seed() added them; running it again changes nothing
+    schema = f"CN=Schema,CN=Configuration,{info.base_dn}"
+    conn = dc.connection()
+    try:
+        conn.search(schema, "(objectClass=attributeSchema)", ldap3.LEVEL,
+                    attributes=["lDAPDisplayName", "attributeID", "attributeSyntax", "oMSyntax", "isSingleValued"])
+        defined = {r["attributes"]["lDAPDisplayName"][0]: r["attributes"] for r in conn.response
+                   if r["type"] == "searchResEntry"}
+        expected = {"mailNickname": ("1.2.840.113556.1.2.447", "2.5.5.12", 64),
+                    "msExchRecipientTypeDetails": ("1.2.840.113556.1.4.7000.102.50746", "2.5.5.16", 65),
+                    "extensionAttribute1": ("1.2.840.113556.1.2.423", "2.5.5.12", 64),
+                    "extensionAttribute10": ("1.2.840.113556.1.2.432", "2.5.5.12", 64),
+                    "extensionAttribute11": ("1.2.840.113556.1.2.599", "2.5.5.12", 64),
+                    "extensionAttribute15": ("1.2.840.113556.1.2.603", "2.5.5.12", 64)}
+        for name, (oid, syntax, om) in expected.items():
+            a = defined[name]
+            assert (a["attributeID"][0], a["attributeSyntax"][0], int(a["oMSyntax"][0])) == (oid, syntax, om), name
+            assert a["isSingleValued"][0] == "TRUE", name
+        assert {f"extensionAttribute{n}" for n in range(1, 16)} <= set(defined)
+        assert len({defined[a.name]["attributeID"][0] for a in samba_mod.EXCHANGE_ATTRIBUTES}) == 17
+        recipient = _read(conn, f"CN=Mail-Recipient,{schema}", ["mayContain"])["attributes"]["mayContain"]
+        assert {a.name.lower() for a in samba_mod.EXCHANGE_ATTRIBUTES} <= {m.lower() for m in recipient}
+
+        # the seed wrote mailNickname on the sample groups (users: test_seeded_users)
+        for key, nickname in (("group", "Sales"), ("group_nested", "SalesEMEA"), ("group_pilot", "PilotSync")):
+            assert _read(conn, dns[key], ["mailNickname"])["attributes"]["mailNickname"] == nickname
+
+        # writable on a user, a group and a contact; single-valued; a large integer beyond 32 bits
+        changes = {"mailNickname": [(ldap3.MODIFY_REPLACE, ["SystemMailbox{1f05a927}"])],
+                   "msExchRecipientTypeDetails": [(ldap3.MODIFY_REPLACE, ["34359738368"])],
+                   "extensionAttribute7": [(ldap3.MODIFY_REPLACE, ["x7"])]}
+        for key in ("user_disabled", "group_pilot", "contact"):
+            assert conn.modify(dns[key], changes), (key, conn.result)
+            a = _read(conn, dns[key], list(changes))["attributes"]
+            assert (a["mailNickname"], a["msExchRecipientTypeDetails"], a["extensionAttribute7"]) == \
+                ("SystemMailbox{1f05a927}", "34359738368", "x7"), key
+        assert not conn.modify(dns["user_disabled"], {"extensionAttribute7": [(ldap3.MODIFY_ADD, ["second"])]})
+        assert not conn.modify(dns["user_disabled"], {"extensionAttribute1": [(ldap3.MODIFY_REPLACE, ["x" * 1025])]})
+        assert conn.result["description"] == "invalidAttributeSyntax"  # rangeUpper 1024, as Exchange's
+    finally:
+        for key in ("user_disabled", "group_pilot", "contact"):
+            conn.modify(dns[key], {"msExchRecipientTypeDetails": [(ldap3.MODIFY_DELETE, [])],
+                                   "extensionAttribute7": [(ldap3.MODIFY_DELETE, [])]})
+        conn.modify(dns["contact"], {"mailNickname": [(ldap3.MODIFY_DELETE, [])]})
+        conn.unbind()
+    dc.seed()  # puts the sample's mailNicknames back
 
 
 def test_special_character_dns_round_trip(lab):
