@@ -30,8 +30,8 @@ from typing import Any, Callable, Sequence
 from ..dn import InvalidDnError, canonical
 from ..model import AttributeInfo
 from ..values import display, display_list
-from .expression import CompiledExpression, Env
-from .functions import (AUTHORITATIVE_NULL, IGNORE_THIS_FLOW, ExprTypeError, Special, display_value, to_num,
+from .expression import CompiledExpression, Env, explained_value
+from .functions import (AUTHORITATIVE_NULL, IGNORE_THIS_FLOW, ExprTypeError, Special, to_num,
                         to_str, truth)
 from .loader import DEFAULT_ANCHOR, _bits, load_rules
 from .model import INBOUND, OUTBOUND, AttributeFlow, Rule, RuleEvaluationError, ScopeClause
@@ -183,7 +183,7 @@ class _CompiledRule:
                     text = c.text
                     if with_values:
                         vals = attrs.get(c.attribute.lower())
-                        shown = display_value(vals[0] if vals and len(vals) == 1 else vals or None)
+                        shown = explained_value(vals[0] if vals and len(vals) == 1 else vals or None)
                         text += f" ({c.attribute} = {shown})"
                     failed.append(text)
             parts.append(", ".join(failed))

@@ -892,8 +892,20 @@ class CompiledExpression:
         values = []
         for name in seen:
             v = _attr_fn(name)(env)
-            values.append(f"{name} = {display_value(v)}")
+            values.append(f"{name} = {explained_value(v)}")
         return text + (f" ({'; '.join(values)})" if values else "")
+
+
+#: An explanation lists at most this many values of a multi-valued attribute (a group of 250,000 members
+#: filtered by Count([member]) would otherwise put every member's DN into the run's Reason).
+EXPLAIN_MAX_VALUES = 5
+
+
+def explained_value(v: Any) -> str:
+    if isinstance(v, list) and len(v) > EXPLAIN_MAX_VALUES:
+        shown = ", ".join(display_value(x) for x in v[:EXPLAIN_MAX_VALUES - 2])
+        return f"[{shown}, ... ({len(v)} values)]"
+    return display_value(v)
 
 
 def _balanced(s: str) -> bool:
