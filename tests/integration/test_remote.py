@@ -290,7 +290,7 @@ def test_server_that_is_down_is_unreachable_after_bounded_retries(tmp_path, monk
     assert run.code == 1
     status = run.doc["StatusInfo"]
     assert status["ErrorCode"] == "RemoteHostUnreachable" and "Connection refused" in status["Reason"]
-    assert run.stderr.count("retrying in") == 2 and run.seconds < 20
+    assert run.stderr.count("retrying in") == 2 and run.seconds < 30
     assert status["RecommendedAction"].startswith("Check the computer name")
 
 
@@ -334,11 +334,11 @@ def test_a_run_that_outlasts_the_operation_timeout_is_stopped(endpoints, pki, tm
     run = sync(*connect_args(ep, pki, transport=transport), "--operation-timeout", "2", "--distinguished-name",
                INJECTION_DN)
     assert run.code == 1 and run.doc["StatusInfo"]["ErrorCode"] == "RemoteTimeout", run.stderr
-    assert run.seconds < 15
-    deadline = time.monotonic() + 10
+    assert run.seconds < 30  # well before the minute the engine would take, even on a loaded machine
+    deadline = time.monotonic() + 20
     while not ep.module.runs and time.monotonic() < deadline:  # the server side stops the engine as well
         time.sleep(0.1)
-    assert ep.module.runs and ep.module.runs[0][1] - ep.module.runs[0][0] < 15
+    assert ep.module.runs and ep.module.runs[0][1] - ep.module.runs[0][0] < 45
 
 
 def test_plain_http_needs_message_encryption_or_an_explicit_allowance(endpoints, pki):
