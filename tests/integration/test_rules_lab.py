@@ -19,7 +19,8 @@ import ldap3
 import pytest
 
 from pybridge.core.rules import RuleSet
-from pybridge.lab.samba import _unicode_pwd, generate_password
+from pybridge.lab import samba as samba_mod
+from pybridge.lab.samba import _unicode_pwd, generate_password, sid_to_string
 from tests.integration.conftest import run_cli
 
 pytestmark = pytest.mark.integration
@@ -132,7 +133,8 @@ def test_service_accounts_are_filtered_by_sam_account_name(lab, tmp_path, sam, c
 
 @pytest.mark.parametrize("nickname,condition", [
     ("SystemMailbox{1f05a927-8d3e-4a6b-9c1d-2e5f7a8b9c0d}",
-     'Left([mailNickname], 14) = "SystemMailbox{" (mailNickname = "SystemMailbox{1f05a927-8d3e-4a6b-9c1d-2e5f7a8b9c0d}")'),
+     'Left([mailNickname], 14) = "SystemMailbox{" '
+     '(mailNickname = "SystemMailbox{1f05a927-8d3e-4a6b-9c1d-2e5f7a8b9c0d}")'),
     ("CAS_{5d1a0c2e}",
      'Left([mailNickname], 4) = "CAS_" && (InStr([mailNickname], "}") > 0) (mailNickname = "CAS_{5d1a0c2e}")'),
 ])
@@ -201,7 +203,8 @@ def test_replication_conflict_object_is_filtered(lab, tmp_path):
     dn = f"CN=Rules Conflict\\0ACNF:{guid},{USERS_OU}"
     with ad_object(lab, dn, USER_CLASSES, user_attrs("rconflict"), password=True):
         r = sync(lab, tmp_path, dn)
-    assert_filtered(r, USER_JOIN, 'cloudFiltered is True because CBool(InStr(DNComponent(CRef([dn]),1),"\\\\0ACNF:")>0)',
+    assert_filtered(r, USER_JOIN,
+                    'cloudFiltered is True because CBool(InStr(DNComponent(CRef([dn]),1),"\\\\0ACNF:")>0)',
                     f"CNF:{guid}")
     assert writes(lab.emulator) == []
 
@@ -220,13 +223,9 @@ def test_user_without_a_readable_sam_account_name_is_filtered(lab, tmp_path):
             assert conn.response[0]["attributes"]["sAMAccountName"][0].startswith("$")  # made up by the DC
             assert not conn.modify(dn, {"sAMAccountName": [(ldap3.MODIFY_DELETE, [])]})
             conn.search(lab.info.connector_dn, "(objectClass=*)", ldap3.BASE, attributes=["objectSid"])
-            sid = conn.response[0]["attributes"]["objectSid"][0]
-            sid = sid if isinstance(sid, str) else None
-            if sid is None:
-                from pybridge.lab.samba import sid_to_string
-                sid = sid_to_string(conn.response[0]["raw_attributes"]["objectSid"][0])
+            sid = sid_to_string(conn.response[0]["raw_attributes"]["objectSid"][0])
             res = subprocess.run(
-                ["samba-tool", "dsacl", "set", "-s", str(lab.dc.smb_conf),
+                [samba_mod._which("samba-tool") or "samba-tool", "dsacl", "set", "-s", str(lab.dc.smb_conf),
                  "-H", str(lab.dc.base_dir / "private" / "sam.ldb"), "--action=deny",
                  f"--objectdn={dn}", f"--sddl=(OD;;RP;{sam_guid};;{sid})"],
                 capture_output=True, text=True, timeout=120, check=False, stdin=subprocess.DEVNULL)
