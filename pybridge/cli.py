@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                    help="wait up to SECONDS for a running sync to finish (default: fail at once with "
                    "no-start-ma-already-running)")
+    from .remote.cli import add_compare_parser, add_sync_arguments
+    add_sync_arguments(s)
+    add_compare_parser(sub)
 
     sch = sub.add_parser("scheduler", help="Get-ADSyncScheduler / Set-ADSyncScheduler settings",
                          description="Read or change the scheduler settings kept in the state store (the "
@@ -171,6 +174,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
     if dn is None:
         sys.stderr.write("pybridge: error: the distinguished name is required (--distinguished-name DN)\n")
         return EXIT_USAGE
+    if getattr(args, "computer_name", None):
+        return _remote_sync(args)
     from .engine import load_rules
     try:
         cfg = configlib.load(args.config)
@@ -204,6 +209,23 @@ def cmd_sync(args: argparse.Namespace) -> int:
         if status.recommended_action:
             sys.stderr.write(f"pybridge: recommended action: {status.recommended_action}\n")
     return result.exit_code
+
+
+def _remote_sync(args: argparse.Namespace) -> int:
+    """`pybridge sync --computer-name ...`: run on the sync servers over WinRM/PSRP."""
+    from dataclasses import replace
+
+    from . import config as configlib
+    from .errors import ConfigError
+    from .remote.cli import run_sync
+    try:
+        remote, report_dir = configlib.load_remote(args.config)
+    except ConfigError as exc:
+        sys.stderr.write(f"pybridge: configuration error: {exc}\n")
+        return EXIT_USAGE
+    if report_dir is not None and remote.report_directory is None:
+        remote = replace(remote, report_directory=report_dir)
+    return run_sync(args, None, remote)
 
 
 def _announce_report(path: str, progress: str, open_it: bool) -> None:
@@ -477,6 +499,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_history(args)
         if args.command == "rules":
             return cmd_rules(args)
+        if args.command == "compare":
+            from .remote.cli import run_compare
+            return run_compare(args)
     except KeyboardInterrupt:
         sys.stderr.write("pybridge: interrupted; nothing was committed to the state store\n")
         return 130

@@ -20,6 +20,8 @@ from ldap3.utils.dn import parse_dn
 
 from . import platform
 from .errors import ConfigError
+from .remote import settings as remote_settings
+from .remote.settings import RemoteSettings
 
 DEFAULT_OBJECT_TYPES = ("user", "inetOrgPerson", "group", "contact")
 KNOWN_OBJECT_TYPES = ("user", "inetOrgPerson", "group", "contact", "foreignSecurityPrincipal", "computer")
@@ -132,6 +134,7 @@ class Config:
     warnings: tuple[str, ...] = field(default=())
     rule_files: tuple[Path, ...] = field(default=())
     include_default_rules: bool = True
+    remote: RemoteSettings = field(default_factory=RemoteSettings)
 
     def secrets(self) -> list[Secret]:
         out: list[Secret] = [c.password for c in self.ad_connectors]
@@ -390,7 +393,7 @@ def parse(data: Any, *, path: Path | None = None, check_secrets: bool = True) ->
     """Validate an already-parsed YAML document."""
     base = path.parent if path else Path.cwd()
     r = _Reader(base)
-    top = r.mapping(data, "", {"version", "ad_connectors", "entra", "sync", "state", "report", "rules"})
+    top = r.mapping(data, "", {"version", "ad_connectors", "entra", "sync", "state", "report", "rules", "remote"})
     if data is not None and not isinstance(data, dict):
         raise ConfigError(f"{path or 'configuration'}: the document must be a mapping",
                           problems=["(top): must be a mapping"])
@@ -438,6 +441,8 @@ def parse(data: Any, *, path: Path | None = None, check_secrets: bool = True) ->
     include_default_rules = r.boolean(ru, "include_defaults", "rules", True)
     state_path = _local(r.string(st, "path", "state"), platform.state_path())
     report_dir = _local(r.string(rp, "directory", "report"), platform.report_dir())
+    remote, remote_problems = remote_settings.parse(top.get("remote"), base_dir=base, check_secrets=check_secrets)
+    r.problems.extend(remote_problems)
     if r.problems:
         where = str(path) if path else "configuration"
         raise ConfigError(f"{where} has {len(r.problems)} problem(s):\n  " + "\n  ".join(r.problems),
@@ -451,7 +456,7 @@ def parse(data: Any, *, path: Path | None = None, check_secrets: bool = True) ->
         warnings.append("TLS certificate validation is OFF for Microsoft Graph (entra.verify_tls: false)")
     return Config(path=path, ad_connectors=tuple(connectors), entra=entra, sync=sync,
                   state_path=state_path, report_dir=report_dir, warnings=tuple(warnings),
-                  rule_files=tuple(rule_files), include_default_rules=include_default_rules)
+                  rule_files=tuple(rule_files), include_default_rules=include_default_rules, remote=remote)
 
 
 def resolve_path(explicit: str | os.PathLike[str] | None) -> Path:
@@ -482,3 +487,34 @@ def load(explicit: str | os.PathLike[str] | None = None, *, check_secrets: bool 
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError(f"{path}: not valid YAML{where}: {problem}", problems=[f"(yaml){where}: {problem}"]) from None
     return parse(data, path=path.resolve(), check_secrets=check_secrets)
+
+
+def load_remote(explicit: str | os.PathLike[str] | None = None) -> tuple[RemoteSettings, Path | None]:
+    """For `pybridge sync --computer-name`: only the remote: and report: sections matter.
+
+    A workstation needs no AD or Entra settings; without any configuration file the
+    options on the command line are enough.
+    """
+    path = resolve_path(explicit)
+    if not path.exists() and explicit is None:
+        return RemoteSettings(), None
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file {path} not found", problems=[f"{path}: not found"]) from None
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"configuration file {path} cannot be read: {exc}", problems=[str(exc)]) from None
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"{path}: the document must be a mapping", problems=["(top): must be a mapping"])
+    data = data or {}
+    base = path.resolve().parent
+    remote, problems = remote_settings.parse(data.get("remote"), base_dir=base, check_secrets=True)
+    report = data.get("report") if isinstance(data.get("report"), dict) else {}
+    directory = report.get("directory")
+    if problems:
+        raise ConfigError(f"{path} has {len(problems)} problem(s):\n  " + "\n  ".join(problems), problems=problems)
+    report_dir = None
+    if isinstance(directory, str) and directory.strip():
+        p = Path(os.path.expanduser(directory))
+        report_dir = p if p.is_absolute() else base / p
+    return remote, report_dir

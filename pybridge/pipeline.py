@@ -302,7 +302,8 @@ class Pipeline:
         assert run.connector is not None and run.ad_object is not None and self.graph is not None
         entra = self.config.entra
         self._apply_rules(run)
-        if run.rule_error is not None or (run.inbound is not None and run.inbound.excluded):
+        if run.rule_error is not None or (run.inbound is not None and run.inbound.excluded) or \
+                (run.outbound is not None and run.outbound.excluded):
             step.details["Run step result"] = "success"
             step.details["Match"] = "Not searched: the sync rules do not project this object (see the Sync step)"
             return
@@ -462,7 +463,15 @@ class Pipeline:
                              f'This is expected for system and service objects. If the object should sync, change '
                              f'the attribute named in the reason, or customise the rule "{rule}" (a rule of your own '
                              "with a lower precedence number, under rules.files).")
-        assert run.outbound is not None and run.source_anchor is not None
+        assert run.outbound is not None
+        if run.outbound.excluded:
+            rule, condition = run.outbound.excluded
+            step.details["Out of scope sync rules"] = "; ".join(run.outbound.out_of_scope) or "(none)"
+            raise StepFailed(Status.SKIPPED, "FilteredObject",
+                             f'Object is not provisioned to Entra ID by sync rule "{rule}": {condition}.',
+                             "Entra Connect exports only security groups and mail-enabled groups; make the group a "
+                             f'security group if it should sync, or customise the rule "{rule}".')
+        assert run.source_anchor is not None
         mv_type = run.inbound.mv_type or "person"
         existing = self.store.mv_for(run.connector.name, run.anchor_guid or "")
         mv_id = existing[0] if existing else self.store.mv_by_anchor(run.source_anchor)

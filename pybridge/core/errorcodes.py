@@ -132,6 +132,54 @@ _CODES = [
     ErrorCode("no-start-ma-already-running", "nonServiceFailure", "Another sync holds the lock.",
               "Wait for the running sync to finish, then run again.",
               "https://aka.ms/aadc-exporterror-no-start-ma-already-running"),
+    ErrorCode("RemoteHostUnreachable", "nonServiceFailure",
+              "The sync server could not be reached on its WinRM port (name not resolved, connection "
+              "refused or timed out).",
+              "Check the computer name, that WinRM listens (winrm enumerate winrm/config/listener) and that "
+              "firewalls allow the port (5986 for HTTPS, 5985 for HTTP)."),
+    ErrorCode("RemoteAuthenticationFailed", "nonServiceFailure",
+              "The sync server refused the credentials (HTTP 401).",
+              "Check the user name (DOMAIN\\user or user@domain), the password source and the "
+              "authentication method; Basic needs a local account and AllowBasic on the listener."),
+    ErrorCode("RemoteAccessDenied", "nonServiceFailure",
+              "The credentials were accepted but the account may not open a remote shell.",
+              "Add the account to the server's Remote Management Users (or Administrators) group, or to "
+              "the session configuration's permissions."),
+    ErrorCode("RemoteTlsValidationFailed", "nonServiceFailure",
+              "The sync server's HTTPS certificate did not validate (untrusted issuer, expired, or a name "
+              "that does not match the computer name).",
+              "Give the issuing CA with --ca-file (remote.servers.<name>.ca_file), or connect with the "
+              "name the certificate was issued for."),
+    ErrorCode("RemoteModuleNotFound", "nonServiceFailure",
+              "The module holding Invoke-ADSyncSingleObjectSync was not found on the sync server.",
+              "Check --module-path (remote.servers.<name>.module_path); Entra Connect installs it at "
+              "C:\\Program Files\\Microsoft Azure AD Sync\\Bin\\ADSyncDiagnostics\\ADSyncDiagnostics.psm1."),
+    ErrorCode("RemoteModuleImportFailed", "nonServiceFailure",
+              "The module was found but could not be imported on the sync server.",
+              "Read the remote error; check the execution policy and that the module's dependencies "
+              "(the ADSync module) are installed."),
+    ErrorCode("RemoteCmdletFailed", "nonServiceFailure",
+              "Invoke-ADSyncSingleObjectSync failed on the sync server without returning a result.",
+              "Read the remote error in the reason; run the cmdlet on the server to see the full error."),
+    ErrorCode("RemoteThrottled", "nonServiceFailure",
+              "The sync server's WinRM service refused the request because a quota was exceeded (too many "
+              "shells or operations for this user) or it is overloaded (HTTP 503).",
+              "Retry in a few minutes; close stale sessions or raise MaxShellsPerUser / "
+              "MaxConcurrentOperationsPerUser on the server."),
+    ErrorCode("RemoteTimeout", "nonServiceFailure",
+              "The remote run did not finish within the operation timeout.",
+              "Raise --operation-timeout (remote.servers.<name>.operation_timeout); check whether a sync "
+              "cycle is running on the server."),
+    ErrorCode("RemoteWinRMError", "nonServiceFailure",
+              "The WinRM service answered with an error (a WS-Management fault or an unexpected HTTP "
+              "status).",
+              "Read the fault in the reason; check the session configuration name and the WinRM service "
+              "on the server."),
+    ErrorCode("RemoteProtocolError", "nonServiceFailure",
+              "The sync server's answer could not be understood (no JSON result, a broken stream, a TLS "
+              "handshake that is not HTTPS).",
+              "Check that the port speaks the chosen protocol (HTTPS on 5986, HTTP on 5985) and that the "
+              "module is a version that returns the result as JSON."),
     ErrorCode("UsageError", "nonServiceFailure", "The command line is wrong.",
               "See pybridge --help and the subcommand's --help."),
     ErrorCode("SourceError", "nonServiceFailure", "Active Directory could not be read as needed.",

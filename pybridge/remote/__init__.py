@@ -17,68 +17,14 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
+from ..core.errorcodes import ERROR_CODES as ALL_CODES
+from ..core.errorcodes import ErrorCode
 from ..errors import PyBridgeError
 
 
-@dataclass(frozen=True)
-class RemoteErrorCode:
-    code: str
-    category: str  # errorCategory of Graph's provisioningErrorInfo: failure | nonServiceFailure
-    meaning: str
-    action: str
-
-
-#: Every ErrorCode the remote path puts into StatusInfo, with meaning and recommended action.
-ERROR_CODES: dict[str, RemoteErrorCode] = {c.code: c for c in (
-    RemoteErrorCode("RemoteHostUnreachable", "nonServiceFailure",
-                    "The sync server could not be reached on its WinRM port (name not resolved, connection "
-                    "refused or timed out).",
-                    "Check the computer name, that WinRM listens (winrm enumerate winrm/config/listener) and that "
-                    "firewalls allow the port (5986 for HTTPS, 5985 for HTTP)."),
-    RemoteErrorCode("RemoteAuthenticationFailed", "nonServiceFailure",
-                    "The sync server refused the credentials (HTTP 401).",
-                    "Check the user name (DOMAIN\\user or user@domain), the password source and the "
-                    "authentication method; Basic needs a local account and AllowBasic on the listener."),
-    RemoteErrorCode("RemoteAccessDenied", "nonServiceFailure",
-                    "The credentials were accepted but the account may not open a remote shell.",
-                    "Add the account to the server's Remote Management Users (or Administrators) group, or to "
-                    "the session configuration's permissions."),
-    RemoteErrorCode("RemoteTlsValidationFailed", "nonServiceFailure",
-                    "The sync server's HTTPS certificate did not validate (untrusted issuer, expired, or a name "
-                    "that does not match the computer name).",
-                    "Give the issuing CA with --ca-file (remote.servers.<name>.ca_file), or connect with the "
-                    "name the certificate was issued for."),
-    RemoteErrorCode("RemoteModuleNotFound", "nonServiceFailure",
-                    "The module holding Invoke-ADSyncSingleObjectSync was not found on the sync server.",
-                    "Check --module-path (remote.servers.<name>.module_path); Entra Connect installs it at "
-                    "C:\\Program Files\\Microsoft Azure AD Sync\\Bin\\ADSyncDiagnostics\\ADSyncDiagnostics.psm1."),
-    RemoteErrorCode("RemoteModuleImportFailed", "nonServiceFailure",
-                    "The module was found but could not be imported on the sync server.",
-                    "Read the remote error; check the execution policy and that the module's dependencies "
-                    "(the ADSync module) are installed."),
-    RemoteErrorCode("RemoteCmdletFailed", "nonServiceFailure",
-                    "Invoke-ADSyncSingleObjectSync failed on the sync server without returning a result.",
-                    "Read the remote error in the reason; run the cmdlet on the server to see the full error."),
-    RemoteErrorCode("RemoteThrottled", "nonServiceFailure",
-                    "The sync server's WinRM service refused the request because a quota was exceeded (too many "
-                    "shells or operations for this user) or it is overloaded (HTTP 503).",
-                    "Retry in a few minutes; close stale sessions or raise MaxShellsPerUser / "
-                    "MaxConcurrentOperationsPerUser on the server."),
-    RemoteErrorCode("RemoteTimeout", "nonServiceFailure",
-                    "The remote run did not finish within the operation timeout.",
-                    "Raise --operation-timeout (remote.servers.<name>.operation_timeout); check whether a sync "
-                    "cycle is running on the server."),
-    RemoteErrorCode("RemoteWinRMError", "nonServiceFailure",
-                    "The WinRM service answered with an error (a WS-Management fault or an unexpected HTTP "
-                    "status).",
-                    "Read the fault in the reason; check the session configuration name and the WinRM service "
-                    "on the server."),
-    RemoteErrorCode("RemoteProtocolError", "nonServiceFailure",
-                    "The sync server's answer could not be understood (no JSON result, a broken stream, a TLS "
-                    "handshake that is not HTTPS).",
-                    "Check that the port speaks the chosen protocol (HTTPS on 5986, HTTP on 5985) and that the "
-                    "module is a version that returns the result as JSON."),
-)}
+# The remote path's ErrorCodes live in the one table, pybridge.core.errorcodes; this is their view.
+RemoteErrorCode = ErrorCode
+ERROR_CODES: dict[str, ErrorCode] = {c: e for c, e in ALL_CODES.items() if c.startswith("Remote")}
 
 
 class RemoteError(PyBridgeError):

@@ -444,3 +444,32 @@ def test_endpoint_runs_as_a_process(tmp_path, pki, monkeypatch):
         assert proc.wait(timeout=20) == 0
     assert not ready.exists()
 
+
+
+# -- through the real command line, settings from the configuration's remote: section ----------------------------
+def test_cli_remote_settings_from_the_configuration(lab, endpoints, pki, tmp_path):
+    from contextlib import redirect_stderr, redirect_stdout
+
+    from pybridge.cli import main
+
+    ep = endpoints("aadc01", engine_config=engine_config(lab, tmp_path / "server"))
+    cfg = tmp_path / "workstation.yaml"
+    cfg.write_text(
+        "remote:\n"
+        "  servers:\n"
+        f"    aadc01: {{host: 127.0.0.1, port: {ep.port}, ca_file: '{pki['ca']}', username: '{ACCOUNT}',\n"
+        f"             password_env: {PW_ENV}, auth: ntlm, retries: 0}}\n"
+        "  groups:\n"
+        "    sync-servers: [aadc01]\n"
+        f"report:\n  directory: '{tmp_path / 'local-reports'}'\n")
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(["sync", "--config", str(cfg), "--computer-name", "sync-servers", "--staging-mode",
+                     INJECTION_DN])
+    assert code in (0, 1), err.getvalue()
+    doc = json.loads(out.getvalue())
+    assert doc["ComputerName"] == "aadc01"
+    (call,) = invoke_calls(ep)
+    assert call.parameters["DistinguishedName"] == ("String", INJECTION_DN)  # a typed string, verbatim
+    assert call.parameters["StagingMode"][1] is True
+    assert writes(lab.emulator) == []

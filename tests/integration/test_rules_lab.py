@@ -285,17 +285,16 @@ def test_replication_conflict_group_is_filtered(lab, tmp_path):
 
 def test_distribution_group_that_is_not_mail_enabled_is_not_provisioned(lab, tmp_path):
     # Not filtered inbound: "Out to AAD - Group Join" provisions distribution groups only when they are
-    # mail-enabled. The Sync step lists that rule as out of scope with its failed clauses; the Export
-    # step then stops because Graph can write no distribution group at all.
+    # mail-enabled, so Entra Connect never exports this one: Skipped at the Sync step, naming the rule and the
+    # clauses that failed.
     with new_group(lab, "Rules Distribution", GLOBAL_DISTRIBUTION_GROUP) as dn:
         r = sync(lab, tmp_path, dn)
-    assert r.code == 1, r.stderr
+    assert r.code == 3, r.stderr
     info = r.json["StatusInfo"]
-    assert info["ErrorCode"] == "UnsupportedObjectType" and "distribution group" in info["Reason"]
-    assert r.step(9)["Status"] == "Success" and r.step(10)["Status"] == "Failure"
-    out_of_scope = r.step(9)["Details"]["Out of scope sync rules"]
-    assert "Out to AAD - Group Join (Scope conditions not satisfied:" in out_of_scope
-    assert "[securityEnabled EQUAL True]" in out_of_scope and "[mailEnabled EQUAL True]" in out_of_scope
+    assert info["ErrorCode"] == "FilteredObject"
+    assert 'sync rule "Out to AAD - Group Join"' in info["Reason"]
+    assert "[securityEnabled EQUAL True]" in info["Reason"] and "[mailEnabled EQUAL True]" in info["Reason"]
+    assert r.step(9)["Status"] == "Skipped" and r.step(10)["Status"] == "Skipped"
     assert writes(lab.emulator) == []
 
 

@@ -94,7 +94,7 @@ def test_mail_enabled_security_group_cannot_be_written(lab, tmp_path):
     assert writes(lab.emulator) == []
 
 
-def test_distribution_group_cannot_be_written(lab, tmp_path):
+def test_distribution_group_is_not_provisioned(lab, tmp_path):
     dn = "CN=Newsletter,OU=Groups,OU=Corp,DC=contoso,DC=com"
     conn = lab.dc.connection()
     try:
@@ -103,7 +103,10 @@ def test_distribution_group_cannot_be_written(lab, tmp_path):
     finally:
         conn.delete(dn)
         conn.unbind()
-    assert_failure(r, 10, "UnsupportedObjectType", "distribution group")
+    assert r.code == 3 and r.step(9)["Status"] == "Skipped"
+    info = r.json["StatusInfo"]
+    assert info["ErrorCode"] == "FilteredObject" and "Out to AAD - Group Join" in info["Reason"]
+    assert writes(lab.emulator) == []
 
 
 def test_cloud_admin_is_never_soft_matched(lab, tmp_path):

@@ -135,5 +135,10 @@ def test_example_configuration_is_valid_and_documents_every_key(monkeypatch):
                 "password_env", "password_file", "partitions", "include", "exclude", "object_types", "group",
                 "nested", "tenant_id", "client_id", "client_secret_env", "client_secret_file", "certificate",
                 "key_password_env", "authority_host", "graph_endpoint", "verify_tls", "timeout", "source_anchor",
-                "soft_match", "staging_mode", "path", "directory", "retry", "max_wait", "max_attempts"]:
+                "soft_match", "staging_mode", "path", "directory", "retry", "max_wait", "max_attempts",
+                "block_cloud_object_takeover_through_hard_match", "rules", "files", "include_defaults",
+                "remote", "max_parallel", "report_directory", "defaults", "transport", "use_ssl", "port", "auth",
+                "certificate_file", "certificate_key_file", "validate_tls", "allow_unencrypted", "module_path",
+                "configuration_name", "wsman_path", "operation_timeout", "retries", "retry_backoff", "servers",
+                "host", "groups"]:
         assert f"{key}:" in text, key
