@@ -14,23 +14,16 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from benchlab import BenchLab
 
-import yaml  # noqa: E402
-
-from pybridge.lab.ca import create_ca, issue_server_cert  # noqa: E402
-from pybridge.lab.graph_emulator import GraphEmulator  # noqa: E402
-from pybridge.lab.samba import SambaDC  # noqa: E402
-from pybridge.store import ENTRA, CSObject, RunWrites, Store  # noqa: E402
+from pybridge.store import ENTRA, CSObject, RunWrites, Store
 
 
-def run_child(cmd: list[str], workdir: Path) -> tuple[float, int, int, str]:
+def run_child(cmd: list[str], workdir: Path) -> tuple[float, int, int]:
     """Run *cmd*, its output going to files (a 50,000-member result does not fit a pipe's buffer)."""
     out_path, err_path = workdir / "child.out", workdir / "child.err"
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
@@ -41,7 +34,7 @@ def run_child(cmd: list[str], workdir: Path) -> tuple[float, int, int, str]:
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         print(err_path.read_text()[-2000:], file=sys.stderr)
-    return wall, code, usage.ru_maxrss, out_path.read_text()
+    return wall, code, usage.ru_maxrss
 
 
 def main() -> int:
@@ -50,89 +43,59 @@ def main() -> int:
     ap.add_argument("--host", default="127.0.0.51")
     args = ap.parse_args()
     n = args.members
-    root = Path(tempfile.mkdtemp(prefix="pybridge-groupbench-"))
-    ca = create_ca(root / "ca")
-    dc = SambaDC(root / "dc", ca=ca, host=args.host)
-    info = dc.start()
-    dc.seed()  # the connector account and the sample
-    cert = issue_server_cert(ca, root / "graph", "graph", names=("localhost", "127.0.0.1"))
-    tenant, client, secret = str(uuid.uuid4()), str(uuid.uuid4()), uuid.uuid4().hex
-    (root / "secret").write_text(secret)
-    (root / "secret").chmod(0o600)
-    emulator = GraphEmulator(certfile=cert.cert, keyfile=cert.key, tenant_id=tenant, client_id=client,
-                             client_secret=secret, page_size=999).start()
-    try:
-        base = info.base_dn
-        ou = f"OU=Bench,{base}"
+    with BenchLab(args.host) as lab:
+        ou = f"OU=Bench,{lab.info.base_dn}"
         group = f"CN=All Staff,{ou}"
-        conn = dc.connection()
         t0 = time.perf_counter()
-        conn.add(ou, ["top", "organizationalUnit"])
-        dns = [f"CN=Bench User {i:06d},{ou}" for i in range(n)]
-        for i, dn in enumerate(dns):
-            conn.add(dn, ["top", "person", "organizationalPerson", "user"],
-                     {"sAMAccountName": f"bench{i:06d}", "userAccountControl": 514})
+        dns = lab.add_users(ou, n)
+        conn = lab.dc.connection()
         conn.add(group, ["top", "group"], {"sAMAccountName": "allstaff"})
         for i in range(0, n, 5000):
             conn.modify(group, {"member": [("MODIFY_ADD", dns[i:i + 5000])]})
         conn.unbind()
         seed_ad = time.perf_counter() - t0
-
-        cfg = {"ad_connectors": [{"name": "contoso.com", "servers": [info.ldaps_url],
-                                  "tls": {"ca_file": str(info.ca_file)},
-                                  "account": {"username": info.connector_username,
-                                              "password_file": str(info.connector_password_file)},
-                                  "partitions": [base]}],
-               "entra": {"tenant_id": tenant, "client_id": client, "client_secret_file": str(root / "secret"),
-                         "authority_host": emulator.base_url, "graph_endpoint": emulator.base_url,
-                         "ca_file": str(ca.cert)},
-               "state": {"path": str(root / "state" / "pybridge.db")}}
-        cfg_path = root / "pybridge.yaml"
-        cfg_path.write_text(yaml.safe_dump(cfg))
+        cfg_path = lab.config()
         # the members as earlier runs would have left them: in Entra, and joined in the state store
         t0 = time.perf_counter()
         writes = RunWrites()
         for i, dn in enumerate(dns):
-            user = emulator.add_user(userPrincipalName=f"bench{i:06d}@contoso.com", displayName=f"Bench {i}",
-                                     mailNickname=f"bench{i:06d}", accountEnabled=False)
+            user = lab.emulator.add_user(userPrincipalName=f"bench{i:06d}@contoso.com", displayName=f"Bench {i}",
+                                         mailNickname=f"bench{i:06d}", accountEnabled=False)
             ad_anchor, mv = str(uuid.uuid4()), str(uuid.uuid4())
             writes.connector_space += [CSObject("contoso.com", ad_anchor, dn, "user", {}),
                                        CSObject(ENTRA, user["id"], None, "user", {"id": user["id"]})]
             writes.metaverse.append((mv, "person", f"anchor{i}", {}))
             writes.joins += [("contoso.com", ad_anchor, mv), (ENTRA, user["id"], mv)]
-        store = Store.open(root / "state" / "pybridge.db")
+        store = Store.open(lab.root / "state" / "pybridge.db")
         store.commit(writes)
         store.close()
         seed_state = time.perf_counter() - t0
 
         cmd = [sys.executable, "-m", "pybridge", "sync", "--config", str(cfg_path), "--progress", "none",
                "--no-html-report", group]
-        emulator.clear_log()
-        wall, code, rss_kb, _ = run_child(cmd, root)
-        log = emulator.requests
+        lab.emulator.clear_log()
+        wall, code, rss_kb = run_child(cmd, lab.root)
+        log = lab.emulator.requests
         http = len([r for r in log if not r.get("batch")])
         batches = len([r for r in log if r["path"] == "/v1.0/$batch"])
-        members = len(emulator.group_members(next(iter(g for g in emulator.groups))))
-        emulator.clear_log()
-        wall2, code2, rss2_kb, _ = run_child(cmd, root)
-        http2 = len([r for r in emulator.requests if not r.get("batch")])
-        rows = [("machine", f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"),
-                ("members", f"{n:,}"),
-                ("(setup) users + group created in Samba", f"{seed_ad:.1f} s"),
-                ("(setup) members recorded as synced", f"{seed_state:.1f} s"),
-                ("create: wall time / exit code", f"{wall:.2f} s / {code}"),
-                ("create: HTTP requests (top level)", f"{http} ({batches} $batch)"),
-                ("create: members in Entra afterwards", f"{members:,}"),
-                ("create: peak memory (max RSS)", f"{rss_kb / 1024:.0f} MiB"),
-                ("unchanged run: wall time / exit code", f"{wall2:.2f} s / {code2}"),
-                ("unchanged run: HTTP requests", str(http2)),
-                ("unchanged run: peak memory (max RSS)", f"{rss2_kb / 1024:.0f} MiB")]
-        width = max(len(k) for k, _ in rows)
-        for k, v in rows:
-            print(f"{k:<{width}}  {v}")
-    finally:
-        emulator.stop()
-        dc.stop()
+        members = len(lab.emulator.group_members(next(iter(lab.emulator.groups))))
+        lab.emulator.clear_log()
+        wall2, code2, rss2_kb = run_child(cmd, lab.root)
+        http2 = len([r for r in lab.emulator.requests if not r.get("batch")])
+    rows = [("machine", f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"),
+            ("members", f"{n:,}"),
+            ("(setup) users + group created in Samba", f"{seed_ad:.1f} s"),
+            ("(setup) members recorded as synced", f"{seed_state:.1f} s"),
+            ("create: wall time / exit code", f"{wall:.2f} s / {code}"),
+            ("create: HTTP requests (top level)", f"{http} ({batches} $batch)"),
+            ("create: members in Entra afterwards", f"{members:,}"),
+            ("create: peak memory (max RSS)", f"{rss_kb / 1024:.0f} MiB"),
+            ("unchanged run: wall time / exit code", f"{wall2:.2f} s / {code2}"),
+            ("unchanged run: HTTP requests", str(http2)),
+            ("unchanged run: peak memory (max RSS)", f"{rss2_kb / 1024:.0f} MiB")]
+    width = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"{k:<{width}}  {v}")
     return 0
 
 

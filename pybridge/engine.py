@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
-from .config import ADConnector, Config
+from .config import ADConnector, Config, EntraConnector
 from .connectors.ad import ADSession
 from .connectors.entra import GraphClient, certificate_credential, token_cache_fingerprint
 from .core.model import ProvisioningStep, SyncResult
@@ -46,6 +46,48 @@ def token_cache_path(config: Config) -> Path:
 _RULES: dict[tuple[object, ...], RuleSet] = {}
 
 
+class ConnectionPool:
+    """Graph clients and bound LDAP sessions kept between the syncs of one process.
+
+    The CLI syncs one object per process; the in-process API (pybridge.sync_object in a
+    loop) syncs many, and then the TLS handshakes, the LDAP bind, msal's authority
+    metadata and the token are paid once instead of once per object.
+    """
+
+    def __init__(self) -> None:
+        self._graph: dict[tuple[EntraConnector, Path], GraphClient] = {}
+        self._ad: dict[ADConnector, ADSession] = {}
+
+    def graph(self, config: Config) -> GraphClient:
+        key = (config.entra, token_cache_path(config))  # the settings themselves: never a recycled id
+        if key not in self._graph:
+            self._graph[key] = graph_client(config)
+        return self._graph[key]
+
+    def ad(self, connector: ADConnector) -> ADSession:
+        session = self._ad.pop(connector, None)
+        if session is None:
+            return ad_session(connector)
+        session.reused = True
+        session.operations = 0
+        return session
+
+    def release(self, session: ADSession, healthy: bool) -> None:
+        if healthy and session.conn is not None:
+            self._ad[session.connector] = session
+        else:
+            session.close()
+
+    def close(self) -> None:
+        for session in self._ad.values():
+            session.close()
+        self._ad.clear()
+        self._graph.clear()
+
+
+POOL = ConnectionPool()
+
+
 def load_rules(config: Config) -> RuleSet:
     """The configuration's sync rules, compiled once per process; RuleError (a ConfigError) lists every problem."""
     key = (config.sync.source_anchor, config.include_default_rules, config.rule_files)
@@ -84,8 +126,8 @@ def sync_object(distinguished_name: str, config: Config, *, staging_mode: bool =
                 warn("the sync scheduler is enabled (SyncCycleEnabled = True); as Microsoft recommends for Single "
                      "Object Sync, disable it first: 'pybridge scheduler set --sync-cycle-enabled false' "
                      "(Set-ADSyncScheduler -SyncCycleEnabled $false), and enable it again afterwards")
-            pipeline = Pipeline(config, store=store, graph_factory=graph_client, ad_factory=ad_session,
-                                progress=progress, rules=load_rules(config))
+            pipeline = Pipeline(config, store=store, graph_factory=POOL.graph, ad_factory=POOL.ad,
+                                progress=progress, rules=load_rules(config), release_ad=POOL.release)
             return pipeline.run(distinguished_name, Options(staging_mode=staging_mode, what_if=what_if),
                                 finish=write_report)
         finally:

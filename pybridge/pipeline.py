@@ -89,13 +89,15 @@ def _attr_json(infos: list[AttributeInfo]) -> str:
 
 class Pipeline:
     def __init__(self, config: Config, *, store: Store, graph_factory: GraphFactory, ad_factory: ADFactory,
-                 rules: RuleSet | None = None, progress: Progress | None = None) -> None:
+                 rules: RuleSet | None = None, progress: Progress | None = None,
+                 release_ad: Callable[[ADSession, bool], None] | None = None) -> None:
         self.config = config
         self.store = store
         self.graph_factory = graph_factory
         self.ad_factory = ad_factory
         self.rules = rules if rules is not None else RuleSet.load(source_anchor=config.sync.source_anchor)
         self.progress = progress
+        self.release_ad = release_ad  # who keeps or closes the LDAP session after the run (default: close)
         self.graph: GraphClient | None = None
         self._domain_cache: list[dict[str, Any]] | None = None
 
@@ -139,7 +141,11 @@ class Pipeline:
                         self.progress(step)
         finally:
             if run.ad is not None:
-                run.ad.close()
+                healthy = not (result.status_info.error_code or "").startswith("Ldap")
+                if self.release_ad is not None:
+                    self.release_ad(run.ad, healthy)
+                else:
+                    run.ad.close()
         result.end_time = utcnow()
         if result.status_info.status == Status.SUCCESS and run.unresolved:
             result.status_info.additional_details = (
@@ -179,6 +185,7 @@ class Pipeline:
     def _scope_entra_domain(self, step: ProvisioningStep, run: _Run, result: SyncResult) -> None:
         entra = self.config.entra
         self.graph = self.graph_factory(self.config)
+        self.graph.start_run()
         try:
             self.graph.token()
         except PyBridgeError as exc:

@@ -103,10 +103,13 @@ class ADSession:
         self.conn: ldap3.Connection | None = None
         self.server_url: str | None = None
         self.operations = 0
+        self.reused = False  # kept bound from an earlier sync (engine.ConnectionPool)
 
     # -- connection -------------------------------------------------------------------------------
     def connect(self) -> str:
-        """Try each server in order; returns the URL that answered."""
+        """Try each server in order; returns the URL that answered (the open connection, when there is one)."""
+        if self.conn is not None and self.server_url is not None:
+            return self.server_url
         failures: list[str] = []
         code = "LdapServerUnavailable"
         for url in self.connector.servers:
@@ -159,13 +162,23 @@ class ADSession:
             self.connect()
         assert self.conn is not None
         self.operations += 1
-        try:
-            self.conn.search(base, filt, search_scope=scope, attributes=attributes, dereference_aliases=ldap3.DEREF_NEVER)
-        except (lx.LDAPSocketOpenError, lx.LDAPSocketReceiveError, lx.LDAPSessionTerminatedByServerError,
-                lx.LDAPCommunicationError, OSError) as exc:
-            raise SourceError(f'Connection to {self.server_url} was lost while reading "{base}": {exc}',
-                              error_code="LdapServerUnavailable",
-                              recommended_action="Check the domain controller and run the sync again.") from None
+        for attempt in (1, 2):
+            try:
+                self.conn.search(base, filt, search_scope=scope, attributes=attributes,
+                                 dereference_aliases=ldap3.DEREF_NEVER)
+                break
+            except (lx.LDAPSocketOpenError, lx.LDAPSocketReceiveError, lx.LDAPSessionTerminatedByServerError,
+                    lx.LDAPCommunicationError, OSError) as exc:
+                if attempt == 1 and self.reused:
+                    # a connection kept from an earlier sync may have been closed by the DC meanwhile
+                    self.close()
+                    self.connect()
+                    assert self.conn is not None
+                    continue
+                raise SourceError(f'Connection to {self.server_url} was lost while reading "{base}": {exc}',
+                                  error_code="LdapServerUnavailable",
+                                  recommended_action="Check the domain controller and run the sync again.") \
+                    from None
         result = self.conn.result or {}
         code = result.get("result", 0)
         if code == 32:  # noSuchObject: absent, or invisible to the connector account

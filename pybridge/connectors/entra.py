@@ -10,6 +10,7 @@ import hashlib
 import json
 import secrets
 import string
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -124,12 +125,19 @@ class GraphClient:
         self._credential = credential
         self._app: msal.ConfidentialClientApplication | None = None
         self._token: str | None = None
+        self._token_until = 0.0
         self._token_from_cache = False
         self.requests = 0
 
     # -- token ------------------------------------------------------------------------------------
+    def start_run(self) -> None:
+        """A client kept between syncs (the in-process API): each run gets its own retry budget."""
+        self.budget = RetryBudget(max_wait=self.entra.retry_max_wait, max_attempts=self.entra.retry_max_attempts)
+        self.requests = 0
+
     def token(self) -> str:
-        if self._token:
+        """A token for Graph: msal's cache answers until it nears expiry, then msal asks anew."""
+        if self._token and time.monotonic() < self._token_until:
             return self._token
         scope = [f"{self.entra.graph_endpoint}/.default"]
         try:
@@ -156,6 +164,8 @@ class GraphClient:
             raise self._token_error(result)
         self._save_cache()
         self._token = result["access_token"]
+        # reuse it in this process for at most 5 minutes; msal's cache renews it before it expires
+        self._token_until = time.monotonic() + min(300, max(0, int(result.get("expires_in", 300)) - 300))
         self._token_from_cache = result.get("token_source") == "cache"
         return self._token
 
