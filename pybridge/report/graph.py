@@ -38,6 +38,14 @@ def to_graph(result: SyncResult, tenant_id: str | None = None) -> dict[str, Any]
             step_type = "matching"  # the Entra import is where hard and soft match happen
         steps.append({"name": st.name, "provisioningStepType": step_type, "status": _STATUS[st.status],
                       "description": st.description, "details": dict(st.details)})
+    unresolved = result.steps[8].details.get("Unresolved references") if len(result.steps) > 8 else None
+    if unresolved:
+        # Graph's own step type for references that could not be resolved; the object itself was exported
+        steps.insert(9, {"name": "ReferenceResolution", "provisioningStepType": "referenceResolution",
+                         "status": "warning",
+                         "description": "References to objects that are not (yet) in Entra ID were skipped; "
+                                        "everything else was exported.",
+                         "details": {"Unresolved references": unresolved}})
     error = None
     if s.status != Status.SUCCESS:
         error = {"errorCode": s.error_code, "reason": s.reason, "additionalDetails": s.additional_details,

@@ -104,3 +104,18 @@ def test_token_endpoint_unknown_tenant_names_the_setting(lab, tmp_path):
     assert r.code == 1 and r.step(2)["Status"] == "Failure"
     assert r.json["StatusInfo"]["ErrorCode"] in ("TenantNotFound", "AuthenticationFailed", "GraphUnavailable")
     assert "entra.tenant_id" in r.json["StatusInfo"]["RecommendedAction"]
+
+
+@pytest.mark.parametrize("aadsts, code, setting", [
+    (700027, "AuthenticationFailed", "client secret"),   # the client assertion/certificate is expired or invalid
+    (65001, "GraphAuthorizationFailed", "admin consent"),  # consent missing
+    (700016, "AuthenticationFailed", "entra.client_id"),   # application not found in the tenant
+])
+def test_token_failures_name_the_setting_to_fix(lab, tmp_path, aadsts, code, setting):
+    lab.emulator.inject_fault(method="POST", path_regex=r"/oauth2/v2\.0/token$", status=400, count=1, body={
+        "error": "invalid_client", "error_description": f"AADSTS{aadsts}: injected by the test.",
+        "error_codes": [aadsts]})
+    r = run_cli("sync", "--config", str(lab.config(tmp_path)), lab.dns["user"])
+    assert r.code == 1 and r.step(2)["Status"] == "Failure"
+    assert r.json["StatusInfo"]["ErrorCode"] == code
+    assert setting in r.json["StatusInfo"]["RecommendedAction"]

@@ -162,3 +162,14 @@ def test_graph_shape_deserialises_with_the_official_sdk(status):
         assert info.error_code == "AttributeValueMustBeUnique" and info.error_category.value == "failure"
     else:
         assert parsed.provisioning_status_info.error_information is None
+
+
+def test_unresolved_references_become_a_reference_resolution_warning():
+    r = sample()
+    r.steps[8].details["Unresolved references"] = "CN=Sales EMEA,OU=Groups,DC=contoso,DC=com"
+    doc = graph.to_graph(r)
+    step = doc["provisioningSteps"][9]
+    assert (step["provisioningStepType"], step["status"]) == ("referenceResolution", "warning")
+    assert "CN=Sales EMEA" in step["details"]["Unresolved references"]
+    assert doc["provisioningSteps"][10]["provisioningStepType"] == "export"
+    assert _unknown_properties(_parse_with_sdk(doc)) == []
