@@ -20,6 +20,7 @@ from ldap3.utils.dn import parse_dn
 
 from . import platform
 from .errors import ConfigError
+from .yamlcheck import Reader
 from .remote import settings as remote_settings
 from .remote.settings import RemoteSettings
 
@@ -145,39 +146,8 @@ class Config:
         return out
 
 
-class _Reader:
-    """Walks the YAML tree, collecting every problem with its key path."""
-
-    def __init__(self, base: Path) -> None:
-        self.problems: list[str] = []
-        self.base = base
-
-    def err(self, path: str, msg: str) -> None:
-        self.problems.append(f"{path}: {msg}")
-
-    def mapping(self, value: Any, path: str, allowed: set[str]) -> dict[str, Any]:
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            self.err(path, f"must be a mapping, got {type(value).__name__}")
-            return {}
-        for key in value:
-            if key not in allowed:
-                self.err(f"{path}.{key}" if path else str(key),
-                         f"unknown key (allowed: {', '.join(sorted(allowed))})")
-        return value
-
-    def string(self, d: dict[str, Any], key: str, path: str, default: str | None = None,
-               required: bool = False) -> str | None:
-        value = d.get(key, default)
-        if value is None:
-            if required:
-                self.err(f"{path}.{key}", "is required")
-            return None
-        if not isinstance(value, str) or not value.strip():
-            self.err(f"{path}.{key}", "must be a non-empty string")
-            return None
-        return value.strip()
+class _Reader(Reader):
+    """The configuration's reader: typed values, files, secrets, DNs and URLs."""
 
     def boolean(self, d: dict[str, Any], key: str, path: str, default: bool) -> bool:
         value = d.get(key, default)

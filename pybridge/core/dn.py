@@ -45,6 +45,14 @@ def unescape_value(value: str) -> str:
     return out.decode("utf-8", errors="surrogateescape")
 
 
+def escape_value(value: str) -> str:
+    """RFC 4514 escaping of one value: ldap3's escape_rdn, except for a value of spaces only, which it
+    escapes wrongly for a single space ("\\\\ "): every space is escaped then."""
+    if value and not value.strip(" "):
+        return "\\ " * len(value)
+    return escape_rdn(value)
+
+
 RDN = tuple[tuple[str, str], ...]  # ((attr_lower, value), ...) for multi-valued RDNs
 
 
@@ -82,12 +90,12 @@ def split(dn: str) -> list[RDN]:
 
 def canonical(dn: str) -> str:
     """A comparison key: types and values lower-cased, escapes normalised (AD compares DNs case-insensitively)."""
-    return ",".join("+".join(f"{a}={escape_rdn(v.lower())}" for a, v in rdn) for rdn in split(dn))
+    return ",".join("+".join(f"{a}={escape_value(v.lower())}" for a, v in rdn) for rdn in split(dn))
 
 
 def normalize(dn: str) -> str:
     """The DN rebuilt with canonical escaping, keeping the case of values (types upper-cased as AD shows them)."""
-    return ",".join("+".join(f"{a.upper()}={escape_rdn(v)}" for a, v in rdn) for rdn in split(dn))
+    return ",".join("+".join(f"{a.upper()}={escape_value(v)}" for a, v in rdn) for rdn in split(dn))
 
 
 def is_descendant(dn: str, container: str) -> bool:

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Sequence
 
+from ..yamlcheck import Reader
+
 TRANSPORTS = ("psrp", "winrs")
 AUTHS = ("negotiate", "kerberos", "ntlm", "credssp", "certificate", "basic")
 #: Where Entra Connect installs the module holding Invoke-ADSyncSingleObjectSync.
@@ -167,33 +169,10 @@ class RemoteSettings:
     warnings: tuple[str, ...] = ()
 
 
-class _Reader:
+class _Reader(Reader):
     def __init__(self, base: Path, check_secrets: bool) -> None:
-        self.base, self.check_secrets = base, check_secrets
-        self.problems: list[str] = []
-
-    def err(self, path: str, msg: str) -> None:
-        self.problems.append(f"{path}: {msg}")
-
-    def mapping(self, value: Any, path: str, allowed: Sequence[str]) -> dict[str, Any]:
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            self.err(path, f"must be a mapping, got {type(value).__name__}")
-            return {}
-        for key in value:
-            if key not in allowed:
-                self.err(f"{path}.{key}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
-        return value
-
-    def string(self, d: dict[str, Any], key: str, path: str) -> str | None:
-        value = d.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, str) or not value.strip():
-            self.err(f"{path}.{key}", "must be a non-empty string")
-            return None
-        return value.strip()
+        super().__init__(base)
+        self.check_secrets = check_secrets
 
     def choice(self, d: dict[str, Any], key: str, path: str, allowed: Sequence[str]) -> str | None:
         value = self.string(d, key, path)

@@ -1,0 +1,46 @@
+"""Reading a YAML settings tree while collecting every problem with its key path.
+
+Shared by the configuration (pybridge.config) and its remote: section
+(pybridge.remote.settings), so that both report problems the same way:
+``ad_connectors[0].servers[1]: ...``.
+"""
+from __future__ import annotations
+
+from collections.abc import Collection
+from pathlib import Path
+from typing import Any
+
+
+class Reader:
+    def __init__(self, base: Path) -> None:
+        self.base = base
+        self.problems: list[str] = []
+
+    def err(self, path: str, msg: str) -> None:
+        self.problems.append(f"{path}: {msg}")
+
+    def mapping(self, value: Any, path: str, allowed: Collection[str]) -> dict[str, Any]:
+        """*value* as a mapping ({} when absent), every key outside *allowed* reported."""
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            self.err(path or "(top)", f"must be a mapping, got {type(value).__name__}")
+            return {}
+        for key in value:
+            if key not in allowed:
+                self.err(f"{path}.{key}" if path else str(key),
+                         f"unknown key (allowed: {', '.join(sorted(allowed))})")
+        return value
+
+    def string(self, d: dict[str, Any], key: str, path: str, default: str | None = None,
+               required: bool = False) -> str | None:
+        """A non-empty string, stripped; None when absent (reported when *required*)."""
+        value = d.get(key, default)
+        if value is None:
+            if required:
+                self.err(f"{path}.{key}", "is required")
+            return None
+        if not isinstance(value, str) or not value.strip():
+            self.err(f"{path}.{key}", "must be a non-empty string")
+            return None
+        return value.strip()
