@@ -616,9 +616,10 @@ class Directory:
             raise bad_request(f"A maximum of {MAX_BIND_PER_REQUEST} members can be added in "
                               f"one request; this one adds {len(urls)}.")
         ids: list[str] = []
+        present = set(existing)  # large groups: a list scan per bind would be quadratic
         for url in urls:
             oid = self._resolve_bind(url)
-            if oid in existing or oid in ids:
+            if oid in present or oid in ids:
                 raise _already_member()
             ids.append(oid)
         return ids
