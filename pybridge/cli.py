@@ -174,6 +174,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
     if dn is None:
         sys.stderr.write("pybridge: error: the distinguished name is required (--distinguished-name DN)\n")
         return EXIT_USAGE
+    # bytes that are not UTF-8 arrive as lone surrogates: make them visible escapes, which the DN check refuses
+    dn = dn.encode("utf-8", "backslashreplace").decode("utf-8")
+    args.dn, args.dn_positional = dn, None
     if getattr(args, "computer_name", None):
         return _remote_sync(args)
     from .engine import load_rules
@@ -486,6 +489,11 @@ def cmd_lab(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):
+        # bytes that are not UTF-8 in an argument (e.g. a DN) become escapes, never a crash without output
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
     args = build_parser().parse_args(argv)
     _configure_logging(args.verbose)
     try:

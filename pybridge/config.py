@@ -8,6 +8,7 @@ and they are wrapped in :class:`Secret`, whose repr never shows the value.
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,7 +163,7 @@ class _Reader(Reader):
         value = d.get(key, default)
         if value is None:
             return default
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
             self.err(f"{path}.{key}", f"must be a positive number, got {value!r}")
             return default
         return float(value)
@@ -250,6 +251,12 @@ class _Reader(Reader):
         except ValueError:
             self.err(path, f"{value!r} is not a valid URL")
             return None
+        if any(ord(ch) < 33 or ch == "\x7f" for ch in value):
+            self.err(path, f"{value!r} contains spaces or control characters")
+            return None
+        if parts.username or parts.password:
+            self.err(path, "a URL must not carry a user name or password (secrets never live in the file)")
+            return None
         if parts.scheme not in schemes or not parts.hostname:
             self.err(path, f"{value!r} must be a {' or '.join(s + '://' for s in schemes)} URL with a host")
             return None
@@ -330,16 +337,16 @@ def _read_entra(r: _Reader, raw: Any, check_secrets: bool) -> EntraConnector:
     client = r.string(d, "client_id", path, required=raw is not None) or ""
     cert_raw = d.get("certificate")
     cert: CertificateCredential | None = None
+    c = r.mapping(cert_raw, f"{path}.certificate", {"file", "key_password_env", "key_password_file",
+                                                     "key_password"})
+    if c and not c.get("file") and any(v is not None for v in c.values()):
+        r.err(f"{path}.certificate.file", "is required when a certificate is configured")
     if isinstance(cert_raw, dict) and cert_raw.get("file"):
-        c = r.mapping(cert_raw, f"{path}.certificate", {"file", "key_password_env", "key_password_file",
-                                                         "key_password"})
         f = r.pem_file(c, "file", f"{path}.certificate")
         kp = r.secret(c, "key_password", f"{path}.certificate", "certificate key password", required=False,
                       check=check_secrets)
         if f:
             cert = CertificateCredential(file=f, key_password=kp)
-    elif cert_raw is not None and not isinstance(cert_raw, dict):
-        r.err(f"{path}.certificate", "must be a mapping with 'file'")
     secret = r.secret(d, "client_secret", path, "client secret", required=False, check=check_secrets)
     if raw is not None and secret is None and cert is None:
         r.err(path, "a credential is required: client_secret_env, client_secret_file or certificate.file")

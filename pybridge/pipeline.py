@@ -741,19 +741,38 @@ class Pipeline:
                              finding.action) from None
 
     def _create_once(self, kind: str, body: dict[str, Any], run: _Run, step: ProvisioningStep) -> dict[str, Any]:
-        """POST the new object; when the answer is lost, look it up before trying again, never create twice."""
+        """POST the new object; when the answer is lost, look it up before anything else, never create twice.
+
+        Graph may still be committing a create whose answer was lost, so the lookup is repeated with backoff
+        (within the run's wait budget). A user not found is created again: Graph's unique userPrincipalName
+        makes a duplicate impossible. A group has nothing unique, so it is never posted twice in one run.
+        """
         assert self.graph is not None
         try:
             return self.graph.create(kind, body)
         except TargetError as exc:
             if not (exc.context.get("uncertain") or exc.status in (500, 502, 504)):
                 raise
+            lost = exc
+        budget = self.graph.budget
+        for attempt in range(4):
             found = self._find_created(kind, body)
-            step.details["Create answer lost"] = ("the object was found by " +
-                                                  ("onPremisesImmutableId" if kind == "user" else
-                                                   "mailNickname and displayName") if found else
-                                                  "not found; created again")
-            return found if found is not None else self.graph.create(kind, body)
+            if found is not None:
+                step.details["Create answer lost"] = "the object was found by " + (
+                    "onPremisesImmutableId" if kind == "user" else "mailNickname and displayName")
+                return found
+            delay = budget.next_delay(attempt, None)
+            if delay is None:
+                break
+            budget.wait(max(delay, 0.5 * 2 ** attempt))
+        if kind == "user":
+            step.details["Create answer lost"] = "not found; created again"
+            return self.graph.create(kind, body)
+        raise StepFailed(Status.FAILURE, "CreateNotConfirmed",
+                         f"Creating the group failed without an answer ({lost.message}), and the group is not in "
+                         "Entra ID yet. Graph may still be committing it, so pybridge does not post it again.",
+                         "Run the sync again in a minute: it finds the group if Graph created it, and creates it "
+                         "otherwise.")
 
     def _find_created(self, kind: str, body: dict[str, Any]) -> dict[str, Any] | None:
         assert self.graph is not None

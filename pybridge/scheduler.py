@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Config
-from .errors import LockError, UsageError
+from .errors import LockError, StateError, UsageError
 from .platform import FileLock
 from .store import Store
 
@@ -122,7 +122,7 @@ class SyncLock:
 
     def __enter__(self) -> "SyncLock":
         deadline = time.monotonic() + max(self.wait, 0.0)
-        while not self._lock.try_acquire():
+        while not self._try():
             if time.monotonic() >= deadline:
                 waited = f" after waiting {self.wait:g} s" if self.wait else ""
                 raise LockError(
@@ -131,6 +131,16 @@ class SyncLock:
                     "--wait SECONDS to wait for it.")
             time.sleep(0.2)
         return self
+
+    def _try(self) -> bool:
+        try:
+            return self._lock.try_acquire()
+        except (OSError, ValueError) as exc:  # read-only or full file system, a file where a directory should be
+            reason = getattr(exc, "strerror", None) or str(exc)
+            raise StateError(f"The state directory {self.config.state_path.parent} cannot be used: {reason}.",
+                             path=str(self.config.state_path),
+                             recommended_action="Point state.path at a writable directory with free space "
+                                                "(pybridge creates it when it does not exist).") from None
 
     def __exit__(self, *exc: object) -> None:
         self._lock.release()

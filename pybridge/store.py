@@ -95,7 +95,7 @@ class Store:
                 with platform.open_private(path, "wb"):
                     pass
             conn = sqlite3.connect(path, timeout=10, isolation_level=None)
-        except (OSError, sqlite3.Error) as exc:
+        except (OSError, ValueError, sqlite3.Error) as exc:
             reason = getattr(exc, "strerror", None) or str(exc)
             raise StateError(f"State file {path} cannot be created or opened: {reason}", path=str(path),
                              recommended_action="Check state.path: its directory must exist or be creatable and "
@@ -119,6 +119,15 @@ class Store:
         if version > SCHEMA_VERSION:
             raise StateError(f"State file {self.path} was written by a newer pybridge (schema {version}).",
                              path=str(self.path), recommended_action="Upgrade pybridge.")
+        try:
+            verdict = self._conn.execute("PRAGMA quick_check").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            verdict = str(exc)
+        if verdict != "ok":
+            raise StateError(f"State file {self.path} is damaged ({verdict}); pybridge leaves it as it is.",
+                             path=str(self.path),
+                             recommended_action="Move the file aside (pybridge then starts a new state: the next sync "
+                                                "of each object matches it again in Entra ID) or restore a backup.")
 
     def _migrate(self) -> None:
         try:

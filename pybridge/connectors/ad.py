@@ -183,6 +183,12 @@ class ADSession:
         code = result.get("result", 0)
         if code == 32:  # noSuchObject: absent, or invisible to the connector account
             return []
+        if code == 34:  # invalidDNSyntax: the DC refuses the DN's form (e.g. a multi-valued RDN it does not allow)
+            raise SourceError(f'The domain controller refuses "{base}" as a distinguished name '
+                              f'({result.get("message", "").strip() or "invalidDNSyntax"}).',
+                              error_code="InvalidDistinguishedName",
+                              recommended_action="Pass the object's distinguished name exactly as Active "
+                                                 "Directory shows it.")
         if code not in (0,):
             raise SourceError(f'Reading "{base}" failed: {result.get("description")} {result.get("message", "")}'.strip(),
                               error_code="LdapError", ldap_result=code,

@@ -50,7 +50,7 @@ def escape_value(value: str) -> str:
     escapes wrongly for a single space ("\\\\ "): every space is escaped then."""
     if value and not value.strip(" "):
         return "\\ " * len(value)
-    return escape_rdn(value)
+    return escape_rdn(value).replace("\\\x00", "\\00")  # ldap3 writes a backslash and a raw NUL
 
 
 RDN = tuple[tuple[str, str], ...]  # ((attr_lower, value), ...) for multi-valued RDNs
@@ -72,7 +72,7 @@ def split(dn: str) -> list[RDN]:
     rdns: list[RDN] = []
     current: list[tuple[str, str]] = []
     for attr, value, sep in parts:
-        raw = value.strip()
+        raw = value.strip(" ")  # only unescaped spaces around a value are insignificant (RFC 4514)
         if raw.endswith("\\") and value.endswith(" "):  # escaped trailing space: keep it
             raw = raw + " "
         current.append((attr.strip().lower(), unescape_value(raw)))
@@ -90,7 +90,7 @@ def split(dn: str) -> list[RDN]:
 
 def canonical(dn: str) -> str:
     """A comparison key: types and values lower-cased, escapes normalised (AD compares DNs case-insensitively)."""
-    return ",".join("+".join(f"{a}={escape_value(v.lower())}" for a, v in rdn) for rdn in split(dn))
+    return ",".join("+".join(sorted(f"{a}={escape_value(v.lower())}" for a, v in rdn)) for rdn in split(dn))
 
 
 def normalize(dn: str) -> str:

@@ -353,10 +353,7 @@ def test_create_committed_then_the_answer_times_out(lab, tmp_path, monkeypatch, 
 
 @pytest.mark.parametrize("key, kind", [
     ("user", "user"),
-    pytest.param("group_nested", "group", marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-        "BUG: Pipeline._create_once looks the group up the moment the POST times out and, finding nothing, "
-        "POSTs it again; the first POST, still being carried out by Graph, commits afterwards: two groups "
-        "(users are saved only by Graph's userPrincipalName uniqueness)"))),
+    ("group_nested", "group"),
 ])
 def test_create_that_commits_after_pybridge_gave_up(lab, tmp_path, key, kind):
     """entra.timeout 2 s; Graph holds the POST 4 s before carrying it out (the emulator delays before
@@ -446,18 +443,12 @@ def _run_commands(*cmds: list[str]) -> bool:
     return True
 
 
-UNWRITABLE_BUG = ("BUG: SyncLock/FileLock (platform.py) let OSError out of make_private_dir/os.open/os.write "
-                  "(EROFS from chmod, FileExistsError/NotADirectoryError, EPERM, ENOSPC): the CLI ends in a "
-                  "traceback with nothing on stdout instead of a StateStoreError result")
 
 
 @pytest.mark.parametrize("how", [
-    pytest.param("read-only-bind-mount", marks=pytest.mark.xfail(strict=True, raises=AssertionError,
-                                                                  reason=UNWRITABLE_BUG)),
-    pytest.param("file-where-the-directory-should-be", marks=pytest.mark.xfail(
-        strict=True, raises=AssertionError, reason=UNWRITABLE_BUG)),
-    pytest.param("immutable-directory", marks=pytest.mark.xfail(strict=True, raises=AssertionError,
-                                                                 reason=UNWRITABLE_BUG)),
+    "read-only-bind-mount",
+    "file-where-the-directory-should-be",
+    "immutable-directory",
 ])
 def test_state_directory_that_cannot_be_written(lab, tmp_path, how):
     """We run as root, for whom mode 0500 stops nothing: the directory is made unwritable by a read-only
@@ -520,7 +511,6 @@ def _fill(disk: Path, leave: int = 0) -> Path:
     return filler
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=UNWRITABLE_BUG)
 def test_full_disk_before_the_first_run(lab, tmp_path, small_disk):
     cfg = lab.config(tmp_path, **{"state.path": str(small_disk / "state" / "pybridge.db")})
     _fill(small_disk)
@@ -606,9 +596,7 @@ def _damaged_page(path: Path, good: Path) -> None:
     (_foreign, "foreign SQLite database"),
     (_newer, "newer pybridge"),
     (_truncated, ""),
-    pytest.param(_damaged_page, "", marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-        "BUG: Store.open checks only the header (application_id, user_version); a file whose other pages are "
-        "damaged is used, and in a sync written to, instead of refused (no PRAGMA quick_check)"))),
+    (_damaged_page, "damaged"),
 ], ids=["random-bytes", "text", "foreign-sqlite", "newer-schema", "truncated", "damaged-page"])
 @pytest.mark.parametrize("mode", [[], ["--what-if"]], ids=["sync", "what-if"])
 def test_corrupt_or_foreign_state_file_is_refused_untouched(lab, tmp_path, make, reason, mode):

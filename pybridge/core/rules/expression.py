@@ -82,6 +82,9 @@ _IDENT_CHARS = _IDENT_START | set("0123456789.")
 _HEX = set("0123456789abcdefABCDEF")
 
 
+_DIGITS = frozenset("0123456789")  # str.isdigit() also accepts '¹' and other digits int() refuses
+
+
 def tokenize(text: str) -> list[Token]:
     toks: list[Token] = []
     i, n = 0, len(text)
@@ -146,16 +149,18 @@ def tokenize(text: str) -> list[Token]:
                 toks.append(Token("num", text[start:j], parse_hex(text[i + 2:j]), start, j))
                 i = j
                 continue
-        if c.isdigit() or (c == "." and i + 1 < n and text[i + 1].isdigit()):
+        if c in _DIGITS or (c == "." and i + 1 < n and text[i + 1] in _DIGITS):
             j = i
-            while j < n and text[j].isdigit():
+            while j < n and text[j] in _DIGITS:
                 j += 1
             is_float = False
-            if j < n and text[j] == "." and j + 1 < n and text[j + 1].isdigit():
+            if j < n and text[j] == "." and j + 1 < n and text[j + 1] in _DIGITS:
                 is_float = True
                 j += 1
-                while j < n and text[j].isdigit():
+                while j < n and text[j] in _DIGITS:
                     j += 1
+            if j - start > 40:
+                raise ExpressionSyntaxError(f"number {text[start:start + 20]}... is too long", start + 1)
             if j < n and (text[j] in _IDENT_START):
                 raise ExpressionSyntaxError(f"malformed number {text[start:j + 1]}", start + 1)
             raw = text[start:j]
@@ -840,6 +845,9 @@ def _guard(fn: Fn, name: str, pos: int) -> Fn:
 
 # -- public API ------------------------------------------------------------------------------------
 
+MAX_EXPRESSION_LENGTH = 20_000
+
+
 class CompiledExpression:
     """An expression compiled once; call it with (attributes, ctx) or evaluate it in an :class:`Env`."""
 
@@ -847,9 +855,16 @@ class CompiledExpression:
 
     def __init__(self, text: str, parameters: frozenset[str] | set[str] | None = None) -> None:
         self.text = text
-        self.ast = parse(text, parameters)
-        self.attributes = sorted({n.name for n in walk(self.ast) if isinstance(n, Attr)}, key=str.lower)
-        self.fn = Compiler(text).compile(self._copy_ast())
+        if len(text) > MAX_EXPRESSION_LENGTH:
+            raise ExpressionSyntaxError(f"the expression is {len(text)} characters long; at most "
+                                        f"{MAX_EXPRESSION_LENGTH} are accepted", 1)
+        try:
+            self.ast = parse(text, parameters)
+            self.attributes = sorted({n.name for n in walk(self.ast) if isinstance(n, Attr)}, key=str.lower)
+            self.fn = Compiler(text).compile(self._copy_ast())
+        except RecursionError:
+            # the parser and the compiler recurse on nesting; a rule this deep is a mistake, not a sync rule
+            raise ExpressionSyntaxError("the expression is nested too deeply", 1) from None
         self._operands: list[tuple[Node, Fn]] | None = None
 
     def _copy_ast(self) -> Node:
