@@ -112,7 +112,7 @@ class GraphClient:
                  budget: RetryBudget | None = None) -> None:
         self.entra = entra
         self.budget = budget or RetryBudget(max_wait=entra.retry_max_wait, max_attempts=entra.retry_max_attempts)
-        verify: bool | str = str(entra.ca_file) if entra.ca_file else entra.verify_tls
+        verify: bool | str = False if not entra.verify_tls else (str(entra.ca_file) if entra.ca_file else True)
         self.session = session or VerifyingSession(verify, entra.timeout)
         self.base = f"{entra.graph_endpoint}/v1.0"
         self._cache = msal.SerializableTokenCache()
