@@ -339,8 +339,6 @@ def _read_entra(r: _Reader, raw: Any, check_secrets: bool) -> EntraConnector:
     cert: CertificateCredential | None = None
     c = r.mapping(cert_raw, f"{path}.certificate", {"file", "key_password_env", "key_password_file",
                                                      "key_password"})
-    if c and not c.get("file") and any(v is not None for v in c.values()):
-        r.err(f"{path}.certificate.file", "is required when a certificate is configured")
     if isinstance(cert_raw, dict) and cert_raw.get("file"):
         f = r.pem_file(c, "file", f"{path}.certificate")
         kp = r.secret(c, "key_password", f"{path}.certificate", "certificate key password", required=False,
@@ -402,8 +400,11 @@ def parse(data: Any, *, path: Path | None = None, check_secrets: bool = True) ->
     st = r.mapping(top.get("state"), "state", {"path"})
     rp = r.mapping(top.get("report"), "report", {"directory"})
 
-    def _local(value: str | None, default: Path) -> Path:
+    def _local(value: str | None, default: Path, key: str = "") -> Path:
         if value is None:
+            return default
+        if "\x00" in value:
+            r.err(key or "(path)", "a path cannot hold a NUL character")
             return default
         p = Path(os.path.expanduser(value))
         return p if p.is_absolute() else base / p
@@ -411,13 +412,13 @@ def parse(data: Any, *, path: Path | None = None, check_secrets: bool = True) ->
     ru = r.mapping(top.get("rules"), "rules", {"files", "include_defaults"})
     rule_files = []
     for k, f in enumerate(r.str_list(ru, "files", "rules")):
-        p = _local(f, base)
+        p = _local(f, base, f"rules.files[{k}]")
         if not p.exists():
             r.err(f"rules.files[{k}]", f"{p} does not exist (a YAML file or a directory of them)")
         rule_files.append(p)
     include_default_rules = r.boolean(ru, "include_defaults", "rules", True)
-    state_path = _local(r.string(st, "path", "state"), platform.state_path())
-    report_dir = _local(r.string(rp, "directory", "report"), platform.report_dir())
+    state_path = _local(r.string(st, "path", "state"), platform.state_path(), "state.path")
+    report_dir = _local(r.string(rp, "directory", "report"), platform.report_dir(), "report.directory")
     remote, remote_problems = remote_settings.parse(top.get("remote"), base_dir=base, check_secrets=check_secrets)
     r.problems.extend(remote_problems)
     if r.problems:

@@ -7,12 +7,15 @@ DN is rebuilt, and filters are built with ldap3's ``escape_filter_chars`` elsewh
 """
 from __future__ import annotations
 
+import re
+
 from ldap3.core.exceptions import LDAPInvalidDnError
 from ldap3.utils.dn import escape_rdn, parse_dn
 
 from ..errors import PyBridgeError
 
 _HEX = "0123456789abcdefABCDEF"
+_HASH_INSIDE = re.compile(r"(?<![\\=])#")
 MAX_DN_LENGTH = 16384  # far beyond any real AD DN; longer input is refused before parsing
 
 
@@ -66,7 +69,9 @@ def split(dn: str) -> list[RDN]:
     if "\x00" in dn:
         raise InvalidDnError("The distinguished name contains a NUL character.", dn=dn.replace("\x00", "\\00"))
     try:
-        parts = parse_dn(dn.strip())
+        # RFC 4514 requires escaping '#' only at the start of a value; ldap3's parser wants every '#'
+        # escaped, so the ones inside a value are escaped before parsing ('CN=Team#1' is a valid DN).
+        parts = parse_dn(_HASH_INSIDE.sub(r"\\#", dn.strip()))
     except (LDAPInvalidDnError, ValueError, IndexError, TypeError) as exc:
         raise InvalidDnError(f"'{dn}' is not a valid distinguished name: {exc}.", dn=dn) from None
     rdns: list[RDN] = []

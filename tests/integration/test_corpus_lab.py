@@ -142,10 +142,6 @@ def test_object_with_hash_in_its_name_syncs_by_the_dn_the_dc_prints(lab, tmp_pat
     assert r.code == 0, r.json["StatusInfo"]
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG: 'CN=Team#1,...' (a '#' inside a value, unescaped as RFC 4514 allows and as an admin types it; the "
-    "DC finds the object by it) is refused at step 1 as InvalidDistinguishedName: ldap3's parse_dn wants "
-    "every '#' escaped"))
 def test_object_with_hash_in_its_name_syncs_by_the_rfc4514_dn(lab, tmp_path, team1):
     typed = team1.replace("\\#", "#")
     conn = lab.dc.connection()
