@@ -361,6 +361,8 @@ class Pipeline:
                                                           name=found.get("userPrincipalName") or found.get("displayName"))
             if kind == "group":
                 found["members"] = self.graph.member_ids(found["id"])
+            elif "manager" in self._managed(run):
+                found["manager"] = self.graph.manager_id(found["id"])
         run.entra_object = found
         infos = [AttributeInfo(name=k, is_multi_valued=isinstance(v, list), type="String",
                                value=display_list(v) if isinstance(v, list) else display(v), operation="None",
@@ -443,7 +445,8 @@ class Pipeline:
         """The Graph properties to read: the ones pybridge matches on, and every one the rules export."""
         base = USER_SELECT if kind == "user" else GROUP_SELECT
         managed = self._managed(run)
-        return tuple(dict.fromkeys(list(base) + [m for m in managed if "." not in m and m != "members"]))
+        references = planlib.REFERENCE_ATTRIBUTES | planlib.SINGLE_REFERENCES  # read through their own endpoints
+        return tuple(dict.fromkeys(list(base) + [m for m in managed if "." not in m and m not in references]))
 
     @staticmethod
     def _managed(run: _Run) -> list[str]:
@@ -500,6 +503,16 @@ class Pipeline:
             run.unresolved = [d for d, i in resolved.items() if not i]
             if "members" not in managed:
                 managed.append("members")
+        if run.target_type == "user" and desired.get("manager"):
+            ref = str(desired["manager"])
+            manager_id = self.store.resolve_references(run.connector.name, [ref]).get(ref)
+            if manager_id:
+                desired["manager"] = manager_id
+            else:
+                # Entra Connect leaves an unresolved reference out of the export (and keeps what Entra has)
+                run.unresolved.append(ref)
+                desired.pop("manager")
+                managed = [m for m in managed if m != "manager"]
         current = run.entra_object
         run.export = planlib.compute(run.target_type or "", desired, current, managed)
         invalid = validate.problems(run.target_type or "", desired, run.export.operation == Action.CREATE)
@@ -596,6 +609,10 @@ class Pipeline:
                 step.details["Graph request body"] = json.dumps(shown, ensure_ascii=False, sort_keys=True)
             if members:
                 step.details["Graph member changes"] = json.dumps({"add": members.adds, "remove": members.removes})
+            manager = next((c for c in export.changes if c.name == "manager"), None)
+            if manager is not None:
+                step.details["Graph manager change"] = (f"PUT manager/$ref -> {manager.new}" if manager.new
+                                                        else "DELETE manager/$ref")
             return
         # -- the write
         try:
@@ -612,6 +629,8 @@ class Pipeline:
                              f"The {kind} {target_id} written to Microsoft Graph could not be read back.")
         if kind == "group":
             confirmed["members"] = self.graph.member_ids(target_id)
+        elif any(c.name == "manager" for c in export.changes):
+            confirmed["manager"] = self.graph.manager_id(target_id)
         mismatched = []
         for c in export.changes:
             got = confirmed.get(c.name)
@@ -665,6 +684,12 @@ class Pipeline:
                 step.details["Member changes"] = (f"{len(members.adds)} added, {len(members.removes)} removed "
                                                   f"({batches} $batch request(s))")
         assert target_id is not None
+        manager = next((c for c in export.changes if c.name == "manager"), None)
+        if manager is not None and kind == "user":
+            if manager.new:
+                self.graph.set_manager(target_id, str(manager.new))
+            elif manager.old:
+                self.graph.remove_manager(target_id)
         return target_id
 
     # -- what Entra ID would refuse, found before anything is written (also in staging mode) ---------------

@@ -294,12 +294,26 @@ class GraphClient:
         return [m["id"] for m in self._pages(f"/groups/{group_id}/members", {"$select": "id", "$top": "999"},
                                                f"Reading the members of group {group_id}")]
 
+    def manager_id(self, user_id: str) -> str | None:
+        found = self.call("GET", f"/users/{user_id}/manager", params={"$select": "id"},
+                          what=f"Reading the manager of user {user_id}", allow_404=True)
+        return found.get("id") if found else None
+
     # -- writes -----------------------------------------------------------------------------------
     def create(self, kind: str, body: dict[str, Any]) -> dict[str, Any]:
         return self.call("POST", f"/{kind}s", body=body, what=f"Creating the {kind}", ok=(201,))
 
     def update(self, kind: str, object_id: str, body: dict[str, Any]) -> None:
         self.call("PATCH", f"/{kind}s/{object_id}", body=body, what=f"Updating {kind} {object_id}", ok=(204, 200))
+
+    def set_manager(self, user_id: str, manager_id: str) -> None:
+        self.call("PUT", f"/users/{user_id}/manager/$ref",
+                  body={"@odata.id": f"{self.base}/directoryObjects/{manager_id}"},
+                  what=f"Setting the manager of user {user_id}", ok=(204,))
+
+    def remove_manager(self, user_id: str) -> None:
+        self.call("DELETE", f"/users/{user_id}/manager/$ref", what=f"Removing the manager of user {user_id}",
+                  ok=(204, 404))
 
     def add_members(self, group_id: str, member_ids: list[str]) -> None:
         self.change_members(group_id, member_ids, [])

@@ -14,6 +14,8 @@ from .values import display
 
 # Graph properties pybridge writes that are multi-valued references.
 REFERENCE_ATTRIBUTES = {"members"}
+# Single-valued references, written through their own $ref endpoint, never in the object's body.
+SINGLE_REFERENCES = {"manager"}
 # Properties Graph only accepts on create (changing them later needs another API or is impossible).
 CREATE_ONLY = {"mailEnabled", "securityEnabled"}
 
@@ -90,7 +92,7 @@ def graph_body(export: PendingExport) -> dict[str, Any]:
     """The JSON body of the POST or PATCH, without members (written separately) and passwords."""
     body: dict[str, Any] = {}
     for c in export.changes:
-        if c.name in REFERENCE_ATTRIBUTES:
+        if c.name in REFERENCE_ATTRIBUTES or c.name in SINGLE_REFERENCES:
             continue
         body[c.name] = c.new
     return body

@@ -391,3 +391,40 @@ def test_secrets_never_reach_output_or_state(lab, tmp_path):
         outputs += [r.stdout, r.stderr]
     blob = "\n".join(outputs) + state_bytes(cfg).decode("latin-1")
     assert CLIENT_SECRET not in blob and ad_password not in blob
+
+
+def test_manager_reference_resolves_or_is_reported_unresolved(lab, tmp_path):
+    cfg = lab.config(tmp_path)
+    boss, report = lab.dns["user"], lab.dns["user_comma"]
+    conn = lab.dc.connection()
+    try:
+        conn.modify(report, {"manager": [(ldap3.MODIFY_REPLACE, [boss])]})
+        # the manager is not in Entra yet: everything else is exported, the reference is listed
+        first = run_cli("sync", "--config", str(cfg), report)
+        assert first.code == 0, first.stderr
+        assert boss in first.step(9)["Details"]["Unresolved references"]
+        newest = json.loads(run_cli("history", "list", "--config", str(cfg), "--json").stdout)[0]["id"]
+        graph = run_cli("history", "show", newest, "--config", str(cfg), "--format", "graph").json
+        assert any(s["provisioningStepType"] == "referenceResolution" and s["status"] == "warning"
+                   for s in graph["provisioningSteps"])
+        (jsmith,) = users_named(lab.emulator, "jsmith@contoso.com")
+        # once the manager is synced, the next run sets the reference
+        assert run_cli("sync", "--config", str(cfg), boss).code == 0
+        (jdoe,) = users_named(lab.emulator, "jdoe@contoso.com")
+        lab.emulator.clear_log()
+        second = run_cli("sync", "--config", str(cfg), report)
+        assert second.code == 0 and second.json["Action"] == "Update"
+        assert {"Name": "manager", "OldValue": None, "NewValue": jdoe["id"]} in second.json["ModifiedProperties"]
+        puts = [r for r in lab.emulator.requests if r["method"] == "PUT"]
+        assert [(r["path"], r["body"]["@odata.id"].rsplit("/", 1)[1]) for r in puts] == [
+            (f"/v1.0/users/{jsmith['id']}/manager/$ref", jdoe["id"])]
+        third = run_cli("sync", "--config", str(cfg), report)
+        assert third.json["Action"] == "Other"
+        # the manager cleared in AD is cleared in Entra
+        conn.modify(report, {"manager": [(ldap3.MODIFY_DELETE, [])]})
+        lab.emulator.clear_log()
+        fourth = run_cli("sync", "--config", str(cfg), report)
+        assert fourth.code == 0 and [r["method"] for r in writes(lab.emulator)] == ["DELETE"]
+    finally:
+        conn.modify(report, {"manager": [(ldap3.MODIFY_DELETE, [])]})
+        conn.unbind()

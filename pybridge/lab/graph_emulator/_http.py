@@ -397,6 +397,17 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 store.delete_user(segs[1])
             return Answer(204)
+        if head == "users" and n >= 3 and segs[2] == "manager":
+            if n == 3:
+                only("GET")
+                return self._entity(USER, store.manager_of(segs[1]), opts)
+            if n == 4 and segs[3] == "$ref":
+                only("PUT", "DELETE")
+                if method == "PUT":
+                    store.set_manager(segs[1], body)
+                else:
+                    store.remove_manager(segs[1])
+                return Answer(204)
         if head in ("users", "groups") and n == 3 and segs[2] in ("memberOf",
                                                                    "transitiveMemberOf"):
             # user-list-memberof / user-list-transitivememberof (and the group ones): groups

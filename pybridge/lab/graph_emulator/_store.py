@@ -98,6 +98,7 @@ class Directory:
         self.members: dict[str, list[str]] = {}   # group id -> member ids, in added order
         self.roles: dict[str, dict] = {}          # activated directoryRole id -> object
         self.role_members: dict[str, list[str]] = {}   # role id -> member ids
+        self.managers: dict[str, str] = {}        # user id -> manager's id
 
     @property
     def verified(self) -> list[str]:
@@ -118,6 +119,7 @@ class Directory:
             self.members.clear()
             self.roles.clear()
             self.role_members.clear()
+            self.managers.clear()
 
     # ------------------------------------------------------------------ lookups
     def find_user(self, key: str) -> dict | None:
@@ -512,6 +514,40 @@ class Directory:
         for ms in list(self.members.values()) + list(self.role_members.values()):
             while oid in ms:
                 ms.remove(oid)
+        self.managers.pop(oid, None)
+        for uid in [u for u, m in self.managers.items() if m == oid]:
+            del self.managers[uid]
+
+    # ------------------------------------------------------------------ manager
+    # user-list-manager: GET /users/{id}/manager, 404 when none; user-post-manager: PUT
+    # /users/{id}/manager/$ref {"@odata.id": ".../users/{id}"} (a user or an orgContact);
+    # user-delete-manager: DELETE /users/{id}/manager/$ref.
+    def manager_of(self, key: str) -> dict:
+        with self.lock:
+            obj = self.user(key)
+            mid = self.managers.get(obj["id"])
+            if mid is None or mid not in self.users:
+                raise not_found("manager")
+            return self.users[mid]
+
+    def set_manager(self, key: str, body: Any) -> None:
+        with self.lock:
+            obj = self.user(key)
+            if not isinstance(body, dict) or not isinstance(body.get("@odata.id"), str):
+                raise GraphError(400, "BadRequest", "Invalid request body: an '@odata.id' reference is required.")
+            mid = self._resolve_bind(body["@odata.id"])
+            if mid not in self.users:
+                raise bad_request("The manager must be a user.")
+            if mid == obj["id"]:
+                raise bad_request("A user cannot be their own manager.")
+            self.managers[obj["id"]] = mid
+
+    def remove_manager(self, key: str) -> None:
+        with self.lock:
+            obj = self.user(key)
+            if obj["id"] not in self.managers:
+                raise not_found("manager")
+            del self.managers[obj["id"]]
 
     # ------------------------------------------------------------------ groups
     def _check_group_values(self, values: dict, *, creating: bool,
