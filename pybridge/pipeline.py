@@ -9,10 +9,9 @@ from __future__ import annotations
 import json
 import logging
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from . import __version__
 from .config import ADConnector, Config
 from .connectors.ad import ADObject, ADSession
 from .connectors.entra import GROUP_SELECT, USER_SELECT, GraphClient, odata_quote, random_password
@@ -22,7 +21,7 @@ from .core import scoping, troubleshoot, validate
 from .core.rules import RuleEvaluationError, RuleSet, SyncOutcome
 from .core.rules.engine import GRAPH_WRITABLE_TYPES
 from .core.errorcodes import lookup
-from .core.model import (AD_SYSTEM, ENTRA_SYSTEM, Action, AttributeInfo, ProvisioningIdentity, ProvisioningStep,
+from .core.model import (Action, AttributeInfo, ProvisioningIdentity, ProvisioningStep,
                          Status, StatusInfo, SyncResult, iso, new_steps, utcnow)
 from .core.values import display, display_list, get_one, get_values, guid_string
 from .errors import PyBridgeError, TargetError
@@ -827,7 +826,3 @@ class Pipeline:
             if failed_at <= 7 or result.status_info.status == Status.SKIPPED:
                 run.writes.connector_space = []
         self.store.commit(run.writes)
-
-
-def result_summary(result: SyncResult) -> dict[str, Any]:
-    return asdict(result.status_info)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -22,9 +21,8 @@ import ldap3
 import pytest
 import yaml
 
-from pybridge.core import dn as dnlib
 from tests.integration.conftest import Run, run_cli
-from tests.unit.test_corpus import corpus_params, expand_dn, load_corpus
+from tests.unit.test_corpus import corpus_params, expand_dn
 
 pytestmark = pytest.mark.integration
 
