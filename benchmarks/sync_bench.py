@@ -67,11 +67,13 @@ def main() -> int:
     verify = str(lab_dir / "ca" / "ca.pem")
     log_url = f"{state['graph_url']}/_emulator/requests"
     requests.delete(log_url, verify=verify, timeout=10)
-    from pybridge.pipeline import Pipeline, Options
     from pybridge.store import Store
+    from pybridge.sync.state import Environment, Options
+    from pybridge.sync.steps import run_steps
     store = Store.open(cfg.state_path)
-    result = Pipeline(cfg, store=store, graph_factory=engine.graph_client, ad_factory=counting_ad).run(
-        args.dn, Options())
+    env = Environment(config=cfg, store=store, rules=engine.load_rules(cfg), directory_for=counting_ad,
+                      tenant_for=engine.graph_client)
+    result = run_steps(env, args.dn, Options())
     store.close()
     graph_log = requests.get(log_url, verify=verify, timeout=10).json()
     token_requests = sum(1 for r in graph_log if r["path"].endswith("/oauth2/v2.0/token"))

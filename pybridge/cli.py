@@ -257,7 +257,8 @@ def _print_failure(dn: str, code: str, reason: str, fmt: str, details: list[str]
                    recommended: str | None = None) -> None:
     """A run that could not start still prints one result, so `| ConvertFrom-Json` never breaks."""
     from .core.errorcodes import lookup
-    from .core.model import Status, StatusInfo, SyncResult, new_steps, utcnow, ProvisioningIdentity
+    from .core.model import Status, StatusInfo, SyncResult, utcnow, ProvisioningIdentity
+    from .sync.steps import new_steps
 
     now = utcnow()
     info = lookup(code)

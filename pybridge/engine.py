@@ -1,4 +1,4 @@
-"""The in-process API: wire the configuration's real connectors and store into the pipeline."""
+"""The in-process API: wire the configuration's real connectors (the ports) and store into the step table."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,9 +10,11 @@ from .connectors.entra import GraphClient, certificate_credential, token_cache_f
 from .core.model import ProvisioningStep, SyncResult
 from .core.rules import RuleSet
 from .errors import AuthenticationError
-from .pipeline import Options, Pipeline, Progress
 from .scheduler import SyncLock
 from .store import Store
+from .sync.ports import Directory
+from .sync.state import Environment, Options, Progress
+from .sync.steps import run_steps
 
 
 def ad_session(connector: ADConnector) -> ADSession:
@@ -72,7 +74,8 @@ class ConnectionPool:
         session.operations = 0
         return session
 
-    def release(self, session: ADSession, healthy: bool) -> None:
+    def release(self, session: Directory, healthy: bool) -> None:
+        assert isinstance(session, ADSession)  # the pool only hands out ADSessions
         if healthy and session.conn is not None:
             self._ad[session.connector] = session
         else:
@@ -126,10 +129,10 @@ def sync_object(distinguished_name: str, config: Config, *, staging_mode: bool =
                 warn("the sync scheduler is enabled (SyncCycleEnabled = True); as Microsoft recommends for Single "
                      "Object Sync, disable it first: 'pybridge scheduler set --sync-cycle-enabled false' "
                      "(Set-ADSyncScheduler -SyncCycleEnabled $false), and enable it again afterwards")
-            pipeline = Pipeline(config, store=store, graph_factory=POOL.graph, ad_factory=POOL.ad,
-                                progress=progress, rules=load_rules(config), release_ad=POOL.release)
-            return pipeline.run(distinguished_name, Options(staging_mode=staging_mode, what_if=what_if),
-                                finish=write_report)
+            env = Environment(config=config, store=store, rules=load_rules(config), directory_for=POOL.ad,
+                              tenant_for=POOL.graph, progress=progress, release_directory=POOL.release)
+            return run_steps(env, distinguished_name, Options(staging_mode=staging_mode, what_if=what_if),
+                             finish=write_report)
         finally:
             if own_store:
                 store.close()

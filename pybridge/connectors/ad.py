@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import re
 import ssl
-from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 from urllib.parse import urlsplit
 
 import ldap3
@@ -19,6 +18,7 @@ from ldap3.utils.conv import escape_filter_chars
 from ..config import ADConnector
 from ..core.model import Attributes, Value
 from ..errors import SourceError
+from ..sync.ports import DirectoryObject, Members
 
 # Attributes AD stores as binary: kept as bytes, never decoded.
 BINARY_ATTRIBUTES = {"objectguid", "objectsid", "ms-ds-consistencyguid", "thumbnailphoto", "usercertificate",
@@ -65,13 +65,6 @@ def default_connection(url: str, connector: ADConnector, password: str) -> ldap3
     return conn
 
 
-@dataclass
-class ADObject:
-    dn: str
-    attributes: Attributes
-    ranged: dict[str, int] = field(default_factory=dict)  # attribute -> range requests made
-
-
 def _decode(name: str, raw: list[bytes]) -> list[Value]:
     key = name.lower()
     if key in BINARY_ATTRIBUTES:
@@ -92,7 +85,7 @@ def _decode(name: str, raw: list[bytes]) -> list[Value]:
 
 
 class ADSession:
-    """One bound connection to a connector's directory, with an operation count for the benchmarks."""
+    """The Directory port over ldap3: one bound connection to a connector's directory (operations counted)."""
 
     def __init__(self, connector: ADConnector, password: str, *,
                  connection_factory: ConnectionFactory = default_connection, range_size: int | None = None) -> None:
@@ -195,7 +188,7 @@ class ADSession:
                               recommended_action="Check the connector account's permissions on the object.")
         return [e for e in (self.conn.response or []) if e.get("type") == "searchResEntry"]
 
-    def read(self, dn: str, attributes: list[str]) -> ADObject | None:
+    def read(self, dn: str, attributes: Sequence[str]) -> DirectoryObject | None:
         """Read *dn* with a BASE search; None when the connector account cannot see it."""
         requested = []
         for a in attributes:
@@ -208,7 +201,7 @@ class ADSession:
             return None
         entry = entries[0]
         attrs: Attributes = {}
-        obj = ADObject(dn=entry.get("dn") or dn, attributes=attrs)
+        obj = DirectoryObject(dn=entry.get("dn") or dn, attributes=attrs)
         wanted = {a.lower(): a for a in attributes}
         for name, raw in (entry.get("raw_attributes") or {}).items():
             m = _RANGE.match(name)
@@ -220,7 +213,7 @@ class ADSession:
             attrs[key] = values
         return obj
 
-    def _read_rest(self, dn: str, name: str, hi: str, obj: ADObject) -> list[Value]:
+    def _read_rest(self, dn: str, name: str, hi: str, obj: DirectoryObject) -> list[Value]:
         """Follow attr;range=lo-hi windows until the server answers with an open range ('*')."""
         out: list[Value] = []
         while hi != "*":
@@ -235,6 +228,13 @@ class ADSession:
                     out += _decode(name, list(raw))
                     hi = m.group("hi")
         return out
+
+    def read_members(self, dn: str) -> Members:
+        """The group's member DNs, following attr;range windows until the server has given them all."""
+        obj = self.read(dn, ["member"])
+        if obj is None:
+            return Members([])
+        return Members(obj.attributes.get("member", []), obj.ranged.get("member", 0))
 
     def is_nested_member(self, dn: str, group_dn: str) -> bool:
         """Transitive membership through the in-chain matching rule (the group DN escaped by ldap3)."""

@@ -12,7 +12,7 @@ import secrets
 import string
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator, Sequence
 
 import msal
 import requests
@@ -21,15 +21,25 @@ from urllib3.util.retry import Retry
 
 from .. import platform
 from ..config import EntraConnector
+from ..core.model import CloudObject
 from ..errors import AuthenticationError, TargetError
+from ..sync.ports import WriteDescription
 from .retry import RETRIABLE_STATUS, RetryBudget, may_retry
 
+# What matching, conflict checks and read-back always need, besides the properties the rules export.
 USER_SELECT = ("id", "userPrincipalName", "displayName", "givenName", "surname", "mail", "mailNickname",
                "accountEnabled", "onPremisesImmutableId", "department", "jobTitle", "proxyAddresses",
                "onPremisesSyncEnabled")
 GROUP_SELECT = ("id", "displayName", "mailNickname", "description", "mailEnabled", "securityEnabled",
                 "proxyAddresses", "onPremisesSyncEnabled")
-ODATA_TYPE = {"user": "#microsoft.graph.user", "group": "#microsoft.graph.group"}
+BASE_SELECT = {"user": USER_SELECT, "group": GROUP_SELECT}
+MAX_BINDS = 20  # members@odata.bind values per request (group-post-members)
+MAX_BATCH = 20  # requests per JSON $batch (json-batching)
+
+
+def _plain(obj: dict[str, Any]) -> dict[str, Any]:
+    """An object's properties without OData's annotations (@odata.context, @odata.type...)."""
+    return {k: v for k, v in obj.items() if not k.startswith("@")}
 
 
 class VerifyingSession(requests.Session):
@@ -105,7 +115,7 @@ def classify(response: requests.Response, what: str, waited: float = 0.0) -> Tar
 
 
 class GraphClient:
-    """The Graph calls of one run, authenticated with msal's client-credential flow."""
+    """The Tenant port over Microsoft Graph v1.0, authenticated with msal's client-credential flow."""
 
     def __init__(self, entra: EntraConnector, credential: str | dict[str, str], *,
                  session: requests.Session | None = None, token_cache_path: Path | None = None,
@@ -128,12 +138,14 @@ class GraphClient:
         self._token_until = 0.0
         self._token_from_cache = False
         self.requests = 0
+        self._domains: list[dict[str, Any]] | None = None
 
     # -- token ------------------------------------------------------------------------------------
     def start_run(self) -> None:
         """A client kept between syncs (the in-process API): each run gets its own retry budget."""
         self.budget = RetryBudget(max_wait=self.entra.retry_max_wait, max_attempts=self.entra.retry_max_attempts)
         self.requests = 0
+        self._domains = None
 
     def token(self) -> str:
         """A token for Graph: msal's cache answers until it nears expiry, then msal asks anew."""
@@ -281,14 +293,59 @@ class GraphClient:
                 return
             data = self.call("GET", nxt, what=what)
 
-    # -- queries ------------------------------------------------------------------------------------
-    def find(self, kind: str, filt: str, select: tuple[str, ...]) -> list[dict[str, Any]]:
-        params = {"$filter": filt, "$select": ",".join(select)}
-        return list(self._pages(f"/{kind}s", params, f"Looking up {kind}s where {filt}"))
+    # -- the Tenant port: reads ---------------------------------------------------------------------
+    def authenticate(self) -> None:
+        self.token()
 
-    def get(self, kind: str, object_id: str, select: tuple[str, ...]) -> dict[str, Any] | None:
-        return self.call("GET", f"/{kind}s/{requests.utils.quote(object_id, safe='')}",
-                         params={"$select": ",".join(select)}, what=f"Reading {kind} {object_id}", allow_404=True)
+    def _select(self, kind: str, properties: Iterable[str]) -> str:
+        return ",".join(dict.fromkeys([*BASE_SELECT.get(kind, ("id",)), *properties]))
+
+    def _find(self, kind: str, filt: str, properties: Iterable[str] = ()) -> list[dict[str, Any]]:
+        params = {"$filter": filt, "$select": self._select(kind, properties)}
+        return [_plain(o) for o in self._pages(f"/{kind}s", params, f"Looking up {kind}s where {filt}")]
+
+    def get(self, kind: str, object_id: str, properties: Iterable[str] = ()) -> dict[str, Any] | None:
+        found = self.call("GET", f"/{kind}s/{requests.utils.quote(object_id, safe='')}",
+                          params={"$select": self._select(kind, properties)}, what=f"Reading {kind} {object_id}",
+                          allow_404=True)
+        return _plain(found) if found is not None else None
+
+    def find_by_anchor(self, source_anchor: str, properties: Iterable[str] = ()) -> list[dict[str, Any]]:
+        return self._find("user", f"onPremisesImmutableId eq {odata_quote(source_anchor)}", properties)
+
+    def address_holders(self, *, user_principal_name: str | None = None, addresses: Iterable[str] = (),
+                        kinds: Sequence[str] = ("user", "group"),
+                        properties: Iterable[str] = ()) -> list[CloudObject]:
+        """One query per kind: the UPN (users), and each address as mail or any proxy address.
+
+        Directory string comparisons are case-insensitive, so 'smtp:' finds primary (SMTP:) and secondary
+        (smtp:) addresses alike; the caller tells them apart by the prefix's case.
+        """
+        holders: list[CloudObject] = []
+        for kind in kinds:
+            clauses = []
+            if user_principal_name and kind == "user":
+                clauses.append(f"userPrincipalName eq {odata_quote(user_principal_name)}")
+            for address in addresses:
+                clauses += [f"mail eq {odata_quote(address)}",
+                            f"proxyAddresses/any(p:p eq {odata_quote('smtp:' + address)})"]
+            if clauses:
+                holders += [CloudObject(kind, o) for o in self._find(kind, " or ".join(clauses), properties)]
+        return holders
+
+    def directory_roles(self, user_id: str) -> list[dict[str, Any]]:
+        answer = self.call("GET", f"/users/{requests.utils.quote(user_id, safe='')}/memberOf",
+                           params={"$select": "id,displayName,roleTemplateId"},
+                           what=f"Reading the roles of user {user_id}")
+        return [_plain(m) for m in answer.get("value", []) if m.get("@odata.type") == "#microsoft.graph.directoryRole"]
+
+    def verified_domains(self) -> list[dict[str, Any]]:
+        """The tenant's domains (read once per client: they change rarely, and every user export checks them)."""
+        if self._domains is None:
+            self._domains = [_plain(d) for d in self.call(
+                "GET", "/domains", what="Reading the tenant's domains",
+                params={"$select": "id,isVerified,isDefault,isInitial,authenticationType"}).get("value", [])]
+        return self._domains
 
     def member_ids(self, group_id: str) -> list[str]:
         return [m["id"] for m in self._pages(f"/groups/{group_id}/members", {"$select": "id", "$top": "999"},
@@ -299,47 +356,91 @@ class GraphClient:
                           what=f"Reading the manager of user {user_id}", allow_404=True)
         return found.get("id") if found else None
 
-    # -- writes -----------------------------------------------------------------------------------
-    def create(self, kind: str, body: dict[str, Any]) -> dict[str, Any]:
-        return self.call("POST", f"/{kind}s", body=body, what=f"Creating the {kind}", ok=(201,))
+    def find_created(self, kind: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        if kind == "user":
+            hits = self.find_by_anchor(str(body["onPremisesImmutableId"]))
+        else:  # Graph offers no source anchor on groups: the values just written identify the new group
+            hits = self._find("group", f"mailNickname eq {odata_quote(str(body['mailNickname']))} and "
+                              f"displayName eq {odata_quote(str(body['displayName']))}")
+        return hits[0] if len(hits) == 1 else None
+
+    # -- the Tenant port: writes --------------------------------------------------------------------
+    def _create_body(self, kind: str, body: dict[str, Any], members: Sequence[str] = ()) -> dict[str, Any]:
+        out = dict(body)
+        if kind == "user":
+            # Graph requires a password to create a user; pybridge never syncs password hashes, so the
+            # user gets an unguessable one nobody knows, and must set their own (SSPR, TAP or an admin reset).
+            out["passwordProfile"] = {"forceChangePasswordNextSignIn": True, "password": random_password()}
+        else:
+            out.setdefault("mailEnabled", False)
+            out.setdefault("securityEnabled", True)
+            if members:
+                out["members@odata.bind"] = [self._ref(m) for m in members[:MAX_BINDS]]
+        return out
+
+    def create(self, kind: str, body: dict[str, Any], members: Sequence[str] = ()) -> tuple[dict[str, Any], int]:
+        """POST the object (a group with its first 20 members bound); the other members in $batch requests."""
+        created = _plain(self.call("POST", f"/{kind}s", body=self._create_body(kind, body, members),
+                                   what=f"Creating the {kind}", ok=(201,)))
+        batches = 0
+        if kind == "group" and len(members) > MAX_BINDS:
+            batches = self.change_members(str(created["id"]), members[MAX_BINDS:], [])
+        return created, batches
 
     def update(self, kind: str, object_id: str, body: dict[str, Any]) -> None:
         self.call("PATCH", f"/{kind}s/{object_id}", body=body, what=f"Updating {kind} {object_id}", ok=(204, 200))
 
     def set_manager(self, user_id: str, manager_id: str) -> None:
-        self.call("PUT", f"/users/{user_id}/manager/$ref",
-                  body={"@odata.id": f"{self.base}/directoryObjects/{manager_id}"},
+        self.call("PUT", f"/users/{user_id}/manager/$ref", body={"@odata.id": self._ref(manager_id)},
                   what=f"Setting the manager of user {user_id}", ok=(204,))
 
     def remove_manager(self, user_id: str) -> None:
         self.call("DELETE", f"/users/{user_id}/manager/$ref", what=f"Removing the manager of user {user_id}",
                   ok=(204, 404))
 
-    def add_members(self, group_id: str, member_ids: list[str]) -> None:
-        self.change_members(group_id, member_ids, [])
+    def _ref(self, object_id: str) -> str:
+        return f"{self.base}/directoryObjects/{object_id}"
 
-    def remove_member(self, group_id: str, member_id: str) -> None:
-        self.change_members(group_id, [], [member_id])
-
-    def change_members(self, group_id: str, adds: list[str], removes: list[str]) -> int:
+    def change_members(self, group_id: str, adds: Sequence[str], removes: Sequence[str]) -> int:
         """Add and remove members: members@odata.bind 20 per PATCH, $ref removals, 20 of those per $batch.
 
         Returns the number of $batch requests made. An add of a member that is already there and a
         removal of one that is already gone count as done (the change is idempotent).
         """
         inner: list[dict[str, Any]] = []
-        for i in range(0, len(adds), 20):  # Graph binds at most 20 members per request
+        for i in range(0, len(adds), MAX_BINDS):  # Graph binds at most 20 members per request
             inner.append({"method": "PATCH", "url": f"/groups/{group_id}",
                           "headers": {"Content-Type": "application/json"},
-                          "body": {"members@odata.bind": [f"{self.base}/directoryObjects/{m}"
-                                                          for m in adds[i:i + 20]]}})
+                          "body": {"members@odata.bind": [self._ref(m) for m in adds[i:i + MAX_BINDS]]}})
         for m in removes:
             inner.append({"method": "DELETE", "url": f"/groups/{group_id}/members/{m}/$ref"})
         batches = 0
-        for i in range(0, len(inner), 20):  # a JSON batch holds at most 20 requests
-            self.batch(inner[i:i + 20], what=f"Changing the members of group {group_id}")
+        for i in range(0, len(inner), MAX_BATCH):  # a JSON batch holds at most 20 requests
+            self.batch(inner[i:i + MAX_BATCH], what=f"Changing the members of group {group_id}")
             batches += 1
         return batches
+
+    # -- the Tenant port: staging mode and waiting --------------------------------------------------
+    def describe_write(self, kind: str, body: dict[str, Any], object_id: str | None = None) -> WriteDescription:
+        if object_id is not None:
+            return WriteDescription(f"PATCH {self.base}/{kind}s/{object_id}", dict(body))
+        shown = dict(body)
+        if kind == "user":
+            shown["passwordProfile"] = {"forceChangePasswordNextSignIn": True, "password": "(random, never stored)"}
+        else:
+            shown.setdefault("mailEnabled", False)
+            shown.setdefault("securityEnabled", True)
+        return WriteDescription(f"POST {self.base}/{kind}s", shown)
+
+    def describe_manager_change(self, manager_id: str | None) -> str:
+        return f"PUT manager/$ref -> {manager_id}" if manager_id else "DELETE manager/$ref"
+
+    def backoff(self, attempt: int) -> bool:
+        delay = self.budget.next_delay(attempt, None)
+        if delay is None:
+            return False
+        self.budget.wait(max(delay, 0.5 * 2 ** attempt))
+        return True
 
     def batch(self, requests_: list[dict[str, Any]], *, what: str) -> list[dict[str, Any]]:
         """One JSON $batch; inner requests Graph throttled (429/503) are sent again under the run's budget."""

@@ -29,6 +29,21 @@ class StepType(str, Enum):
     EXPORT = "Export"
 
 
+class StepKey(str, Enum):
+    """Which of the ten steps a ProvisioningStep is, in run order (the step table in sync/steps.py follows it)."""
+
+    SOURCE_DOMAIN = "source-domain"
+    TARGET_DOMAIN = "target-domain"
+    CONTAINER = "container"
+    CONNECTIVITY = "connectivity"
+    OBJECT_TYPE = "object-type"
+    GROUP_FILTER = "group-filter"
+    SOURCE_IMPORT = "source-import"
+    TARGET_IMPORT = "target-import"
+    SYNC = "sync"
+    EXPORT = "export"
+
+
 class Action(str, Enum):
     CREATE = "Create"
     UPDATE = "Update"
@@ -73,6 +88,7 @@ class ProvisioningStep:
     type: StepType
     name: str
     description: str
+    key: StepKey | None = None  # which step this is (results read back from JSON get it by position)
     status: Status = Status.SKIPPED
     timestamp: dt.datetime | None = None
     details: dict[str, str] = field(default_factory=dict)
@@ -94,6 +110,14 @@ class ProvisioningIdentity:
     id: str | None = None
     type: str | None = None
     name: str | None = None
+
+
+@dataclass(frozen=True)
+class CloudObject:
+    """An Entra object where its kind matters ("user", "group", "contact"): who holds an address, say."""
+
+    kind: str
+    properties: dict[str, Any]
 
 
 @dataclass
@@ -122,30 +146,9 @@ class SyncResult:
     run_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def step(self, key: StepKey) -> ProvisioningStep | None:
+        return next((s for s in self.steps if s.key == key), None)
+
     @property
     def exit_code(self) -> int:
         return {Status.SUCCESS: 0, Status.WARNING: 0, Status.FAILURE: 1, Status.SKIPPED: 3}[self.status_info.status]
-
-
-# The ten steps, in the order and with the names of the original cmdlet.
-STEP_PLAN: tuple[tuple[StepType, str, str], ...] = (
-    (StepType.SCOPING, "ScopingDomain", "Determine if Object's (source) Domain (Active Directory Connector and "
-                                         "Partition) in sync scope"),
-    (StepType.SCOPING, "ScopingDomain", "Determine if Object's (target) Domain (Azure Active Directory Connector "
-                                         "and Partition) in sync scope"),
-    (StepType.SCOPING, "ScopingOrganizationalUnit", "Determine if Object's Organizational Unit in sync scope"),
-    (StepType.SCOPING, "ScopingConnectivity", "Determine if Object is accessible using connector account credentials"),
-    (StepType.SCOPING, "ScopingObjectType", "Determine if Object's Type in sync scope"),
-    (StepType.SCOPING, "ScopingGroup", "Determine if Object is in sync scope if Group Filtering enabled"),
-    (StepType.IMPORT, "ImportSpecificObject", "Import Object from Active Directory to Active Directory Connector "
-                                               "Space"),
-    (StepType.IMPORT, "ImportSpecificObject", "Import Object from Azure Active Directory to Azure Active Directory "
-                                               "Connector Space"),
-    (StepType.SYNC, "SyncSpecificObject", "Sync Object from Active Directory Connector Space"),
-    (StepType.EXPORT, "ExportSpecificObject", "Export Object from Azure Active Directory Connector Space to Azure "
-                                               "Active Directory"),
-)
-
-
-def new_steps() -> list[ProvisioningStep]:
-    return [ProvisioningStep(number=i + 1, type=t, name=n, description=d) for i, (t, n, d) in enumerate(STEP_PLAN)]

@@ -7,9 +7,9 @@ None); the pipeline turns a finding into the run's StatusInfo.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
-from .model import Attributes
+from .model import Attributes, CloudObject
 from .values import get_values
 
 # Limits Entra ID applies to synchronised objects (tshoot-connect-sync-errors, "LargeObject"): more than
@@ -73,25 +73,26 @@ def unwritable_group(attrs: Attributes) -> Finding | None:
                    "does not need mail, remove its proxyAddresses to make it a plain security group.")
 
 
-def describe(obj: dict[str, Any]) -> str:
-    """An Entra object named for an admin: UPN or display name, id, cloud-only or synced."""
-    name = obj.get("userPrincipalName") or obj.get("displayName") or "(no name)"
-    synced = obj.get("onPremisesSyncEnabled") or obj.get("onPremisesImmutableId")
-    kind = {"#microsoft.graph.group": "group", "#microsoft.graph.user": "user"}.get(obj.get("@odata.type", ""), "")
-    origin = f"synced from on-premises (immutableId {obj.get('onPremisesImmutableId')})" if synced else "cloud-only"
-    return f'{kind + " " if kind else ""}"{name}" (id {obj.get("id")}, {origin})'
+def describe(obj: CloudObject) -> str:
+    """An Entra object named for an admin: kind, UPN or display name, id, cloud-only or synced."""
+    p = obj.properties
+    name = p.get("userPrincipalName") or p.get("displayName") or "(no name)"
+    synced = p.get("onPremisesSyncEnabled") or p.get("onPremisesImmutableId")
+    origin = f"synced from on-premises (immutableId {p.get('onPremisesImmutableId')})" if synced else "cloud-only"
+    return f'{obj.kind} "{name}" (id {p.get("id")}, {origin})'
 
 
-def conflicts(desired: dict[str, Any], others: list[dict[str, Any]]) -> Finding | None:
+def conflicts(desired: dict[str, Any], others: Sequence[CloudObject]) -> Finding | None:
     """Another Entra object already holds this object's UPN, mail or an SMTP address (AttributeValueMustBeUnique)."""
     upn = str(desired.get("userPrincipalName") or "").lower()
     mail = str(desired.get("mail") or "").lower()
     for other in others:
-        held = {str(p).lower().split(":", 1)[-1] for p in other.get("proxyAddresses") or []}
-        if upn and str(other.get("userPrincipalName") or "").lower() == upn:
+        p = other.properties
+        held = {str(a).lower().split(":", 1)[-1] for a in p.get("proxyAddresses") or []}
+        if upn and str(p.get("userPrincipalName") or "").lower() == upn:
             attr, value = "userPrincipalName", desired["userPrincipalName"]
-        elif mail and (str(other.get("mail") or "").lower() == mail or mail in held):
-            attr, value = ("mail" if str(other.get("mail") or "").lower() == mail else "proxyAddresses",
+        elif mail and (str(p.get("mail") or "").lower() == mail or mail in held):
+            attr, value = ("mail" if str(p.get("mail") or "").lower() == mail else "proxyAddresses",
                            desired["mail"])
         else:
             continue
@@ -104,13 +105,12 @@ def conflicts(desired: dict[str, Any], others: list[dict[str, Any]]) -> Finding 
     return None
 
 
-def type_mismatch(kind: str, others: list[dict[str, Any]], value: str) -> Finding | None:
+def type_mismatch(kind: str, others: Sequence[CloudObject], value: str) -> Finding | None:
     for other in others:
-        other_type = other.get("@odata.type", "").rsplit(".", 1)[-1] or "object"
-        if other_type != kind:
+        if other.kind != kind:
             return Finding("ObjectTypeMismatch",
-                           f'Soft match on "{value}" found a {other_type}, not a {kind}: {describe(other)}.',
-                           f"The {other_type} and this {kind} share an address. Remove it from one of them; Entra ID "
+                           f'Soft match on "{value}" found a {other.kind}, not a {kind}: {describe(other)}.',
+                           f"The {other.kind} and this {kind} share an address. Remove it from one of them; Entra ID "
                            "never joins objects of different types.",
                            None)
     return None

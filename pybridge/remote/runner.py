@@ -72,7 +72,8 @@ class ServerOutcome:
 
 def failure_document(server_name: str, request: SyncRequest, error: RemoteError, started: Any) -> dict[str, Any]:
     """The adsync document of a run that produced no result on the server (all steps Skipped)."""
-    from ..core.model import ProvisioningIdentity, Status, StatusInfo, SyncResult, new_steps, utcnow
+    from ..core.model import ProvisioningIdentity, Status, StatusInfo, SyncResult, utcnow
+    from ..sync.steps import new_steps
     from ..report.adsync import to_adsync
 
     entry = ERROR_CODES.get(error.error_code)

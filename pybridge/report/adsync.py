@@ -50,7 +50,7 @@ def from_adsync(doc: dict[str, Any]) -> SyncResult:
     """Rebuild the result model from the original's JSON (for results that come back from a remote server)."""
     import datetime as dt
 
-    from ..core.model import (Action, ModifiedProperty, ProvisioningStep, Status, StatusInfo, StepType)
+    from ..core.model import Action, ModifiedProperty, ProvisioningStep, Status, StatusInfo, StepKey, StepType
 
     def ts(text: str | None) -> dt.datetime | None:
         if not text:
@@ -68,10 +68,12 @@ def from_adsync(doc: dict[str, Any]) -> SyncResult:
 
     s = doc.get("StatusInfo") or {}
     steps = []
+    keys = list(StepKey)  # the JSON lists the ten steps in run order
     for i, st in enumerate(doc.get("ProvisioningSteps") or []):
         details = {str(k): str(v) for k, v in (st.get("Details") or {}).items()}
         steps.append(ProvisioningStep(number=i + 1, type=StepType(st.get("Type", "Scoping")), name=st.get("Name", ""),
-                                      description=st.get("Description", ""), status=Status(st.get("Status", "Skipped")),
+                                      description=st.get("Description", ""),
+                                      key=keys[i] if i < len(keys) else None, status=Status(st.get("Status", "Skipped")),
                                       timestamp=ts(st.get("Timestamp")), details=details,
                                       attributes=attributes_from_details(details)))
     start = ts(doc.get("StartTime")) or ts(None)

@@ -10,7 +10,8 @@ import getpass
 import json
 from typing import Any
 
-from ..core.model import AD_SYSTEM, ENTRA_SYSTEM, Status, StepType, SyncResult, iso
+from ..core.model import AD_SYSTEM, ENTRA_SYSTEM, Status, StepKey, StepType, SyncResult, iso
+from ..sync.details import UNRESOLVED_REFERENCES
 
 # provisioningStepType: import, scoping, matching, processing, referenceResolution, export
 _STEP_TYPE = {StepType.SCOPING: "scoping", StepType.IMPORT: "import", StepType.SYNC: "processing",
@@ -34,14 +35,16 @@ def to_graph(result: SyncResult, tenant_id: str | None = None) -> dict[str, Any]
     steps = []
     for st in result.steps:
         step_type = _STEP_TYPE[st.type]
-        if st.number == 8:
+        if st.key == StepKey.TARGET_IMPORT:
             step_type = "matching"  # the Entra import is where hard and soft match happen
         steps.append({"name": st.name, "provisioningStepType": step_type, "status": _STATUS[st.status],
                       "description": st.description, "details": dict(st.details)})
-    unresolved = result.steps[8].details.get("Unresolved references") if len(result.steps) > 8 else None
+    sync_step = result.step(StepKey.SYNC)
+    unresolved = sync_step.details.get(UNRESOLVED_REFERENCES) if sync_step else None
     if unresolved:
-        # Graph's own step type for references that could not be resolved; the object itself was exported
-        steps.insert(9, {"name": "ReferenceResolution", "provisioningStepType": "referenceResolution",
+        # Graph's own step type for references that could not be resolved, before the export (which wrote
+        # everything else)
+        steps.insert(len(steps) - 1, {"name": "ReferenceResolution", "provisioningStepType": "referenceResolution",
                          "status": "warning",
                          "description": "References to objects that are not (yet) in Entra ID were skipped; "
                                         "everything else was exported.",

@@ -18,7 +18,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from .. import __version__, platform
 from ..core.errorcodes import lookup
-from ..core.model import AttributeInfo, Status, StepType, SyncResult, iso
+from ..core.model import AttributeInfo, Status, StepKey, StepType, SyncResult, iso
 
 MAX_LIST = 200  # values listed per multi-valued attribute; the rest are counted ("... and N more")
 _SPLIT = re.compile(r"(?<!\\); ")  # AttributeInfo joins values with "; " (RFC 4514 escapes ';' inside DNs)
@@ -55,7 +55,7 @@ def _local(ts: dt.datetime | None) -> str:
 def render(result: SyncResult) -> str:
     s = result.status_info
     info = lookup(s.error_code) if s.error_code else None
-    export = result.steps[9] if len(result.steps) >= 10 else None
+    export = result.step(StepKey.EXPORT)
     export_attrs = {a.name: a for a in (export.attributes if export else [])}
     modified = []
     for p in result.modified_properties:
@@ -68,11 +68,11 @@ def render(result: SyncResult) -> str:
     for st in result.steps:
         details = {k: v for k, v in st.details.items() if k != "AttributeInfoJson"}
         steps.append({"st": st, "details": details, "attrs": _attr_rows(st.attributes),
-                      "anchors": st.number == 10})
+                      "anchors": st.key == StepKey.EXPORT})
     return _env.get_template("report.html.j2").render(
         nonce=secrets.token_urlsafe(16), r=result, s=s, steps=steps, modified=modified, info=info, version=__version__,
         start=_local(result.start_time), end=_local(result.end_time), start_utc=iso(result.start_time),
-        duration=_duration(result), Status=Status, StepType=StepType)
+        duration=_duration(result), Status=Status, StepType=StepType, StepKey=StepKey)
 
 
 def report_name(when: dt.datetime, suffix: int = 0) -> str:

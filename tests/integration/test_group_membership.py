@@ -5,8 +5,9 @@ import ldap3
 import pytest
 
 from pybridge import config as configlib
-from pybridge.engine import ad_session, graph_client, sync_object
-from pybridge.pipeline import Options, Pipeline
+from pybridge.engine import ad_session, graph_client, load_rules, sync_object
+from pybridge.sync.state import Environment, Options
+from pybridge.sync.steps import run_steps
 from pybridge.store import Store
 from tests.integration.conftest import run_cli
 
@@ -88,8 +89,9 @@ def test_ranged_retrieval_reads_every_member(lab, tmp_path, bulk):
 
     store = Store.open(cfg.state_path)
     try:
-        result = Pipeline(cfg, store=store, graph_factory=graph_client, ad_factory=small_ranges).run(
-            GROUP, Options(what_if=True))
+        env = Environment(config=cfg, store=store, rules=load_rules(cfg), directory_for=small_ranges,
+                          tenant_for=graph_client)
+        result = run_steps(env, GROUP, Options(what_if=True))
     finally:
         store.close()
     step7 = result.steps[6]

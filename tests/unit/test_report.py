@@ -9,7 +9,8 @@ import stat
 import pytest
 
 from pybridge.core.model import (Action, AttributeInfo, ModifiedProperty, ProvisioningIdentity, Status, StatusInfo,
-                                 SyncResult, new_steps)
+                                 SyncResult)
+from pybridge.sync.steps import new_steps
 from pybridge.report import adsync, graph, html
 
 XSS = ['<script>alert(1)</script>', '"><img src=x onerror=alert(1)>']

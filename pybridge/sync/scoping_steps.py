@@ -1,0 +1,124 @@
+"""Steps 1-6: is the object in sync scope? Partition, tenant, container, access, type, group filtering."""
+from __future__ import annotations
+
+from ..core import dn as dnlib
+from ..core import scoping
+from ..core.model import ProvisioningIdentity, ProvisioningStep, Status
+from ..core.values import get_one, get_values, guid_string
+from ..errors import PyBridgeError
+from . import details as d
+from .state import RunState, StepFailed
+
+# What step 4 reads besides the attributes the rules name.
+BASE_ATTRIBUTES = ("objectClass", "objectGUID", "objectSid", "cn", "sAMAccountName", "memberOf",
+                   "userAccountControl", "groupType", "mail", "proxyAddresses", "isCriticalSystemObject",
+                   "userCertificate", "thumbnailPhoto")
+RANGED = ("member",)  # read by step 7 with ranged retrieval, not here
+
+
+def select_source_partition(run: RunState, step: ProvisioningStep) -> None:
+    """1. The DN's partition belongs to a configured AD connector."""
+    try:
+        dnlib.split(run.dn)
+    except dnlib.InvalidDnError as exc:
+        raise StepFailed(Status.FAILURE, "InvalidDistinguishedName", exc.message) from None
+    match = scoping.find_partition(run.config.ad_connectors, run.dn)
+    if match is None:
+        configured = "; ".join(f'"{p}" ({c.name})' for c in run.config.ad_connectors for p in c.partitions)
+        raise StepFailed(Status.FAILURE, "PartitionNotInScope",
+                         f'Could not find the connector for partition with the distinguished name "{run.dn}". '
+                         f"Selected partitions: {configured}.")
+    run.connector, run.partition = match.connector, match.partition
+    step.details[d.partition_selected(match.connector.name, match.partition)] = "True"
+
+
+def select_tenant(run: RunState, step: ProvisioningStep) -> None:
+    """2. The Entra connector is configured and usable: the app gets a token."""
+    entra = run.config.entra
+    tenant = run.env.tenant_for(run.config)
+    tenant.start_run()
+    try:
+        tenant.authenticate()
+    except PyBridgeError as exc:
+        raise StepFailed.from_error(exc) from None
+    run.tenant = tenant
+    step.details[d.partition_selected(entra.name, "default")] = "True"
+    step.details[d.TENANT] = entra.tenant_id
+    step.details[d.GRAPH_ENDPOINT] = entra.graph_endpoint
+
+
+def check_container(run: RunState, step: ProvisioningStep) -> None:
+    """3. The most specific inclusion or exclusion container decides."""
+    connector = run.connector
+    decision = scoping.container_decision(connector, run.dn)
+    step.details[d.INCLUDED_CONTAINERS] = "; ".join(connector.include) or "(none)"
+    step.details[d.EXCLUDED_CONTAINERS] = "; ".join(connector.exclude) or "(none)"
+    if not decision.included:
+        if decision.kind == "exclude":
+            reason = (f'Object is not present in sync scope. Object belongs to container "{decision.container}" '
+                      "that is excluded from syncing.")
+        else:
+            reason = "Object is not present in sync scope. Object is not inside any included container."
+        raise StepFailed(Status.SKIPPED, "ContainerNotInScope", reason,
+                         "If the object should sync, include its container in ad_connectors[].containers.include "
+                         "or remove the exclusion" + (f' of "{decision.container}".' if decision.container else "."))
+    step.details[d.container_included(str(decision.container))] = "True"
+
+
+def read_object(run: RunState, step: ProvisioningStep) -> None:
+    """4. The connector account can read the object."""
+    connector = run.connector
+    directory = run.directory = run.env.directory_for(connector)
+    server = directory.connect()
+    wanted = dict.fromkeys([*BASE_ATTRIBUTES, run.config.sync.source_anchor,
+                            *sorted(run.env.rules.source_attributes(), key=str.lower)])
+    obj = directory.read(run.dn, [a for a in wanted if a.lower() not in RANGED])
+    account = connector.username
+    step.details[d.DOMAIN_CONTROLLER] = server
+    if obj is None:
+        raise StepFailed(Status.FAILURE, "ObjectNotAccessible",
+                         f'Object "{run.dn}" was not found, or is not readable with connector account '
+                         f'"{account}" credentials.',
+                         f'Check the distinguished name; if the object exists, grant connector account "{account}" '
+                         "read access to it (check for Deny entries and for inheritance being disabled).")
+    run.ad_object = obj
+    guid = get_one(obj.attributes, "objectGUID")
+    run.anchor_guid = guid_string(guid) if isinstance(guid, bytes) and len(guid) == 16 else None
+    run.result.source_identity = ProvisioningIdentity(id=run.anchor_guid, name=obj.dn)
+    step.details[d.accessible_with(account)] = "True"
+
+
+def check_object_type(run: RunState, step: ProvisioningStep) -> None:
+    """5. The object's type is in scope of the connector."""
+    connector = run.connector
+    classes = [str(c) for c in get_values(run.ad_object.attributes, "objectClass")]
+    object_class = scoping.structural_class(classes)
+    run.object_class = object_class or ""
+    run.result.source_identity.type = object_class
+    step.details[d.OBJECT_TYPE_INCLUSION_LIST] = ", ".join(connector.object_types)
+    step.details[d.OBJECT_TYPE_IN_AD] = object_class or "(unknown)"
+    if not scoping.type_in_scope(connector, object_class):
+        raise StepFailed(Status.SKIPPED, "ObjectTypeNotInScope",
+                         f'Object type "{object_class}" is not in sync scope of connector '
+                         f'"{connector.name}" (in scope: {", ".join(connector.object_types)}).')
+
+
+def check_group_filtering(run: RunState, step: ProvisioningStep) -> None:
+    """6. With group filtering on, the object is a member of the filtering group."""
+    gf = run.connector.group_filtering
+    step.details[d.GROUP_FILTERING_ENABLED] = str(bool(gf.group))
+    if not gf.group:
+        return
+    step.details[d.GROUP_DN] = gf.group
+    obj = run.ad_object
+    member = scoping.is_direct_member([str(v) for v in get_values(obj.attributes, "memberOf")], gf.group)
+    how = "direct"
+    if not member and gf.nested:
+        member, how = run.directory.is_nested_member(obj.dn, gf.group), "nested"
+    step.details[d.member_of_group(gf.group)] = str(member)
+    if not member:
+        kind = "a direct or nested" if gf.nested else "a direct"
+        raise StepFailed(Status.SKIPPED, "GroupFilteringNotMember",
+                         f"Object is not in sync scope: group filtering is enabled and the object is not {kind} "
+                         f'member of group "{gf.group}".')
+    step.details[d.MEMBERSHIP] = how
