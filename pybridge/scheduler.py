@@ -8,28 +8,26 @@ the configuration (sync.staging_mode), as Entra Connect's comes from its wizard.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import timespan
 from .config import Config
 from .errors import LockError, StateError, UsageError
 from .platform import FileLock
 from .store import Store
 
-DEFAULT_INTERVAL = "00:30:00"  # Entra Connect's AllowedSyncCycleInterval
-DEFAULT_PURGE = "7.00:00:00"
+DEFAULT_INTERVAL = timespan.DEFAULT_SYNC_INTERVAL  # Entra Connect's AllowedSyncCycleInterval
 POLICY_TYPES = ("Delta", "Initial", "Unspecified")
-_TIMESPAN = re.compile(r"^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})$")
 
 # property -> (default, type) in Get-ADSyncScheduler's order
 SETTABLE = {
     "CustomizedSyncCycleInterval": (None, "timespan"),
     "SyncCycleEnabled": (True, "bool"),
     "NextSyncCyclePolicyType": ("Delta", "policy"),
-    "PurgeRunHistoryInterval": (DEFAULT_PURGE, "timespan"),
+    "PurgeRunHistoryInterval": (timespan.DEFAULT_PURGE, "timespan"),
     "MaintenanceEnabled": (True, "bool"),
     "SchedulerSuspended": (False, "bool"),
 }
@@ -37,24 +35,6 @@ SETTABLE = {
 
 def lock_path(config: Config) -> Path:
     return config.state_path.with_suffix(".lock")
-
-
-def parse_timespan(text: str) -> dt.timedelta:
-    m = _TIMESPAN.match(text.strip())
-    if not m:
-        raise UsageError(f"{text!r} is not a time span like 00:30:00 or 7.00:00:00 (d.hh:mm:ss)")
-    days, h, mi, s = (int(x) if x else 0 for x in m.groups())
-    if mi > 59 or s > 59:
-        raise UsageError(f"{text!r} is not a valid time span")
-    return dt.timedelta(days=days, hours=h, minutes=mi, seconds=s)
-
-
-def format_timespan(td: dt.timedelta) -> str:
-    total = int(td.total_seconds())
-    days, rest = divmod(total, 86400)
-    h, rest = divmod(rest, 3600)
-    m, s = divmod(rest, 60)
-    return (f"{days}." if days else "") + f"{h:02d}:{m:02d}:{s:02d}"
 
 
 def coerce(name: str, value: Any) -> Any:
@@ -77,11 +57,11 @@ def coerce(name: str, value: Any) -> Any:
         raise UsageError(f"{name} takes one of {', '.join(POLICY_TYPES)}, not {value!r}")
     if value is None or str(value).strip().lower() in ("", "null", "none"):
         return None
-    td = parse_timespan(str(value))
-    if name == "CustomizedSyncCycleInterval" and td < parse_timespan(DEFAULT_INTERVAL):
+    td = timespan.parse(str(value))
+    if name == "CustomizedSyncCycleInterval" and td < timespan.parse(DEFAULT_INTERVAL):
         raise UsageError(f"CustomizedSyncCycleInterval must be at least {DEFAULT_INTERVAL} "
                          "(the AllowedSyncCycleInterval)")
-    return format_timespan(td)
+    return timespan.format(td)
 
 
 def get(store: Store, config: Config) -> dict[str, Any]:
@@ -89,7 +69,13 @@ def get(store: Store, config: Config) -> dict[str, Any]:
     saved = store.scheduler_settings()
     values = {name: saved.get(name, default) for name, (default, _) in SETTABLE.items()}
     effective = values["CustomizedSyncCycleInterval"] or DEFAULT_INTERVAL
-    next_start = dt.datetime.now(dt.timezone.utc) + parse_timespan(effective)
+    try:
+        interval = timespan.parse(str(effective))
+    except UsageError:
+        # a value `scheduler set` would refuse today (stored by hand or by an older pybridge):
+        # it is still shown as stored, and the next start is reckoned with the default interval
+        interval = timespan.parse(DEFAULT_INTERVAL)
+    next_start = dt.datetime.now(dt.timezone.utc) + interval
     return {
         "AllowedSyncCycleInterval": DEFAULT_INTERVAL,
         "CurrentlyEffectiveSyncCycleInterval": effective,

@@ -6,6 +6,7 @@ crash at any point leaves the previous consistent state.
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 import uuid
@@ -13,10 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import platform
+from . import platform, timespan
 from .core import dn as dnlib
+from .core.model import iso
 from .core.values import from_json, to_json
-from .errors import StateError
+from .errors import StateError, UsageError
 
 APPLICATION_ID = 0x50594252  # "PYBR": marks a pybridge state file; anything else is foreign
 SCHEMA_VERSION = 1
@@ -235,13 +237,16 @@ class Store:
 
     def _purge_runs(self, now_iso: str) -> None:
         """Drop run history older than the scheduler's PurgeRunHistoryInterval (7 days by default)."""
-        import datetime as dt
-
-        from .scheduler import DEFAULT_PURGE, parse_timespan
-        raw = self.scheduler_settings().get("PurgeRunHistoryInterval") or DEFAULT_PURGE
+        raw = self.scheduler_settings().get("PurgeRunHistoryInterval") or timespan.DEFAULT_PURGE
+        try:
+            keep = timespan.parse(str(raw))
+        except UsageError:
+            # `scheduler set` refuses such a value, but one written by hand or by an older pybridge
+            # (unparsable, or too long to subtract from now) must never fail the commit of a run:
+            # the history is then kept for the default interval
+            keep = timespan.parse(timespan.DEFAULT_PURGE)
         now = dt.datetime.strptime(now_iso, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.timezone.utc)
-        from .core.model import iso
-        cutoff = iso(now - parse_timespan(raw))
+        cutoff = iso(now - keep)
         self._conn.execute("DELETE FROM runs WHERE started < ?", (cutoff,))
 
     def scheduler_settings(self) -> dict[str, Any]:
