@@ -216,8 +216,6 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 def _remote_sync(args: argparse.Namespace) -> int:
     """`pybridge sync --computer-name ...`: run on the sync servers over WinRM/PSRP."""
-    from dataclasses import replace
-
     from . import config as configlib
     from .errors import ConfigError
     from .remote.cli import run_sync
@@ -226,9 +224,7 @@ def _remote_sync(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         sys.stderr.write(f"pybridge: configuration error: {exc}\n")
         return EXIT_USAGE
-    if report_dir is not None and remote.report_directory is None:
-        remote = replace(remote, report_directory=report_dir)
-    return run_sync(args, None, remote)
+    return run_sync(args, remote, report_dir=report_dir)
 
 
 def _announce_report(path: str, progress: str, open_it: bool) -> None:

@@ -1,10 +1,12 @@
 """YAML configuration -> typed, validated settings.
 
-This is the only module that reads environment variables and files for settings.
+This is the only module that reads environment variables and files for settings,
+the ``remote:`` section included: pybridge.remote receives the typed
+:class:`~pybridge.remote.settings.RemoteSettings` and never reads the YAML itself.
 Everything is validated when loaded and every problem is reported at once, each
 with its key path (``ad_connectors[0].servers[1]: ...``). Secrets are never taken
 from the YAML itself or from argv: only from an environment variable or a file,
-and they are wrapped in :class:`Secret`, whose repr never shows the value.
+and they are wrapped in :class:`~pybridge.secret.Secret`, whose repr never shows the value.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 from urllib.parse import urlsplit
 
 import yaml
@@ -21,50 +23,15 @@ from ldap3.utils.dn import parse_dn
 
 from . import platform
 from .errors import ConfigError
+from .secret import Secret
 from .yamlcheck import Reader
 from .remote import settings as remote_settings
-from .remote.settings import RemoteSettings
+from .remote.settings import RemoteSettings, ServerOptions
 
 DEFAULT_OBJECT_TYPES = ("user", "inetOrgPerson", "group", "contact")
 KNOWN_OBJECT_TYPES = ("user", "inetOrgPerson", "group", "contact", "foreignSecurityPrincipal", "computer")
 PUBLIC_AUTHORITY = "https://login.microsoftonline.com"
 PUBLIC_GRAPH = "https://graph.microsoft.com"
-
-
-class Secret:
-    """A secret read on demand from an environment variable or a file; never printed."""
-
-    def __init__(self, *, env: str | None = None, file: Path | None = None, label: str) -> None:
-        self.env, self.file, self.label = env, file, label
-
-    def problem(self) -> str | None:
-        """Why the secret cannot be read, or None (checked at load, value not kept)."""
-        if self.env is not None:
-            value = os.environ.get(self.env)
-            if not value:
-                return f"environment variable {self.env} is not set or empty"
-            return None
-        assert self.file is not None
-        try:
-            if not self.file.read_text(encoding="utf-8").splitlines()[:1] or not self.reveal():
-                return f"file {self.file} is empty"
-        except OSError as exc:
-            return f"file {self.file} cannot be read ({exc.strerror})"
-        return None
-
-    def reveal(self) -> str:
-        if self.env is not None:
-            return os.environ.get(self.env, "")
-        assert self.file is not None
-        lines = self.file.read_text(encoding="utf-8").splitlines()
-        return lines[0].strip() if lines else ""
-
-    @property
-    def source(self) -> str:
-        return f"environment variable {self.env}" if self.env else f"file {self.file}"
-
-    def __repr__(self) -> str:
-        return f"Secret({self.label} from {self.source})"
 
 
 @dataclass(frozen=True)
@@ -364,6 +331,151 @@ def _read_entra(r: _Reader, raw: Any, check_secrets: bool) -> EntraConnector:
                           retry_max_attempts=int(r.number(rt, "max_attempts", f"{path}.retry", 6)))
 
 
+# -- the remote: section (sync servers reached with `pybridge sync --computer-name`) ----------------------
+
+REMOTE_SERVER_KEYS = ("host", "transport", "port", "use_ssl", "auth", "username", "password_env", "password_file",
+                      "certificate_file", "certificate_key_file", "ca_file", "validate_tls", "allow_unencrypted",
+                      "module_path", "configuration_name", "wsman_path", "connect_timeout", "operation_timeout",
+                      "retries", "retry_backoff")
+
+
+class _RemoteReader(Reader):
+    """The remote: section's reader: every value optional (None: "not set in this layer")."""
+
+    def __init__(self, base: Path, check_secrets: bool) -> None:
+        super().__init__(base)
+        self.check_secrets = check_secrets
+
+    def choice(self, d: dict[str, Any], key: str, path: str, allowed: Sequence[str]) -> str | None:
+        value = self.string(d, key, path)
+        if value is not None and value.lower() not in allowed:
+            self.err(f"{path}.{key}", f"must be one of {', '.join(allowed)}, got {value!r}")
+            return None
+        return value.lower() if value else None
+
+    def boolean(self, d: dict[str, Any], key: str, path: str) -> bool | None:
+        value = d.get(key)
+        if value is not None and not isinstance(value, bool):
+            self.err(f"{path}.{key}", f"must be true or false, got {value!r}")
+            return None
+        return value
+
+    def number(self, d: dict[str, Any], key: str, path: str, *, integer: bool = False, minimum: float | None = None,
+               maximum: float | None = None) -> Any:
+        """A number; without *minimum* it must be positive."""
+        value = d.get(key)
+        if value is None:
+            return None
+        ok = not isinstance(value, bool) and isinstance(value, int if integer else (int, float))
+        low_ok = ok and (value > 0 if minimum is None else value >= minimum)
+        if not ok or not low_ok or (maximum is not None and value > maximum):
+            kind = "an integer" if integer else "a number"
+            bounds = (f" from {minimum:g}" if minimum is not None else " above 0") + \
+                (f" to {maximum:g}" if maximum is not None else "")
+            self.err(f"{path}.{key}", f"must be {kind}{bounds}, got {value!r}")
+            return None
+        return int(value) if integer else float(value)
+
+    def path_value(self, d: dict[str, Any], key: str, path: str, *, pem: bool = False) -> Path | None:
+        value = self.string(d, key, path)
+        if value is None:
+            return None
+        p = Path(os.path.expanduser(value))
+        if not p.is_absolute():
+            p = self.base / p
+        problem = remote_settings.file_problem(p, pem=pem)
+        if problem:
+            self.err(f"{path}.{key}", problem)
+        return p
+
+
+def _read_remote_server(r: _RemoteReader, raw: Any, path: str, *, allow_host: bool) -> ServerOptions:
+    d = r.mapping(raw, path, REMOTE_SERVER_KEYS if allow_host else tuple(k for k in REMOTE_SERVER_KEYS
+                                                                           if k != "host"))
+    host = r.string(d, "host", path) if allow_host else None
+    if host and not remote_settings.is_host_name(host):
+        r.err(f"{path}.host", f"{host!r} is not a host name or address")
+    password: Secret | None = None
+    env, pfile = r.string(d, "password_env", path), r.string(d, "password_file", path)
+    if "password" in d:
+        r.err(f"{path}.password", "passwords are never read from the configuration file; use password_env or "
+              "password_file")
+    if env and pfile:
+        r.err(path, "set only one of password_env and password_file")
+    elif env or pfile:
+        if pfile:
+            f = Path(os.path.expanduser(pfile))
+            password = Secret(file=f if f.is_absolute() else r.base / f)
+        else:
+            password = Secret(env=env)
+        problem = password.problem() if r.check_secrets else None
+        if problem:
+            r.err(f"{path}.{'password_env' if env else 'password_file'}", problem)
+    module = r.string(d, "module_path", path)
+    return ServerOptions(
+        host=host, transport=r.choice(d, "transport", path, remote_settings.TRANSPORTS),
+        port=r.number(d, "port", path, minimum=1, maximum=65535, integer=True),
+        use_ssl=r.boolean(d, "use_ssl", path), auth=r.choice(d, "auth", path, remote_settings.AUTHS),
+        username=r.string(d, "username", path), password=password,
+        certificate_file=r.path_value(d, "certificate_file", path, pem=True),
+        certificate_key_file=r.path_value(d, "certificate_key_file", path, pem=True),
+        ca_file=r.path_value(d, "ca_file", path, pem=True), validate_tls=r.boolean(d, "validate_tls", path),
+        allow_unencrypted=r.boolean(d, "allow_unencrypted", path),
+        module_path=remote_settings.MODULE_SHORTCUTS.get(module.lower(), module) if module else None,
+        configuration_name=r.string(d, "configuration_name", path), wsman_path=r.string(d, "wsman_path", path),
+        connect_timeout=r.number(d, "connect_timeout", path), operation_timeout=r.number(d, "operation_timeout", path),
+        retries=r.number(d, "retries", path, minimum=0, maximum=10, integer=True),
+        retry_backoff=r.number(d, "retry_backoff", path, minimum=0))
+
+
+def parse_remote(raw: Any, *, base_dir: Path, check_secrets: bool) -> tuple[RemoteSettings, list[str]]:
+    """Validate the YAML ``remote:`` section (None when absent); every problem with its key path."""
+    r = _RemoteReader(base_dir, check_secrets)
+    top = r.mapping(raw, "remote", ("defaults", "servers", "groups", "max_parallel", "report_directory"))
+    defaults = _read_remote_server(r, top.get("defaults"), "remote.defaults", allow_host=False)
+    servers: dict[str, ServerOptions] = {}
+    raw_servers = top.get("servers")
+    if raw_servers is not None and not isinstance(raw_servers, dict):
+        r.err("remote.servers", "must be a mapping of server name to settings")
+    for name, value in (raw_servers or {}).items() if isinstance(raw_servers, dict) else ():
+        if not isinstance(name, str) or not remote_settings.is_host_name(name) or "," in name:
+            r.err(f"remote.servers.{name}", "a server name must be a host-name-like word (letters, digits, . - _)")
+            continue
+        if name.lower() in (n.lower() for n in servers):
+            r.err(f"remote.servers.{name}", "duplicate server name (names are case-insensitive)")
+            continue
+        servers[name] = _read_remote_server(r, value if value is not None else {}, f"remote.servers.{name}",
+                                            allow_host=True)
+    groups: dict[str, tuple[str, ...]] = {}
+    raw_groups = top.get("groups")
+    if raw_groups is not None and not isinstance(raw_groups, dict):
+        r.err("remote.groups", "must be a mapping of group name to a list of server names")
+    for gname, members in (raw_groups or {}).items() if isinstance(raw_groups, dict) else ():
+        gpath = f"remote.groups.{gname}"
+        if not isinstance(gname, str) or not gname.strip():
+            r.err(gpath, "a group name must be a non-empty string")
+            continue
+        if any(gname.lower() == s.lower() for s in servers):
+            r.err(gpath, "a group cannot have the name of a server")
+        if not isinstance(members, list) or not members or not all(isinstance(m, str) and m.strip() for m in members):
+            r.err(gpath, "must be a non-empty list of server names")
+            continue
+        groups[gname] = tuple(m.strip() for m in members)
+    for gname, members in groups.items():
+        for i, m in enumerate(members):
+            if m.lower() in (g.lower() for g in groups):
+                r.err(f"remote.groups.{gname}[{i}]", "groups cannot contain groups")
+    max_parallel = r.number(top, "max_parallel", "remote", minimum=1, maximum=256, integer=True)
+    report_dir = r.string(top, "report_directory", "remote")
+    report_path = None
+    if report_dir:
+        report_path = Path(os.path.expanduser(report_dir))
+        report_path = report_path if report_path.is_absolute() else base_dir / report_path
+    settings = RemoteSettings(defaults=defaults, servers=servers, groups=groups,
+                              max_parallel=max_parallel or 8, report_directory=report_path)
+    return settings, r.problems
+
+
 def parse(data: Any, *, path: Path | None = None, check_secrets: bool = True) -> Config:
     """Validate an already-parsed YAML document."""
     base = path.parent if path else Path.cwd()
@@ -419,7 +531,7 @@ def parse(data: Any, *, path: Path | None = None, check_secrets: bool = True) ->
     include_default_rules = r.boolean(ru, "include_defaults", "rules", True)
     state_path = _local(r.string(st, "path", "state"), platform.state_path(), "state.path")
     report_dir = _local(r.string(rp, "directory", "report"), platform.report_dir(), "report.directory")
-    remote, remote_problems = remote_settings.parse(top.get("remote"), base_dir=base, check_secrets=check_secrets)
+    remote, remote_problems = parse_remote(top.get("remote"), base_dir=base, check_secrets=check_secrets)
     r.problems.extend(remote_problems)
     if r.problems:
         where = str(path) if path else "configuration"
@@ -486,7 +598,7 @@ def load_remote(explicit: str | os.PathLike[str] | None = None) -> tuple[RemoteS
         raise ConfigError(f"{path}: the document must be a mapping", problems=["(top): must be a mapping"])
     data = data or {}
     base = path.resolve().parent
-    remote, problems = remote_settings.parse(data.get("remote"), base_dir=base, check_secrets=True)
+    remote, problems = parse_remote(data.get("remote"), base_dir=base, check_secrets=True)
     report = data.get("report") if isinstance(data.get("report"), dict) else {}
     directory = report.get("directory")
     if problems:

@@ -1,7 +1,7 @@
 """Reading a YAML settings tree while collecting every problem with its key path.
 
-Shared by the configuration (pybridge.config) and its remote: section
-(pybridge.remote.settings), so that both report problems the same way:
+Shared by the configuration's readers (pybridge.config: the whole file and its remote:
+section), so that they report problems the same way:
 ``ad_connectors[0].servers[1]: ...``.
 """
 from __future__ import annotations

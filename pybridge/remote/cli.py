@@ -11,15 +11,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, TextIO
+from typing import Any, Callable, TextIO
 
+from ..secret import Secret
 from . import SyncRequest
 from .compare import check_adsync, compare, labels_for, parse_documents, render_text, to_json
-from .settings import (AUTHS, MODULE_SHORTCUTS, TRANSPORTS, PasswordSource, RemoteSettings, ServerOptions,
-                       ServerSettings, file_problem, resolve)
-
-if TYPE_CHECKING:
-    from ..config import Config
+from .settings import (AUTHS, MODULE_SHORTCUTS, TRANSPORTS, RemoteSettings, ServerOptions, ServerSettings,
+                       file_problem, resolve)
 
 EXIT_SUCCESS, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -105,12 +103,12 @@ def _overrides(args: argparse.Namespace, problems: list[str]) -> ServerOptions:
             return None
         return value
 
-    password: PasswordSource | None = None
+    password: Secret | None = None
     env, pfile = getattr(args, "remote_password_env", None), getattr(args, "remote_password_file", None)
     if env:
-        password = PasswordSource(env=env)
+        password = Secret(env=env)
     elif pfile:
-        password = PasswordSource(file=Path(pfile).expanduser().resolve())
+        password = Secret(file=Path(pfile).expanduser().resolve())
     if password is not None:
         problem = password.problem()
         if problem:
@@ -200,10 +198,15 @@ def _render(doc: dict[str, Any], fmt: str, err: TextIO) -> str:
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
 
 
-def run_sync(args: argparse.Namespace, config: "Config | None", remote: RemoteSettings, *,
+def run_sync(args: argparse.Namespace, remote: RemoteSettings, *, report_dir: Path | None = None,
              out: TextIO | None = None, err: TextIO | None = None, stdin: TextIO | None = None,
              session_factory: Any = None, prompt: Callable[[str], str] | None = None) -> int:
-    """``pybridge sync --computer-name ...``: one JSON document per server on stdout; the worst exit code."""
+    """``pybridge sync --computer-name ...``: one JSON document per server on stdout; the worst exit code.
+
+    *remote* is the configuration's typed remote: section (pybridge.config reads it); *report_dir*
+    is the configuration's report.directory, used when neither --report-dir nor
+    remote.report_directory names one.
+    """
     import getpass
 
     from .runner import default_session, run_servers, worst_exit_code
@@ -247,14 +250,14 @@ def run_sync(args: argparse.Namespace, config: "Config | None", remote: RemoteSe
         return usage(problems)
     request = SyncRequest(distinguished_name=dn, staging_mode=bool(getattr(args, "staging_mode", False)),
                           no_html_report=bool(getattr(args, "no_html_report", False)))
-    report_dir: Path | None = None
+    reports_to: Path | None = None
     if not request.no_html_report:
         from .. import platform
         chosen = getattr(args, "report_dir", None)
-        report_dir = (Path(chosen).expanduser() if chosen else remote.report_directory
-                      or (config.report_dir if config is not None else None) or platform.report_dir())
+        reports_to = (Path(chosen).expanduser() if chosen else remote.report_directory or report_dir
+                      or platform.report_dir())
     max_parallel = getattr(args, "remote_max_parallel", None) or remote.max_parallel
-    outcomes = run_servers(servers, request, passwords=passwords, report_dir=report_dir,
+    outcomes = run_servers(servers, request, passwords=passwords, report_dir=reports_to,
                            max_parallel=max(1, max_parallel), session_factory=session_factory or default_session,
                            progress=_progress_printer(getattr(args, "progress", "text") or "text", err))
     fmt = getattr(args, "format", "adsync") or "adsync"

@@ -1,4 +1,4 @@
-"""Connection settings for remote sync servers: the ``remote:`` section of the configuration.
+"""Connection settings for remote sync servers: the typed ``remote:`` section and its merge.
 
 Settings come in layers, each overriding the one before: pybridge's defaults,
 ``remote.defaults``, ``remote.servers.<name>`` and the command line. The layers
@@ -6,8 +6,9 @@ are kept apart (:class:`ServerOptions`, every field optional) and merged into a
 :class:`ServerSettings` per server by :func:`resolve`, which also checks the
 combinations (HTTP without message encryption, certificate auth over HTTP...).
 
-This module reads no environment variable and no file itself except to check, at
-load time, that a named password source exists (``check_secrets``); passwords are
+This module only holds and merges typed settings: the YAML ``remote:`` section is read
+and validated by pybridge.config (the one place that reads settings), the command line's
+options by pybridge.remote.cli. Passwords are :class:`~pybridge.secret.Secret` sources,
 read when a connection is opened, never from argv and never from the YAML.
 """
 from __future__ import annotations
@@ -16,9 +17,9 @@ import os
 import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
-from ..yamlcheck import Reader
+from ..secret import Secret
 
 TRANSPORTS = ("psrp", "winrs")
 AUTHS = ("negotiate", "kerberos", "ntlm", "credssp", "certificate", "basic")
@@ -29,49 +30,11 @@ PYBRIDGE_MODULE_NAME = "ADSyncDiagnostics"
 MODULE_SHORTCUTS = {"microsoft": MICROSOFT_MODULE_PATH, "pybridge": PYBRIDGE_MODULE_NAME}
 DEFAULT_CONFIGURATION_NAME = "Microsoft.PowerShell"
 _HOST_RE = re.compile(r"^[A-Za-z0-9_.:\-\[\]%]+$")
-_SERVER_KEYS = ("host", "transport", "port", "use_ssl", "auth", "username", "password_env", "password_file",
-                "certificate_file", "certificate_key_file", "ca_file", "validate_tls", "allow_unencrypted",
-                "module_path", "configuration_name", "wsman_path", "connect_timeout", "operation_timeout",
-                "retries", "retry_backoff")
 
 
-class PasswordSource:
-    """Where a remote password comes from: an environment variable or a file (first line)."""
-
-    def __init__(self, *, env: str | None = None, file: Path | None = None) -> None:
-        if (env is None) == (file is None):
-            raise ValueError("exactly one of env and file")
-        self.env, self.file = env, file
-
-    def problem(self) -> str | None:
-        """Why the password cannot be read, or None."""
-        if self.env is not None:
-            return None if os.environ.get(self.env) else f"environment variable {self.env} is not set or empty"
-        assert self.file is not None
-        try:
-            return None if self.reveal() else f"file {self.file} is empty"
-        except OSError as exc:
-            return f"file {self.file} cannot be read ({exc.strerror})"
-
-    def reveal(self) -> str:
-        if self.env is not None:
-            return os.environ.get(self.env, "")
-        assert self.file is not None
-        lines = self.file.read_text(encoding="utf-8").splitlines()
-        return lines[0].strip() if lines else ""
-
-    @property
-    def source(self) -> str:
-        return f"environment variable {self.env}" if self.env else f"file {self.file}"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, PasswordSource) and (self.env, self.file) == (other.env, other.file)
-
-    def __hash__(self) -> int:
-        return hash((self.env, self.file))
-
-    def __repr__(self) -> str:
-        return f"PasswordSource({self.source})"
+def is_host_name(text: str) -> bool:
+    """A host name, an IPv4 or IPv6 address, or a server name of the configuration (no blanks, no commas)."""
+    return bool(_HOST_RE.match(text))
 
 
 @dataclass(frozen=True)
@@ -84,7 +47,7 @@ class ServerOptions:
     use_ssl: bool | None = None
     auth: str | None = None
     username: str | None = None
-    password: PasswordSource | None = None
+    password: Secret | None = None
     certificate_file: Path | None = None
     certificate_key_file: Path | None = None
     ca_file: Path | None = None
@@ -115,7 +78,7 @@ class ServerSettings:
     use_ssl: bool
     auth: str
     username: str | None
-    password: PasswordSource | None
+    password: Secret | None
     certificate_file: Path | None
     certificate_key_file: Path | None
     ca_file: Path | None
@@ -169,54 +132,6 @@ class RemoteSettings:
     warnings: tuple[str, ...] = ()
 
 
-class _Reader(Reader):
-    def __init__(self, base: Path, check_secrets: bool) -> None:
-        super().__init__(base)
-        self.check_secrets = check_secrets
-
-    def choice(self, d: dict[str, Any], key: str, path: str, allowed: Sequence[str]) -> str | None:
-        value = self.string(d, key, path)
-        if value is not None and value.lower() not in allowed:
-            self.err(f"{path}.{key}", f"must be one of {', '.join(allowed)}, got {value!r}")
-            return None
-        return value.lower() if value else None
-
-    def boolean(self, d: dict[str, Any], key: str, path: str) -> bool | None:
-        value = d.get(key)
-        if value is not None and not isinstance(value, bool):
-            self.err(f"{path}.{key}", f"must be true or false, got {value!r}")
-            return None
-        return value
-
-    def number(self, d: dict[str, Any], key: str, path: str, *, integer: bool = False, minimum: float | None = None,
-               maximum: float | None = None) -> Any:
-        """A number; without *minimum* it must be positive."""
-        value = d.get(key)
-        if value is None:
-            return None
-        ok = not isinstance(value, bool) and isinstance(value, int if integer else (int, float))
-        low_ok = ok and (value > 0 if minimum is None else value >= minimum)
-        if not ok or not low_ok or (maximum is not None and value > maximum):
-            kind = "an integer" if integer else "a number"
-            bounds = (f" from {minimum:g}" if minimum is not None else " above 0") + \
-                (f" to {maximum:g}" if maximum is not None else "")
-            self.err(f"{path}.{key}", f"must be {kind}{bounds}, got {value!r}")
-            return None
-        return int(value) if integer else float(value)
-
-    def path_value(self, d: dict[str, Any], key: str, path: str, *, pem: bool = False) -> Path | None:
-        value = self.string(d, key, path)
-        if value is None:
-            return None
-        p = Path(os.path.expanduser(value))
-        if not p.is_absolute():
-            p = self.base / p
-        problem = file_problem(p, pem=pem)
-        if problem:
-            self.err(f"{path}.{key}", problem)
-        return p
-
-
 def file_problem(p: Path, *, pem: bool = False) -> str | None:
     """Why *p* is not a usable file (or PEM certificate file), or None."""
     if not p.is_file():
@@ -230,92 +145,6 @@ def file_problem(p: Path, *, pem: bool = False) -> str | None:
     return None
 
 
-def _read_server(r: _Reader, raw: Any, path: str, *, allow_host: bool) -> ServerOptions:
-    d = r.mapping(raw, path, _SERVER_KEYS if allow_host else tuple(k for k in _SERVER_KEYS if k != "host"))
-    host = r.string(d, "host", path) if allow_host else None
-    if host and not _HOST_RE.match(host):
-        r.err(f"{path}.host", f"{host!r} is not a host name or address")
-    password: PasswordSource | None = None
-    env, pfile = r.string(d, "password_env", path), r.string(d, "password_file", path)
-    if "password" in d:
-        r.err(f"{path}.password", "passwords are never read from the configuration file; use password_env or "
-              "password_file")
-    if env and pfile:
-        r.err(path, "set only one of password_env and password_file")
-    elif env or pfile:
-        if pfile:
-            f = Path(os.path.expanduser(pfile))
-            password = PasswordSource(file=f if f.is_absolute() else r.base / f)
-        else:
-            password = PasswordSource(env=env)
-        problem = password.problem() if r.check_secrets else None
-        if problem:
-            r.err(f"{path}.{'password_env' if env else 'password_file'}", problem)
-    module = r.string(d, "module_path", path)
-    return ServerOptions(
-        host=host, transport=r.choice(d, "transport", path, TRANSPORTS),
-        port=r.number(d, "port", path, minimum=1, maximum=65535, integer=True),
-        use_ssl=r.boolean(d, "use_ssl", path), auth=r.choice(d, "auth", path, AUTHS),
-        username=r.string(d, "username", path), password=password,
-        certificate_file=r.path_value(d, "certificate_file", path, pem=True),
-        certificate_key_file=r.path_value(d, "certificate_key_file", path, pem=True),
-        ca_file=r.path_value(d, "ca_file", path, pem=True), validate_tls=r.boolean(d, "validate_tls", path),
-        allow_unencrypted=r.boolean(d, "allow_unencrypted", path),
-        module_path=MODULE_SHORTCUTS.get(module.lower(), module) if module else None,
-        configuration_name=r.string(d, "configuration_name", path), wsman_path=r.string(d, "wsman_path", path),
-        connect_timeout=r.number(d, "connect_timeout", path), operation_timeout=r.number(d, "operation_timeout", path),
-        retries=r.number(d, "retries", path, minimum=0, maximum=10, integer=True),
-        retry_backoff=r.number(d, "retry_backoff", path, minimum=0))
-
-
-def parse(raw: Any, *, base_dir: Path, check_secrets: bool) -> tuple[RemoteSettings, list[str]]:
-    """Validate the YAML ``remote:`` section (None when absent); every problem with its key path."""
-    r = _Reader(base_dir, check_secrets)
-    top = r.mapping(raw, "remote", ("defaults", "servers", "groups", "max_parallel", "report_directory"))
-    defaults = _read_server(r, top.get("defaults"), "remote.defaults", allow_host=False)
-    servers: dict[str, ServerOptions] = {}
-    raw_servers = top.get("servers")
-    if raw_servers is not None and not isinstance(raw_servers, dict):
-        r.err("remote.servers", "must be a mapping of server name to settings")
-    for name, value in (raw_servers or {}).items() if isinstance(raw_servers, dict) else ():
-        if not isinstance(name, str) or not _HOST_RE.match(name) or "," in name:
-            r.err(f"remote.servers.{name}", "a server name must be a host-name-like word (letters, digits, . - _)")
-            continue
-        if name.lower() in (n.lower() for n in servers):
-            r.err(f"remote.servers.{name}", "duplicate server name (names are case-insensitive)")
-            continue
-        servers[name] = _read_server(r, value if value is not None else {}, f"remote.servers.{name}",
-                                     allow_host=True)
-    groups: dict[str, tuple[str, ...]] = {}
-    raw_groups = top.get("groups")
-    if raw_groups is not None and not isinstance(raw_groups, dict):
-        r.err("remote.groups", "must be a mapping of group name to a list of server names")
-    for gname, members in (raw_groups or {}).items() if isinstance(raw_groups, dict) else ():
-        gpath = f"remote.groups.{gname}"
-        if not isinstance(gname, str) or not gname.strip():
-            r.err(gpath, "a group name must be a non-empty string")
-            continue
-        if any(gname.lower() == s.lower() for s in servers):
-            r.err(gpath, "a group cannot have the name of a server")
-        if not isinstance(members, list) or not members or not all(isinstance(m, str) and m.strip() for m in members):
-            r.err(gpath, "must be a non-empty list of server names")
-            continue
-        groups[gname] = tuple(m.strip() for m in members)
-    for gname, members in groups.items():
-        for i, m in enumerate(members):
-            if m.lower() in (g.lower() for g in groups):
-                r.err(f"remote.groups.{gname}[{i}]", "groups cannot contain groups")
-    max_parallel = r.number(top, "max_parallel", "remote", minimum=1, maximum=256, integer=True)
-    report_dir = r.string(top, "report_directory", "remote")
-    report_path = None
-    if report_dir:
-        report_path = Path(os.path.expanduser(report_dir))
-        report_path = report_path if report_path.is_absolute() else base_dir / report_path
-    settings = RemoteSettings(defaults=defaults, servers=servers, groups=groups,
-                              max_parallel=max_parallel or 8, report_directory=report_path)
-    return settings, r.problems
-
-
 def expand_names(remote: RemoteSettings, computer_names: Sequence[str]) -> tuple[list[str], list[str]]:
     """``--computer-name a,b`` (repeatable) -> server names in order, groups expanded, duplicates dropped."""
     problems: list[str] = []
@@ -326,7 +155,7 @@ def expand_names(remote: RemoteSettings, computer_names: Sequence[str]) -> tuple
             if not name:
                 continue
             for member in groups.get(name.lower(), (name,)):
-                if not _HOST_RE.match(member):
+                if not is_host_name(member):
                     problems.append(f"--computer-name: {member!r} is not a host name or address")
                 elif member.lower() not in (o.lower() for o in out):
                     out.append(member)
@@ -424,5 +253,6 @@ def system_ca_bundle() -> bool | str:
     return True
 
 
-__all__ = ["PasswordSource", "ServerOptions", "ServerSettings", "RemoteSettings", "parse", "resolve",
-           "expand_names", "verify_argument", "MICROSOFT_MODULE_PATH", "PYBRIDGE_MODULE_NAME", "TRANSPORTS", "AUTHS"]
+__all__ = ["ServerOptions", "ServerSettings", "RemoteSettings", "resolve", "expand_names", "is_host_name",
+           "file_problem", "verify_argument", "MICROSOFT_MODULE_PATH", "PYBRIDGE_MODULE_NAME", "MODULE_SHORTCUTS",
+           "TRANSPORTS", "AUTHS"]

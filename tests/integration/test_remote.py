@@ -23,10 +23,12 @@ from typing import Any
 
 import pytest
 
+from pybridge.config import parse_remote as parse
 from pybridge.lab.ca import create_ca, issue_server_cert
 from pybridge.lab.winrm_endpoint import WinRMEndpoint
 from pybridge.remote.cli import add_sync_arguments, run_compare, run_sync
-from pybridge.remote.settings import PasswordSource, RemoteSettings, ServerOptions, parse, resolve
+from pybridge.remote.settings import RemoteSettings, ServerOptions, resolve
+from pybridge.secret import Secret
 
 pytestmark = pytest.mark.integration
 
@@ -105,7 +107,7 @@ class Run:
 def sync(*argv: str, remote: RemoteSettings | None = None) -> Run:
     out, err = io.StringIO(), io.StringIO()
     t = time.monotonic()
-    code = run_sync(_parser().parse_args(list(argv)), None, remote or RemoteSettings(), out=out, err=err,
+    code = run_sync(_parser().parse_args(list(argv)), remote or RemoteSettings(), out=out, err=err,
                     stdin=io.StringIO())
     return Run(code, out.getvalue(), err.getvalue(), time.monotonic() - t)
 
@@ -219,7 +221,7 @@ def test_report_transfer_in_chunks_with_hash_check(endpoints, pki, tmp_path, tra
     placed = reports / "ADSyncSingleObjectSyncResult-20260101120000.htm"
     placed.write_bytes(content)
     servers, problems, _ = resolve(RemoteSettings(), ["127.0.0.1"], ServerOptions(
-        port=ep.port, transport=transport, username=ACCOUNT, password=PasswordSource(env=PW_ENV), ca_file=pki["ca"]))
+        port=ep.port, transport=transport, username=ACCOUNT, password=Secret(env=PW_ENV), ca_file=pki["ca"]))
     assert not problems
     session = default_session(servers[0], PASSWORD)
     session.open()

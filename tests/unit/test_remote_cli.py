@@ -8,9 +8,10 @@ import json
 import pytest
 import requests
 
+from pybridge.config import parse_remote as parse
 from pybridge.remote import (ERROR_CODES, RemoteError, Streams, from_requests_error, from_wsman_fault)
 from pybridge.remote.cli import add_compare_parser, add_sync_arguments, run_sync
-from pybridge.remote.settings import RemoteSettings, parse
+from pybridge.remote.settings import RemoteSettings
 
 DN = "CN=Jane Doe,OU=Corp,DC=contoso,DC=com"
 
@@ -77,7 +78,7 @@ def run(argv: list[str], remote: RemoteSettings | None = None, stdin: io.StringI
             prompts.append(text)
         return "typed-password"
 
-    code = run_sync(parser().parse_args(argv), None, remote or RemoteSettings(), out=out, err=err,
+    code = run_sync(parser().parse_args(argv), remote or RemoteSettings(), out=out, err=err,
                     stdin=stdin or io.StringIO(), session_factory=session, prompt=prompt)
     return code, out.getvalue(), err.getvalue(), seen
 

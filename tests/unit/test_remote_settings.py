@@ -1,13 +1,14 @@
-"""The remote: section and the merge of defaults, server settings and command-line options."""
+"""The remote: section (read by pybridge.config) and the merge of defaults, server settings and command-line options."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
-from pybridge.remote.settings import (BUILTIN, MICROSOFT_MODULE_PATH, PYBRIDGE_MODULE_NAME, PasswordSource,
-                                      RemoteSettings, ServerOptions, expand_names, parse, resolve, system_ca_bundle,
-                                      verify_argument)
+from pybridge.config import parse_remote as parse
+from pybridge.remote.settings import (BUILTIN, MICROSOFT_MODULE_PATH, PYBRIDGE_MODULE_NAME, RemoteSettings,
+                                      ServerOptions, expand_names, resolve, system_ca_bundle, verify_argument)
+from pybridge.secret import Secret
 
 CA_PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 
@@ -46,10 +47,10 @@ def test_a_full_section_parses_and_every_layer_applies(tmp_path, ca, monkeypatch
     assert (a.name, a.host, a.transport, a.auth, a.port, a.use_ssl) == ("aadc01", "aadc01.contoso.com", "psrp",
                                                                           "kerberos", 5986, True)
     assert a.module_path == PYBRIDGE_MODULE_NAME and a.connect_timeout == 9 and a.operation_timeout == 300
-    assert a.password == PasswordSource(env="AADC_PW") and a.ca_file == ca and a.retries == 1
+    assert a.password == Secret(env="AADC_PW") and a.ca_file == ca and a.retries == 1
     assert (b.transport, b.auth, b.port) == ("winrs", "ntlm", 15986)
     assert (legacy.use_ssl, legacy.port, legacy.message_encryption) == (False, 5985, "never")
-    assert legacy.password == PasswordSource(file=tmp_path / "pw.txt") and legacy.password.reveal() == "secret"
+    assert legacy.password == Secret(file=tmp_path / "pw.txt") and legacy.password.reveal() == "secret"
     assert legacy.ca_file is None
     assert any("UNENCRYPTED" in w for w in warnings) and any("ca_file is ignored" in w for w in warnings)
 
@@ -143,13 +144,13 @@ def test_needs_password():
     assert one(auth="basic", username="u").needs_password is True
 
 
-def test_password_source_repr_never_shows_the_value(tmp_path, monkeypatch):
+def test_secret_repr_never_shows_the_value(tmp_path, monkeypatch):
     monkeypatch.setenv("PW_X", "topsecret")
-    assert "topsecret" not in repr(PasswordSource(env="PW_X"))
+    assert "topsecret" not in repr(Secret(env="PW_X"))
     empty = tmp_path / "empty"
     empty.write_text("")
-    assert "is empty" in PasswordSource(file=empty).problem()
-    assert "cannot be read" in PasswordSource(file=tmp_path / "nope").problem()
+    assert "is empty" in Secret(file=empty).problem()
+    assert "cannot be read" in Secret(file=tmp_path / "nope").problem()
 
 
 def test_docs_document_every_key_and_code_and_the_snippet_is_valid(tmp_path):
@@ -158,12 +159,12 @@ def test_docs_document_every_key_and_code_and_the_snippet_is_valid(tmp_path):
     import yaml
 
     from pybridge.remote import ERROR_CODES
-    from pybridge.remote.settings import _SERVER_KEYS
+    from pybridge.config import REMOTE_SERVER_KEYS
 
     text = (Path(__file__).resolve().parents[2] / "docs" / "remote.md").read_text(encoding="utf-8")
     snippet = re.search(r"```yaml\n(.*?)```", text, re.S).group(1)
     raw = yaml.safe_load(snippet)["remote"]
-    for key in _SERVER_KEYS:
+    for key in REMOTE_SERVER_KEYS:
         assert any(key in layer for layer in (raw["defaults"], *raw["servers"].values())), key
     for key in ("max_parallel", "report_directory", "defaults", "servers", "groups"):
         assert key in raw
