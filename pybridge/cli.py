@@ -165,17 +165,14 @@ def _progress_printer(mode: str):  # type: ignore[no-untyped-def]
 
 def cmd_sync(args: argparse.Namespace) -> int:
     from . import config as configlib
-    from .errors import ConfigError, PyBridgeError
+    from .cli_args import resolve_dn
+    from .errors import ConfigError, PyBridgeError, UsageError
 
-    dn = args.dn if args.dn is not None else args.dn_positional
-    if args.dn is not None and args.dn_positional is not None:
-        sys.stderr.write("pybridge: error: give the DN once (positional or --distinguished-name)\n")
+    try:
+        dn = resolve_dn(args.dn, args.dn_positional)
+    except UsageError as exc:
+        sys.stderr.write(f"pybridge: error: {exc}\n")
         return EXIT_USAGE
-    if dn is None:
-        sys.stderr.write("pybridge: error: the distinguished name is required (--distinguished-name DN)\n")
-        return EXIT_USAGE
-    # bytes that are not UTF-8 arrive as lone surrogates: make them visible escapes, which the DN check refuses
-    dn = dn.encode("utf-8", "backslashreplace").decode("utf-8")
     args.dn, args.dn_positional = dn, None
     if getattr(args, "computer_name", None):
         return _remote_sync(args)

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
+from ..cli_args import resolve_dn
+from ..errors import UsageError
 from ..secret import Secret
 from . import SyncRequest
 from .compare import check_adsync, compare, labels_for, parse_documents, render_text, to_json
@@ -218,13 +220,10 @@ def run_sync(args: argparse.Namespace, remote: RemoteSettings, *, report_dir: Pa
             err.write(f"pybridge: error: {m}\n")
         return EXIT_USAGE
 
-    dn = getattr(args, "dn", None)
-    positional = getattr(args, "dn_positional", None)
-    if dn is not None and positional is not None:
-        return usage(["give the DN once (positional or --distinguished-name)"])
-    dn = dn if dn is not None else positional
-    if not dn or not dn.strip():
-        return usage(["the distinguished name is required (--distinguished-name DN)"])
+    try:
+        dn = resolve_dn(getattr(args, "dn", None), getattr(args, "dn_positional", None), allow_blank=False)
+    except UsageError as exc:
+        return usage([exc.message])
     if getattr(args, "what_if", False):
         return usage(["--what-if is not a parameter of Invoke-ADSyncSingleObjectSync on a sync server; use "
                       "--staging-mode (nothing is exported to Entra ID)"])

@@ -1,0 +1,109 @@
+"""The DN argument of `pybridge sync`, resolved in one place for the local and the remote path."""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+from contextlib import redirect_stderr, redirect_stdout
+
+import pytest
+
+from pybridge.cli import main
+from pybridge.cli_args import resolve_dn
+from pybridge.errors import UsageError
+from pybridge.remote import Streams
+from pybridge.remote.cli import add_sync_arguments, run_sync
+from pybridge.remote.settings import RemoteSettings
+
+DN = "CN=Jane Doe,OU=Corp,DC=contoso,DC=com"
+ONCE = "give the DN once (positional or --distinguished-name)"
+REQUIRED = "the distinguished name is required (--distinguished-name DN)"
+
+
+@pytest.mark.parametrize("option,positional", [(DN, None), (None, DN)])
+def test_either_spelling_gives_the_dn(option, positional):
+    assert resolve_dn(option, positional) == DN
+
+
+@pytest.mark.parametrize("option,positional,allow_blank,message", [
+    (DN, DN, True, ONCE), ("", "", True, ONCE), (None, None, True, REQUIRED), (None, None, False, REQUIRED),
+    ("", None, False, REQUIRED), (None, " \t", False, REQUIRED),
+])
+def test_both_or_none_is_a_usage_error(option, positional, allow_blank, message):
+    with pytest.raises(UsageError) as err:
+        resolve_dn(option, positional, allow_blank=allow_blank)
+    assert str(err.value) == message
+
+
+def test_a_blank_dn_is_left_to_the_dn_check_when_allowed():
+    assert resolve_dn("", None) == "" and resolve_dn(None, "  ") == "  "
+
+
+def test_undecodable_bytes_become_visible_escapes():
+    raw = b"CN=J\xe9r\xf4me,DC=contoso,DC=com".decode("utf-8", "surrogateescape")  # how argv delivers them
+    assert resolve_dn(raw, None) == "CN=J\\udce9r\\udcf4me,DC=contoso,DC=com"
+    assert resolve_dn(None, "CN=Zoë,DC=contoso,DC=com") == "CN=Zoë,DC=contoso,DC=com"  # valid UTF-8 untouched
+
+
+# -- both paths print the same messages with exit code 2 --------------------------------------------------
+
+def _local(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main(["sync", *argv])
+    return code, out.getvalue(), err.getvalue()
+
+
+class _Recorder:
+    """A remote session that remembers the DN it was asked to sync."""
+
+    seen: list[str] = []
+
+    def __init__(self, *_: object) -> None:
+        pass
+
+    def open(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def sync(self, request):  # type: ignore[no-untyped-def]
+        _Recorder.seen.append(request.distinguished_name)
+        return Streams(stage="Done", output=[json.dumps({"StatusInfo": {"Status": "Success"}})])
+
+    def read_report(self, **_: object):  # type: ignore[no-untyped-def]
+        raise AssertionError("no report")
+
+
+def _remote(*argv: str) -> tuple[int, str, str]:
+    p = argparse.ArgumentParser(prog="pybridge sync")
+    p.add_argument("dn_positional", nargs="?")
+    p.add_argument("--distinguished-name", "-d", dest="dn")
+    p.add_argument("--no-html-report", action="store_true")
+    p.add_argument("--progress", default="none")
+    add_sync_arguments(p)
+    out, err = io.StringIO(), io.StringIO()
+    code = run_sync(p.parse_args(["--computer-name", "aadc01", "--auth", "kerberos", "--no-html-report", *argv]),
+                    RemoteSettings(), out=out, err=err, stdin=io.StringIO(), session_factory=_Recorder)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize("argv,message", [((), REQUIRED), ((DN, "-d", DN), ONCE)])
+def test_local_and_remote_refuse_alike(argv, message):
+    for run in (_local, _remote):
+        code, out, err = run(*argv)
+        assert (code, out, err) == (2, "", f"pybridge: error: {message}\n"), run.__name__
+
+
+def test_only_the_remote_path_refuses_a_blank_dn():
+    code, _, err = _remote("-d", " ")
+    assert code == 2 and err == f"pybridge: error: {REQUIRED}\n"
+
+
+def test_the_remote_path_sends_the_escaped_dn():
+    _Recorder.seen.clear()
+    raw = b"CN=J\xe9r\xf4me,DC=contoso,DC=com".decode("utf-8", "surrogateescape")
+    code, out, _ = _remote(raw)
+    assert code == 0 and json.loads(out)["ComputerName"] == "aadc01"
+    assert _Recorder.seen == ["CN=J\\udce9r\\udcf4me,DC=contoso,DC=com"]
