@@ -249,19 +249,10 @@ def _emit(result, fmt: str, tenant_id: str | None = None) -> None:  # type: igno
 def _print_failure(dn: str, code: str, reason: str, fmt: str, details: list[str] | None = None,
                    recommended: str | None = None) -> None:
     """A run that could not start still prints one result, so `| ConvertFrom-Json` never breaks."""
-    from .core.errorcodes import lookup
-    from .core.model import Status, StatusInfo, SyncResult, utcnow, ProvisioningIdentity
+    from .core.model import failed_result
     from .sync.steps import new_steps
 
-    now = utcnow()
-    info = lookup(code)
-    result = SyncResult(distinguished_name=dn, start_time=now, end_time=now, steps=new_steps(),
-                        source_identity=ProvisioningIdentity(name=dn),
-                        status_info=StatusInfo(status=Status.FAILURE, error_code=code, reason=reason,
-                                               additional_details="\n".join(d for d in details or [] if d) or None,
-                                               error_category=info.category,
-                                               recommended_action=recommended or info.action))
-    _emit(result, fmt)
+    _emit(failed_result(dn, code, reason, steps=new_steps(), details=details or None, recommended=recommended), fmt)
 
 
 SCHEDULER_OPTIONS = {"sync_cycle_enabled": "SyncCycleEnabled",

@@ -8,7 +8,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Union
+from typing import Any, Sequence, Union
+
+from .errorcodes import lookup
 
 # A directory value as pybridge carries it: text, binary (objectGUID, objectSid...), numbers, booleans.
 Value = Union[str, bytes, int, bool]
@@ -152,3 +154,37 @@ class SyncResult:
     @property
     def exit_code(self) -> int:
         return {Status.SUCCESS: 0, Status.WARNING: 0, Status.FAILURE: 1, Status.SKIPPED: 3}[self.status_info.status]
+
+
+def status_info_for(code: str, reason: str | None, *, status: Status = Status.FAILURE,
+                    details: str | Sequence[str] | None = None, recommended: str | None = None) -> StatusInfo:
+    """The StatusInfo of a run that stopped with *code*: category and default action from the one table.
+
+    *status* is Failure, or Skipped for an object out of scope (whose ErrorCategory is "success");
+    *details* is AdditionalDetails, one text or lines joined (empty lines dropped); *recommended*
+    replaces the table's recommended action for this code.
+    """
+    info = lookup(code)
+    if details is not None and not isinstance(details, str):
+        details = "\n".join(d for d in details if d) or None
+    return StatusInfo(status=status, error_code=code, reason=reason, additional_details=details,
+                      error_category=info.category if status == Status.FAILURE else "success",
+                      recommended_action=recommended or info.action)
+
+
+def failed_result(dn: str, code: str, reason: str | None, *, steps: list[ProvisioningStep],
+                  details: str | Sequence[str] | None = None, recommended: str | None = None,
+                  start: dt.datetime | None = None, end: dt.datetime | None = None, staging_mode: bool = False,
+                  computer_name: str | None = None) -> SyncResult:
+    """The result of a run that failed before any step ran, with StatusInfo Failure.
+
+    Printed when the configuration is unusable, the state store or the sync lock refuses the run,
+    or a remote server produced no result, so that `| ConvertFrom-Json` always has one document.
+    *steps* are the ten steps, all Skipped (sync.steps.new_steps(): the step table is the sync's,
+    not the model's). *start* defaults to now and *end* to *start*.
+    """
+    start = start or utcnow()
+    return SyncResult(distinguished_name=dn, start_time=start, end_time=end or start, steps=steps,
+                      source_identity=ProvisioningIdentity(name=dn),
+                      status_info=status_info_for(code, reason, details=details, recommended=recommended),
+                      staging_mode=staging_mode, computer_name=computer_name)

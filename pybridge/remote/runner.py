@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from . import (ERROR_CODES, RemoteCmdletFailed, RemoteError, RemoteModuleImportFailed, RemoteModuleNotFound,
+from . import (RemoteCmdletFailed, RemoteError, RemoteModuleImportFailed, RemoteModuleNotFound,
                RemoteProtocolError, Streams, SyncRequest)
 from .settings import ServerSettings
 
@@ -72,20 +72,14 @@ class ServerOutcome:
 
 def failure_document(server_name: str, request: SyncRequest, error: RemoteError, started: Any) -> dict[str, Any]:
     """The adsync document of a run that produced no result on the server (all steps Skipped)."""
-    from ..core.model import ProvisioningIdentity, Status, StatusInfo, SyncResult, utcnow
-    from ..sync.steps import new_steps
+    from ..core.model import failed_result, utcnow
     from ..report.adsync import to_adsync
+    from ..sync.steps import new_steps
 
-    entry = ERROR_CODES.get(error.error_code)
-    result = SyncResult(distinguished_name=request.distinguished_name, start_time=started, end_time=utcnow(),
-                        steps=new_steps(), source_identity=ProvisioningIdentity(name=request.distinguished_name),
-                        status_info=StatusInfo(status=Status.FAILURE, error_code=error.error_code, reason=error.message,
-                                               additional_details=error.detail,
-                                               error_category=entry.category if entry else error.category,
-                                               recommended_action=error.recommended_action or
-                                               (entry.action if entry else None)),
-                        staging_mode=request.staging_mode, computer_name=server_name)
-    return to_adsync(result)
+    return to_adsync(failed_result(request.distinguished_name, error.error_code, error.message, steps=new_steps(),
+                                   details=error.detail, recommended=error.recommended_action or None,
+                                   start=started, end=utcnow(), staging_mode=request.staging_mode,
+                                   computer_name=server_name))
 
 
 def find_result(output: list[object]) -> dict[str, Any] | None:
