@@ -14,13 +14,14 @@ properties keep guarding everything else.
 from __future__ import annotations
 
 import datetime as dt
+import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pybridge.core import dn as dnlib
-from pybridge.core.rules import FUNCTIONS, compile_expression
+from pybridge.core.rules import FUNCTIONS, RuleError, compile_expression
 from pybridge.core.rules.expression import KNOWN_PARAMETERS
 from pybridge.errors import PyBridgeError
 
@@ -271,28 +272,73 @@ def test_grammatical_expressions_compile_and_evaluate_raising_only_pybridge_erro
         pass
 
 
-@pytest.mark.parametrize("text", ["(" * 300 + "1" + ")" * 300, "Trim(" * 300 + "[mail]" + ")" * 300,
-                                  "-" * 1500 + "1", "[mail]" + '&"x"' * 600])
-def test_deeply_nested_expression_is_a_rule_error(text):
-    from pybridge.core.rules import RuleError
-    try:
-        compile_expression(text)({"mail": ["a"]})
-    except RuleError:
-        pass
-    except PyBridgeError:
-        pass
+# Each shape of nesting, at a depth no sync rule reaches (must be a RuleError) and at a depth real rules
+# use (must compile and evaluate): the test fails if the limit is lost or if it refuses ordinary rules.
+NESTING = {
+    "parentheses": (lambda n: "(" * n + "1" + ")" * n, lambda n: 1),
+    "function calls": (lambda n: "Trim(" * n + "[mail]" + ")" * n, lambda n: "a"),
+    "unary minus": (lambda n: "-" * n + "1", lambda n: -1 if n % 2 else 1),
+    "concatenation": (lambda n: "[mail]" + '&"x"' * n, lambda n: "a" + "x" * n),
+}
+TOO_DEEP = {"parentheses": 300, "function calls": 300, "unary minus": 1500, "concatenation": 600}
 
 
-@pytest.mark.parametrize("text", ["\u00b9", "[mail] & \u00b2", "1\u00b3"])
-def test_non_ascii_digit_is_a_rule_error(text):
-    try:
+@pytest.mark.parametrize("shape", sorted(NESTING))
+def test_deeply_nested_expression_is_a_rule_error(shape):
+    write, _ = NESTING[shape]
+    text = write(TOO_DEEP[shape])
+    with pytest.raises(RuleError) as err:
         compile_expression(text)
-    except PyBridgeError:
-        pass
+    assert "position 1: the expression is nested too deeply" in str(err.value)
+
+
+@pytest.mark.parametrize("shape", sorted(NESTING))
+@pytest.mark.parametrize("depth", [1, 2, 20])
+def test_moderately_nested_expression_compiles_and_evaluates(shape, depth):
+    write, value = NESTING[shape]
+    assert compile_expression(write(depth))({"mail": ["a"]}) == value(depth)
+
+
+# Every Unicode digit other than 0-9 (superscripts, other scripts' digits, numerals), all 1,800 odd of
+# them rather than a sample: str.isdigit() or int() accept many of them, the expression language none.
+NON_ASCII_DIGITS = [chr(c) for c in range(128, sys.maxunicode + 1)
+                    if chr(c).isdigit() or chr(c).isdecimal() or chr(c).isnumeric()]
+
+
+@pytest.mark.parametrize("text,position", [("\u00b9", 1), ("[mail] & \u00b2", 10), ("1\u00b3", 2)])
+def test_non_ascii_digit_is_a_rule_error(text, position):
+    with pytest.raises(RuleError) as err:
+        compile_expression(text)
+    assert f"position {position}: unexpected character {text[position - 1]!r}" in str(err.value)
+
+
+@pytest.mark.parametrize("template", ["{}", "1{}", "{}1", "[mail] & {}", "Left([mail], {})"])
+def test_every_non_ascii_digit_is_a_rule_error(template):
+    assert len(NON_ASCII_DIGITS) > 1000
+    for digit in NON_ASCII_DIGITS:
+        with pytest.raises(RuleError) as err:
+            compile_expression(template.format(digit))
+        assert f"unexpected character {digit!r}" in str(err.value), digit
+
+
+MAX_NUMBER_DIGITS = 40
 
 
 def test_huge_number_literal_is_a_rule_error():
-    try:
+    with pytest.raises(RuleError) as err:
         compile_expression("9" * 5000)
-    except PyBridgeError:
-        pass
+    assert "position 1: number 99999999999999999999... is too long" in str(err.value)
+
+
+@fuzz(200)
+@given(st.integers(1, MAX_NUMBER_DIGITS), st.integers(1, 9))
+def test_number_literals_up_to_the_limit_compile_to_their_value(length, lead):
+    text = str(lead) + "7" * (length - 1)
+    assert compile_expression(text)({}) == int(text)
+
+
+@fuzz(200)
+@given(st.integers(MAX_NUMBER_DIGITS + 1, 5000), st.sampled_from(["{}", "[mail] & {}", "IIF(True, {}, 0)"]))
+def test_number_literals_beyond_the_limit_are_rule_errors(length, template):
+    with pytest.raises(RuleError, match="is too long"):
+        compile_expression(template.format("9" * length))
