@@ -12,9 +12,9 @@ sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
 
-from pybridge.lab.ca import create_ca, issue_server_cert  # noqa: E402
-from pybridge.lab.graph_emulator import GraphEmulator  # noqa: E402
-from pybridge.lab.samba import SambaDC  # noqa: E402
+from pybridge_lab.ca import create_ca, issue_server_cert  # noqa: E402
+from pybridge_lab.graph_emulator import GraphEmulator  # noqa: E402
+from pybridge_lab.samba import SambaDC  # noqa: E402
 
 
 class BenchLab:

@@ -22,9 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pybridge.errors import LabError  # noqa: E402
-from pybridge.lab.ca import create_ca  # noqa: E402
-from pybridge.lab.samba import SambaDC, check_prerequisites  # noqa: E402
+from pybridge_lab.ca import create_ca  # noqa: E402
+from pybridge_lab.errors import LabError  # noqa: E402
+from pybridge_lab.samba import SambaDC, check_prerequisites  # noqa: E402
 
 PHASES = ("provision", "start", "seed", "first lab up", "stop", "start again", "seed again")
 

@@ -39,7 +39,7 @@ def main() -> int:
     ap.add_argument("--dn", default="CN=Jane Doe,OU=Users,OU=Corp,DC=contoso,DC=com")
     args = ap.parse_args()
 
-    from pybridge.lab import orchestrator
+    from pybridge_lab import orchestrator
     lab_dir = Path(args.lab_dir).resolve()
     state = orchestrator.up(lab_dir, log=lambda m: print(f"lab: {m}", file=sys.stderr))
     config = state["config"]

@@ -1,16 +1,21 @@
-"""The command line: `pybridge sync`, `pybridge lab`.
+"""The command line: `pybridge sync`, `scheduler`, `rules`, `history`, `report`, `compare`; plugins add more.
 
 stdout carries exactly one JSON document per object and nothing else; progress,
 warnings and errors go to stderr. Exit codes: 0 Success, 1 Failure,
 2 usage or configuration error, 3 Skipped (out of scope).
+
+Other distributions add commands through the entry point group ``pybridge.commands`` (pybridge-lab adds
+`pybridge lab`): the entry point names a function ``register(subparsers)`` that adds one parser with
+``subparsers.add_parser(NAME, ...)`` and sets ``set_defaults(plugin_run=FUNCTION)``; pybridge exits with
+what FUNCTION(args) returns. Plugins are looked for only when the command is not one of pybridge's own
+(and for the top-level --help), so a built-in command never pays for finding them.
 """
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
-from typing import Sequence
+from typing import Any, Sequence
 
 from . import __version__
 
@@ -24,13 +29,19 @@ EPILOG = """exit codes:
 """
 
 
+PLUGIN_GROUP = "pybridge.commands"
+#: Commands that other distributions of this repository add, and how to get them (said when one is missing).
+PLUGIN_HINTS = {"lab": ("pybridge-lab", "pip install ./pybridge-lab (scripts/setup installs it)")}
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse's default exits 2 too; keep the message short
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"pybridge: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(plugins: bool = False) -> argparse.ArgumentParser:
+    """pybridge's parser; with *plugins*, with the commands of the installed plugins too."""
     p = _Parser(prog="pybridge", description="Synchronise ONE on-premises Active Directory object to Microsoft "
                 "Entra ID and explain, step by step, what happened and why (a re-implementation of Entra "
                 "Connect's Invoke-ADSyncSingleObjectSync).", epilog=EPILOG,
@@ -126,20 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--report-dir", metavar="DIR", help="directory for the report (default: report.directory)")
     rep.add_argument("--open-report", action="store_true", help="open the report in the default browser")
 
-    lab = sub.add_parser("lab", help="the local lab: a Samba AD DC and a Graph emulator on loopback",
-                         description="Provision and run a Samba AD DC and a Microsoft Graph emulator on loopback, "
-                         "seeded with a sample directory, and write a ready configuration.")
-    lab.add_argument("--dir", metavar="DIR", help="lab directory (default: $PYBRIDGE_LAB_DIR or ./lab)")
-    lsub = lab.add_subparsers(dest="lab_command", metavar="ACTION")
-    lsub.required = True
-    up = lsub.add_parser("up", help="provision (once), start, seed, and write the configuration")
-    up.add_argument("--host", default="127.0.0.1", metavar="IP",
-                    help="loopback address the DC and the emulator listen on (default 127.0.0.1; another 127.x "
-                    "address lets a second lab run beside the first)")
-    up.add_argument("--sync", metavar="KEY", nargs="?", const="user",
-                    help="then sync a sample object (default: the sample user) and print its JSON")
-    lsub.add_parser("status", help="show what runs and where the configuration is")
-    lsub.add_parser("down", help="stop exactly what 'lab up' started")
+    p.commands = sub  # type: ignore[attr-defined]  # what add_plugins adds to
+    if plugins:
+        add_plugins(p)
     return p
 
 
@@ -439,38 +439,55 @@ def cmd_history(args: argparse.Namespace) -> int:
         return EXIT_FAILURE
 
 
-def cmd_lab(args: argparse.Namespace) -> int:
-    from pathlib import Path
+def add_plugins(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """Add the installed plugins' commands to *parser* (built by build_parser); a built-in is never replaced.
+    Returns the plugins that could not be loaded: {command: why}."""
+    from importlib.metadata import entry_points
 
-    from .errors import PyBridgeError
-    from .lab import orchestrator
+    commands = _commands(parser)
+    broken: dict[str, str] = {}
+    for ep in entry_points(group=PLUGIN_GROUP):
+        if ep.name in commands.choices:
+            continue
+        try:
+            ep.load()(commands)
+        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break pybridge's own commands
+            commands.choices.pop(ep.name, None)
+            broken[ep.name] = f"{type(exc).__name__}: {exc}"
+    return broken
 
-    lab_dir = Path(args.dir or os.environ.get("PYBRIDGE_LAB_DIR") or "lab").resolve()
-    try:
-        if args.lab_command == "up":
-            info = orchestrator.up(lab_dir, log=lambda m: sys.stderr.write(f"pybridge lab: {m}\n"), host=args.host)
-            sys.stderr.write(f"pybridge lab: configuration written to {info['config']}\n")
-            if args.sync:
-                samples = info["samples"]
-                if args.sync not in samples:
-                    sys.stderr.write(f"pybridge lab: unknown sample {args.sync!r} (one of {', '.join(samples)})\n")
-                    return EXIT_USAGE
-                sys.stderr.write(f"pybridge lab: syncing {samples[args.sync]}\n")
-                ns = build_parser().parse_args(["sync", "--config", str(info["config"]), "--distinguished-name",
-                                                samples[args.sync]])
-                return cmd_sync(ns)
-            sys.stdout.write(str(info["config"]) + "\n")
-            return EXIT_SUCCESS
-        if args.lab_command == "status":
-            status = orchestrator.status(lab_dir)
-            for key, value in status.items():
-                sys.stdout.write(f"{key}: {value}\n")
-            return EXIT_SUCCESS if status.get("samba") == "running" and status.get("graph") == "running" else 1
-        orchestrator.down(lab_dir, log=lambda m: sys.stderr.write(f"pybridge lab: {m}\n"))
-        return EXIT_SUCCESS
-    except PyBridgeError as exc:
-        sys.stderr.write(f"pybridge lab: error: {exc}\n")
-        return EXIT_USAGE
+
+def _commands(parser: argparse.ArgumentParser) -> Any:
+    """The subparsers action of a parser from build_parser: its .choices are the commands by name."""
+    return parser.commands  # type: ignore[attr-defined]
+
+
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The command in *argv*: its first word that is not an option (pybridge's own options take no value)."""
+    return next((a for a in argv if not a.startswith("-")), None)
+
+
+def _parser_for(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, str | None]:
+    """The parser for *argv*, with plugins only when they are needed; or a one-line error (exit 2) when the
+    command comes with a distribution that is not installed."""
+    parser = build_parser()
+    command = _command_word(argv)
+    top_help = command is None and any(a in ("-h", "--help") for a in argv)
+    if not top_help and (command is None or command in _commands(parser).choices):
+        return parser, None
+    broken = add_plugins(parser)
+    if top_help:
+        missing = [(name, dist, how) for name, (dist, how) in PLUGIN_HINTS.items()
+                   if name not in _commands(parser).choices]
+        if missing:
+            parser.epilog = (parser.epilog or "") + "\nnot installed:\n" + "".join(
+                f"  {name:<17}from {dist}: {how}\n" for name, dist, how in missing)
+        return parser, None
+    if command in PLUGIN_HINTS and command not in _commands(parser).choices:
+        dist, how = PLUGIN_HINTS[command]
+        state = f"cannot be loaded ({broken[command]})" if command in broken else "is not installed"
+        return parser, f"pybridge: error: 'pybridge {command}' needs {dist}, which {state}: {how}"
+    return parser, None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -479,13 +496,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
             reconfigure(errors="backslashreplace")
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser, missing = _parser_for(argv)
+    if missing:
+        sys.stderr.write(missing + "\n")
+        return EXIT_USAGE
+    args = parser.parse_args(argv)
     _configure_logging(args.verbose)
     try:
         if args.command == "sync":
             return cmd_sync(args)
-        if args.command == "lab":
-            return cmd_lab(args)
+        plugin_run = getattr(args, "plugin_run", None)
+        if plugin_run is not None:
+            return int(plugin_run(args))
         if args.command == "scheduler":
             return cmd_scheduler(args)
         if args.command in ("history", "report"):

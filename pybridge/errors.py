@@ -80,8 +80,3 @@ class LockError(StateError):
 
     error_code = "no-start-ma-already-running"
 
-
-class LabError(PyBridgeError):
-    """The local lab (Samba AD DC, Graph emulator) could not be started or stopped."""
-
-    error_code = "LabError"

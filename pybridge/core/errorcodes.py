@@ -189,8 +189,6 @@ _CODES = [
               "Read the reason; check the domain controllers and the connector account."),
     ErrorCode("TargetError", "nonServiceFailure", "Microsoft Graph refused or failed a request.",
               "Read Graph's answer in the reason."),
-    ErrorCode("LabError", "nonServiceFailure", "The local lab could not be started or stopped.",
-              "Read the message; the lab needs root and Debian's samba packages."),
     ErrorCode("InternalError", "nonServiceFailure", "pybridge failed unexpectedly.",
               "Report the problem with the details; the state store was left as it was before the run."),
 ]

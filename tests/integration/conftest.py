@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 from pybridge.cli import main
-from pybridge.errors import LabError
-from pybridge.lab.ca import create_ca, issue_server_cert
+from pybridge_lab.ca import create_ca, issue_server_cert
+from pybridge_lab.errors import LabError
 from tests.support import missing_prerequisite
 
 HOST = os.environ.get("PYBRIDGE_TEST_SAMBA_HOST2", "127.0.0.31")
@@ -73,8 +73,8 @@ class Lab:
 
 @pytest.fixture(scope="session")
 def samba_lab(tmp_path_factory):
-    from pybridge.lab.graph_emulator import GraphEmulator
-    from pybridge.lab.samba import SambaDC, check_prerequisites
+    from pybridge_lab.graph_emulator import GraphEmulator
+    from pybridge_lab.samba import SambaDC, check_prerequisites
 
     try:
         check_prerequisites()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pybridge.errors import LabError
+from pybridge_lab.errors import LabError
 from tests.support import missing_prerequisite
 
 pytestmark = pytest.mark.integration
@@ -22,7 +22,7 @@ def pybridge(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
 
 
 def test_lab_up_sync_status_down(tmp_path):
-    from pybridge.lab.samba import check_prerequisites
+    from pybridge_lab.samba import check_prerequisites
     try:
         check_prerequisites()
     except LabError as exc:
@@ -64,7 +64,7 @@ def test_lab_up_sync_status_down(tmp_path):
 
 
 def test_lab_without_root_or_samba_says_what_to_do(tmp_path, monkeypatch):
-    from pybridge.lab import samba
+    from pybridge_lab import samba
     monkeypatch.setattr(samba, "_which", lambda name: None)
     from pybridge.cli import main
     import io

@@ -1,6 +1,6 @@
 """The remote path end to end: the real pypsrp and pywinrm clients against the loopback WinRM endpoint.
 
-The endpoint (pybridge.lab.winrm_endpoint) stands in for a Windows sync server: it
+The endpoint (pybridge_lab.winrm_endpoint) stands in for a Windows sync server: it
 speaks WS-Management over HTTPS or HTTP, authenticates with Basic or NTLM, and
 runs the emulated cmdlet by calling the local engine, which syncs against the
 Samba AD DC and the Graph emulator of the lab. Tests that need no engine run
@@ -24,11 +24,11 @@ from typing import Any
 import pytest
 
 from pybridge.config import parse_remote as parse
-from pybridge.lab.ca import create_ca, issue_server_cert
-from pybridge.lab.winrm_endpoint import WinRMEndpoint
 from pybridge.remote.cli import add_sync_arguments, run_compare, run_sync
 from pybridge.remote.settings import RemoteSettings, ServerOptions, resolve
 from pybridge.secret import Secret
+from pybridge_lab.ca import create_ca, issue_server_cert
+from pybridge_lab.winrm_endpoint import WinRMEndpoint
 
 pytestmark = pytest.mark.integration
 
@@ -428,7 +428,7 @@ def test_endpoint_runs_as_a_process(tmp_path, pki, monkeypatch):
     users = tmp_path / "users"
     users.write_text(f"{ACCOUNT}:{PASSWORD}\n")
     ready = tmp_path / "ready.json"
-    proc = subprocess.Popen([sys.executable, "-m", "pybridge.lab.winrm_endpoint", "--users-file", str(users),
+    proc = subprocess.Popen([sys.executable, "-m", "pybridge_lab.winrm_endpoint", "--users-file", str(users),
                              "--report-dir", str(tmp_path / "reports"), "--cert", str(pki["good"].cert),
                              "--key", str(pki["good"].key), "--ready-file", str(ready)],
                             stderr=subprocess.PIPE, text=True)

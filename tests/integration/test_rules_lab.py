@@ -19,8 +19,8 @@ import ldap3
 import pytest
 
 from pybridge.core.rules import RuleSet
-from pybridge.lab import samba as samba_mod
-from pybridge.lab.samba import _unicode_pwd, generate_password, sid_to_string
+from pybridge_lab import samba as samba_mod
+from pybridge_lab.samba import _unicode_pwd, generate_password, sid_to_string
 from tests.integration.conftest import run_cli
 
 pytestmark = pytest.mark.integration

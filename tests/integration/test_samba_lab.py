@@ -20,11 +20,11 @@ from ldap3.core.exceptions import LDAPException
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import parse_dn
 
-from pybridge.errors import LabError
+from pybridge_lab import samba as samba_mod
+from pybridge_lab.ca import create_ca
+from pybridge_lab.errors import LabError
+from pybridge_lab.samba import SambaDC, check_prerequisites
 from tests.support import missing_prerequisite
-from pybridge.lab import samba as samba_mod
-from pybridge.lab.ca import create_ca
-from pybridge.lab.samba import SambaDC, check_prerequisites
 
 pytestmark = pytest.mark.integration
 

@@ -64,8 +64,8 @@ def cert_emulator(samba_lab, tmp_path_factory):
     from cryptography.x509.oid import NameOID
     import datetime as dt
 
-    from pybridge.lab.ca import create_ca, issue_server_cert
-    from pybridge.lab.graph_emulator import GraphEmulator
+    from pybridge_lab.ca import create_ca, issue_server_cert
+    from pybridge_lab.graph_emulator import GraphEmulator
 
     root = tmp_path_factory.mktemp("cert-app")
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -253,7 +253,7 @@ def test_files_pybridge_creates_are_owner_only_even_under_umask_000(lab, tmp_pat
 
 
 def test_lab_secrets_are_owner_only(lab):
-    from pybridge.lab.ca import create_ca
+    from pybridge_lab.ca import create_ca
     ca = create_ca(lab.root / "ca")
     files = [lab.info.connector_password_file, lab.info.admin_password_file, ca.key, lab.secret_file]
     assert {str(p): oct(mode(p)) for p in files} == {str(p): oct(0o600) for p in files}
@@ -282,7 +282,7 @@ def test_tls_validation_off_needs_a_setting_and_warns_on_every_run(lab, tmp_path
 
 
 def test_tls_validation_is_on_by_default(lab, tmp_path):
-    from pybridge.lab.ca import create_ca
+    from pybridge_lab.ca import create_ca
     other = create_ca(tmp_path / "other-ca")
     # no CA file anywhere: the system store does not know the lab's CA, so both sides must refuse
     no_ca = lab.config(tmp_path, **{"ad_connectors.0.tls": {}, "entra.ca_file": None})

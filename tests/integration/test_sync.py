@@ -273,7 +273,7 @@ def test_step4_wrong_connector_password(lab, tmp_path):
 
 
 def test_step4_untrusted_certificate(lab, tmp_path):
-    from pybridge.lab.ca import create_ca
+    from pybridge_lab.ca import create_ca
     other = create_ca(tmp_path / "other-ca")
     cfg = lab.config(tmp_path, **{"ad_connectors.0.tls": {"ca_file": str(other.cert)}})
     r = run_cli("sync", "--config", str(cfg), lab.dns["user"])

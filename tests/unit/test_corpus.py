@@ -106,7 +106,7 @@ def test_dn_corpus_through_pybridge_core_dn(entry):
 
 @pytest.fixture
 def files(tmp_path):
-    from pybridge.lab.ca import create_ca
+    from pybridge_lab.ca import create_ca
     ca = create_ca(tmp_path / "ca")
     (tmp_path / "secret").write_text(SECRET + "\n")
     (tmp_path / "secret").chmod(0o600)

@@ -28,8 +28,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from pybridge.lab.ca import create_ca, issue_server_cert
-from pybridge.lab.graph_emulator import GraphEmulator
+from pybridge_lab.ca import create_ca, issue_server_cert
+from pybridge_lab.graph_emulator import GraphEmulator
 
 TENANT = "8c3a1b2e-4d5f-4a6b-9c7d-0e1f2a3b4c5d"
 CLIENT = "6f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0"
@@ -659,7 +659,7 @@ def test_process_mode(pki, tmp_path, session):
     secret_file.write_text(SECRET + "\n")
     ready = tmp_path / "ready.json"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pybridge.lab.graph_emulator", "--host", "127.0.0.1", "--port", "0",
+        [sys.executable, "-m", "pybridge_lab.graph_emulator", "--host", "127.0.0.1", "--port", "0",
          "--cert", str(pki["server"].cert), "--key", str(pki["server"].key), "--tenant-id", TENANT,
          "--client-id", CLIENT, "--client-secret-file", str(secret_file), "--domain", "fabrikam.com",
          "--ready-file", str(ready)],

@@ -18,7 +18,7 @@ import uuid
 import pytest
 import requests
 
-from pybridge.lab.graph_emulator import GraphEmulator
+from pybridge_lab.graph_emulator import GraphEmulator
 from tests.unit.test_graph_emulator import (CLIENT, GRAPH_SCOPE, PASSWORD, SECRET, TENANT, Graph,
                                             LabSession, _app, _error, pki, session)
 
@@ -385,7 +385,7 @@ def test_process_mode_domain_flags(pki, tmp_path, session):
     secret_file = tmp_path / "secret"
     secret_file.write_text(SECRET)
     ready = tmp_path / "ready.json"
-    base = [sys.executable, "-m", "pybridge.lab.graph_emulator", "--port", "0",
+    base = [sys.executable, "-m", "pybridge_lab.graph_emulator", "--port", "0",
             "--cert", str(pki["server"].cert), "--key", str(pki["server"].key),
             "--tenant-id", TENANT, "--client-id", CLIENT, "--client-secret-file", str(secret_file),
             "--ready-file", str(ready)]

@@ -22,7 +22,7 @@ _FLAGS = {"-nologo", "-noprofile", "-noninteractive"}
 
 
 def _known_scripts() -> dict[str, str]:
-    from ...remote.winrs import report_script, sync_script
+    from pybridge.remote.winrs import report_script, sync_script
     return {sync_script(): "sync", report_script(): "report"}
 
 

@@ -5,7 +5,7 @@
         app = msal.ConfidentialClientApplication(C, client_credential=S,
                                                  authority=f"{graph.base_url}/{T}", ...)
 
-Run as a process for the lab: ``python -m pybridge.lab.graph_emulator --help``.
+Run as a process for the lab: ``python -m pybridge_lab.graph_emulator --help``.
 """
 from __future__ import annotations
 

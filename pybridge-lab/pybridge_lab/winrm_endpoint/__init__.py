@@ -13,7 +13,7 @@ Invoke-ADSyncSingleObjectSync, pybridge's report transfer) by calling the local
 pybridge engine, logs the typed parameters each received (``calls``), and refuses
 anything else loudly (``refused``, an ERROR log line, a terminating error).
 
-Run as a process for manual tests: ``python -m pybridge.lab.winrm_endpoint --help``.
+Run as a process for manual tests: ``python -m pybridge_lab.winrm_endpoint --help``.
 """
 from __future__ import annotations
 

@@ -64,8 +64,8 @@ from ldap3.core.exceptions import LDAPException
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 
-from pybridge.errors import LabError
-from pybridge.lab.ca import CertPair, issue_server_cert
+from pybridge_lab.errors import LabError
+from pybridge_lab.ca import CertPair, issue_server_cert
 
 __all__ = ["SambaInfo", "SambaDC", "check_prerequisites", "EXCHANGE_ATTRIBUTES"]
 

@@ -21,7 +21,7 @@ from ._module import MICROSOFT_MODULE_PATH, ModuleEmulator, Refused
 from ._psrp import PowerShellShell
 from ._winrs import CmdShell
 
-log = logging.getLogger("pybridge.lab.winrm_endpoint")
+log = logging.getLogger("pybridge_lab.winrm_endpoint")
 
 ENCRYPTED_PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
 BOUNDARY = "Encrypted Boundary"

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger("pybridge.lab.winrm_endpoint")
+log = logging.getLogger("pybridge_lab.winrm_endpoint")
 
 MICROSOFT_MODULE_PATH = r"C:\Program Files\Microsoft Azure AD Sync\Bin\ADSyncDiagnostics\ADSyncDiagnostics.psm1"
 REPORT_PATTERN = "ADSyncSingleObjectSyncResult-*.htm"

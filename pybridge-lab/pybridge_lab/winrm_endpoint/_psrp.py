@@ -24,7 +24,7 @@ _TERMINAL = (PSInvocationState.Completed, PSInvocationState.Failed, PSInvocation
 
 
 def _known_scripts() -> dict[str, str]:
-    from ...remote import load_script
+    from pybridge.remote import load_script
     return {load_script("Read-PyBridgeReport.ps1").strip(): "Read-PyBridgeReport"}
 
 

@@ -17,12 +17,16 @@ from typing import Any, Callable
 
 import yaml
 
-from .. import platform
-from ..errors import LabError
+from pybridge import platform
+from .errors import LabError
 from .ca import create_ca, issue_server_cert
 
 Log = Callable[[str], None]
 DEFAULT_HOST = "127.0.0.1"
+EMULATOR_MODULE = "pybridge_lab.graph_emulator"
+# what the emulator's command line holds: its module now, and before the lab was its own distribution
+# (so that `down` still stops an emulator that an older `pybridge lab up` started)
+_EMULATOR_MARKERS = (EMULATOR_MODULE, "pybridge.lab.graph_emulator")
 
 
 def _state_file(lab_dir: Path) -> Path:
@@ -42,15 +46,15 @@ def _save(lab_dir: Path, state: dict[str, Any]) -> None:
     tmp.replace(_state_file(lab_dir))
 
 
-def _alive(pid: int | None, marker: str) -> bool:
-    """True when *pid* runs and its command line names *marker* (so a recycled pid is never signalled)."""
+def _alive(pid: int | None, markers: tuple[str, ...] = _EMULATOR_MARKERS) -> bool:
+    """True when *pid* runs and its command line names one of *markers* (so a recycled pid is never signalled)."""
     if not pid:
         return False
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return False
-    return marker in cmdline
+    return any(marker in cmdline for marker in markers)
 
 
 def _start_emulator(lab_dir: Path, state: dict[str, Any], ca: Any, log: Log) -> None:
@@ -62,7 +66,7 @@ def _start_emulator(lab_dir: Path, state: dict[str, Any], ca: Any, log: Log) -> 
     ready = gdir / "ready.json"
     ready.unlink(missing_ok=True)
     logf = open(gdir / "emulator.log", "ab")  # noqa: SIM115 - handed to the child
-    cmd = [sys.executable, "-m", "pybridge.lab.graph_emulator", "--host", host,
+    cmd = [sys.executable, "-m", EMULATOR_MODULE, "--host", host,
            "--port", str(state.get("graph_port", 0)), "--cert", str(cert.cert), "--key", str(cert.key),
            "--tenant-id", state["tenant_id"], "--client-id", state["client_id"],
            "--client-secret-file", str(secret_file), "--domain", "contoso.com",
@@ -147,7 +151,7 @@ def up(lab_dir: Path, log: Log = lambda m: None, host: str = DEFAULT_HOST) -> di
         info = dc.info()
     state["samba_pid"] = info.pid
     state["samples"] = dc.seed()
-    if not _alive(state.get("graph_pid"), "pybridge.lab.graph_emulator"):
+    if not _alive(state.get("graph_pid")):
         _start_emulator(lab_dir, state, ca, log)
     state["config"] = str(write_config(lab_dir, state, info))
     _save(lab_dir, state)
@@ -167,7 +171,7 @@ def status(lab_dir: Path) -> dict[str, str]:
                                 host=state.get("host", DEFAULT_HOST)).is_running()
     return {"lab": str(lab_dir),
             "samba": "running" if samba_running else "stopped",
-            "graph": "running" if _alive(state.get("graph_pid"), "pybridge.lab.graph_emulator") else "stopped",
+            "graph": "running" if _alive(state.get("graph_pid")) else "stopped",
             "graph_url": state.get("graph_url", ""),
             "config": state.get("config", "")}
 
@@ -178,10 +182,10 @@ def down(lab_dir: Path, log: Log = lambda m: None) -> None:
         log(f"no lab in {lab_dir}; nothing to stop")
         return
     pid = state.get("graph_pid")
-    if _alive(pid, "pybridge.lab.graph_emulator"):
+    if _alive(pid):
         os.kill(pid, signal.SIGTERM)
         for _ in range(100):
-            if not _alive(pid, "pybridge.lab.graph_emulator"):
+            if not _alive(pid):
                 break
             time.sleep(0.05)
         else:

@@ -1,6 +1,6 @@
 """Run the WinRM test endpoint as a process (manual tests, the lab).
 
-    python -m pybridge.lab.winrm_endpoint --users-file U --report-dir D [--engine-config C] \
+    python -m pybridge_lab.winrm_endpoint --users-file U --report-dir D [--engine-config C] \
         [--cert CERT --key KEY] [--host 127.0.0.1] [--port 0] [--auth negotiate,basic] \
         [--allow-unencrypted] [--flavour pybridge|microsoft] [--ready-file R] [-v]
 
@@ -25,7 +25,7 @@ from ._server import WinRMEndpoint
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m pybridge.lab.winrm_endpoint",
+    p = argparse.ArgumentParser(prog="python -m pybridge_lab.winrm_endpoint",
                                 description="Loopback WinRM endpoint standing in for a Windows sync server.")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="0 picks a free port")

@@ -1,6 +1,6 @@
 """Run the Graph emulator as a process (the lab's way).
 
-    python -m pybridge.lab.graph_emulator --cert C --key K --tenant-id T --client-id I \
+    python -m pybridge_lab.graph_emulator --cert C --key K --tenant-id T --client-id I \
         --client-secret-file F [--client-certificate-file P] [--domain contoso.com ...] \
         [--federated-domain D ...] [--unverified-domain D ...] \
         [--host 127.0.0.1] [--port 0] [--page-size 100] --ready-file R
@@ -23,7 +23,7 @@ from ._emulator import GraphEmulator
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m pybridge.lab.graph_emulator",
+    p = argparse.ArgumentParser(prog="python -m pybridge_lab.graph_emulator",
                                 description="Microsoft Graph v1.0 emulator for the lab.")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0, help="0 picks a free port")
