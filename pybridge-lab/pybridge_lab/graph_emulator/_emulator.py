@@ -5,31 +5,20 @@ import copy
 import re
 import ssl
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
 from ._auth import TokenService
+from ._faults import Fault
 from ._http import Server
 from ._schema import GROUP, USER
 from ._store import Directory
 
 
-@dataclass
-class Fault:
-    method: str
-    path_regex: re.Pattern[str]
-    status: int | None
-    retry_after: float | None
-    count: int
-    body: dict | None
-    delay: float
-    drop_after_commit: bool
-
-
 class GraphEmulator:
     """Microsoft Graph v1.0 and the Microsoft identity platform token endpoint, on loopback
     over TLS, for one tenant and one app registration (client secret and/or certificate).
+    Its HTTP side (_http.Server) knows it only as the _http.Emulator it provides.
 
     base_url serves both as MSAL's authority host (authority = f"{base_url}/{tenant_id}")
     and as the Graph endpoint (f"{base_url}/v1.0/...").

@@ -14,16 +14,15 @@ import traceback
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
+from ._auth import TokenService
+from ._faults import Fault
 from ._odata import (GraphError, bad_request, make_skiptoken, not_found, parse_filter,
                      parse_select, read_skiptoken, unsupported_query)
 from ._schema import DIRECTORY_ROLE, GROUP, USER, EntitySchema
-from ._store import project
-
-if TYPE_CHECKING:
-    from ._emulator import Fault, GraphEmulator
+from ._store import Directory, project
 
 JSON_TYPE = ("application/json;odata.metadata=minimal;odata.streaming=true;"
              "IEEE754Compatible=false;charset=utf-8")
@@ -54,6 +53,35 @@ MAX_BATCH_REQUESTS = 20
 _ROLE_BY_TEMPLATE = re.compile(r"^directoryRoles\(roleTemplateId='([^']*)'\)$")
 
 
+class Emulator(Protocol):
+    """What the HTTP side needs of the emulator: its tenant, tokens, directory, faults, request log and
+    admin operations. GraphEmulator (_emulator.py) provides it and starts the Server; this module never
+    imports _emulator, so the dependency runs one way."""
+
+    verbose: bool
+    base_url: str
+    tenant_id: str
+    page_size: int
+    _tokens: TokenService
+    _dir: Directory
+
+    @property
+    def requests(self) -> list[dict]: ...
+    def clear_log(self) -> None: ...
+    def _append_log(self, entry: dict) -> None: ...
+    def _take_fault(self, method: str, path: str) -> Fault | None: ...
+    def inject_fault(self, *, method: str = "*", path_regex: str = ".*", status: int | None = 429,
+                     retry_after: float | None = None, count: int = 1, body: dict | None = None,
+                     delay: float = 0.0, drop_after_commit: bool = False) -> None: ...
+    def reset(self) -> None: ...
+    def add_user(self, **props: Any) -> dict: ...
+    def add_group(self, **props: Any) -> dict: ...
+    def assign_role(self, user_id: str, role_name: str = "Global Administrator") -> dict: ...
+    def _snapshot(self) -> dict: ...
+    def _domain_objects(self) -> list[dict]: ...
+    def _organization(self) -> dict: ...
+
+
 @dataclass
 class Answer:
     status: int
@@ -81,7 +109,7 @@ class Server(ThreadingHTTPServer):
     block_on_close = False
     request_queue_size = 128   # bursts of parallel clients are normal in tests
 
-    def __init__(self, address: tuple[str, int], emulator: "GraphEmulator",
+    def __init__(self, address: tuple[str, int], emulator: Emulator,
                  context: ssl.SSLContext) -> None:
         self.emulator = emulator
         self.tls = context
@@ -776,7 +804,7 @@ def _error_body(exc: GraphError, request_id: str, client_request_id: str) -> dic
     return {"error": err}
 
 
-def _fault_answer(fault: "Fault", *, is_graph: bool, request_id: str,
+def _fault_answer(fault: Fault, *, is_graph: bool, request_id: str,
                   client_request_id: str) -> Answer:
     headers: dict[str, str] = {}
     if fault.retry_after is not None:
