@@ -13,8 +13,6 @@ import zipfile
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
-import pytest
-
 import pybridge
 from pybridge.cli import main
 from tests.support import missing_prerequisite
