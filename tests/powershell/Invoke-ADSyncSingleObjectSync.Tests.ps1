@@ -255,12 +255,50 @@ Describe 'Invoke-ADSyncSingleObjectSync, locally (engine mocked)' {
             $syncErrors[0].ToString() | Should -Match 'the distinguished name is not valid'
         }
 
-        It 'reports output that is not JSON' {
+        It 'reports output that is not JSON with exactly one error record, in -ErrorVariable and in $Error' {
             $script:DefaultRun = New-TestEngineRun -Stdout @('Traceback (most recent call last):') -ExitCode 1
+            $Error.Clear()
 
             Invoke-ADSyncSingleObjectSync -DistinguishedName $script:Dn -ErrorVariable syncErrors -ErrorAction SilentlyContinue | Out-Null
 
+            $syncErrors.Count | Should -Be 1
             $syncErrors[0].FullyQualifiedErrorId | Should -BeLike 'ADSyncSingleObjectSync.InvalidEngineOutput,*'
+            $syncErrors[0].TargetObject | Should -Be $script:Dn
+            $Error.Count | Should -Be 1
+            $Error[0].FullyQualifiedErrorId | Should -BeLike 'ADSyncSingleObjectSync.InvalidEngineOutput,*'
+        }
+
+        It 'leaves exactly one record per failed object in -ErrorVariable and $Error, and none for the others' {
+            $failing = 'CN=Failing,OU=Users,OU=Corp,DC=contoso,DC=com'
+            $broken = 'CN=Broken,OU=Users,OU=Corp,DC=contoso,DC=com'
+            $script:Runs[$failing] = New-TestEngineRun -Stdout (New-TestSyncJson -DistinguishedName $failing -Status Failure -ErrorCode 'ObjectNotAccessible') `
+                -Stderr @((1..4 | ForEach-Object { New-TestProgressLine -Step $_ }) + 'PYBRIDGE-PROGRESS {not json' + 'pybridge: a message') -ExitCode 1
+            $script:Runs[$broken] = New-TestEngineRun -Stdout @('not json either') -ExitCode 1
+            $script:DefaultRun = New-TestEngineRun -Stdout (New-TestSyncJson) -Stderr @(1..10 | ForEach-Object { New-TestProgressLine -Step $_ })
+            $Error.Clear()
+
+            $output = @($script:Dn, $failing, $broken, $script:Dn |
+                    Invoke-ADSyncSingleObjectSync -ErrorVariable syncErrors -ErrorAction SilentlyContinue)
+
+            $output.Count | Should -Be 3
+            $syncErrors.Count | Should -Be 2
+            $syncErrors[0].FullyQualifiedErrorId | Should -BeLike 'ADSyncSingleObjectSync.ObjectNotAccessible,*'
+            $syncErrors[0].TargetObject | Should -Be $failing
+            $syncErrors[1].FullyQualifiedErrorId | Should -BeLike 'ADSyncSingleObjectSync.InvalidEngineOutput,*'
+            $syncErrors[1].TargetObject | Should -Be $broken
+            $Error.Count | Should -Be 2
+        }
+
+        It 'reports an engine that cannot be started with one EngineFailed record' {
+            Mock Invoke-PyBridgeEngine -ModuleName ADSyncDiagnostics { throw 'The term ''/opt/python'' is not recognized' }
+            $Error.Clear()
+
+            Invoke-ADSyncSingleObjectSync -DistinguishedName $script:Dn -ErrorVariable syncErrors -ErrorAction SilentlyContinue | Out-Null
+
+            $syncErrors.Count | Should -Be 1
+            $syncErrors[0].FullyQualifiedErrorId | Should -BeLike 'ADSyncSingleObjectSync.EngineFailed,*'
+            $syncErrors[0].ToString() | Should -Match 'is not recognized'
+            $Error.Count | Should -Be 1
         }
 
         It 'reads the status of a Graph-shaped Failure' {
@@ -280,6 +318,24 @@ Describe 'Invoke-ADSyncSingleObjectSync, locally (engine mocked)' {
             { Invoke-ADSyncSingleObjectSync -DistinguishedName $script:Dn } |
                 Should -Throw -ErrorId 'ADSyncSingleObjectSync.EngineNotFound,Invoke-ADSyncSingleObjectSync'
             Should -Invoke Invoke-PyBridgeEngine -ModuleName ADSyncDiagnostics -Times 0 -Exactly
+        }
+
+        It 'records EngineNotFound once, not the search that led to it' {
+            Mock Resolve-PyBridgeEngine -ModuleName ADSyncDiagnostics {
+                throw 'The pybridge engine was not found. Tried: python3: not found.'
+            }
+            $Error.Clear()
+
+            try {
+                Invoke-ADSyncSingleObjectSync -DistinguishedName $script:Dn -ErrorVariable syncErrors
+            }
+            catch {
+                $caught = $_
+            }
+
+            $caught.FullyQualifiedErrorId | Should -Be 'ADSyncSingleObjectSync.EngineNotFound,Invoke-ADSyncSingleObjectSync'
+            $syncErrors.Count | Should -Be 1
+            $Error.Count | Should -Be 1
         }
     }
 
@@ -331,7 +387,7 @@ Describe 'Invoke-ADSyncSingleObjectSync, on sync servers (remoting mocked)' {
         Mock Close-ADSyncRemoteSession -ModuleName ADSyncDiagnostics { return }
         # Each server answers with the JSON and its report, as the remote script block packages them.
         Mock Invoke-ADSyncRemoteCommand -ModuleName ADSyncDiagnostics {
-            foreach ($item in $Session) {
+            foreach ($item in $Remote.Sessions) {
                 [pscustomobject]@{
                     Json           = $script:Json
                     ReportPath     = 'C:\ProgramData\AADConnect\ADSyncObjectDiagnostics\ADSyncSingleObjectSyncResult-20261125083000.htm'
@@ -409,8 +465,54 @@ Describe 'Invoke-ADSyncSingleObjectSync, on sync servers (remoting mocked)' {
 
         $output.Count | Should -Be 2
         $copyErrors.Count | Should -Be 2
-        $copyErrors[0].FullyQualifiedErrorId | Should -BeLike 'ADSyncSingleObjectSync.ReportCopyFailed,*'
+        $copyErrors | ForEach-Object { $_.FullyQualifiedErrorId | Should -BeLike 'ADSyncSingleObjectSync.ReportCopyFailed,*' }
         $copyErrors[0].ToString() | Should -Match 'SHA256'
+        $output | ForEach-Object { $_.PSObject.Properties['ReportPath'] | Should -BeNullOrEmpty }
+    }
+
+    It 'puts exactly the two ReportCopyFailed records in $Error' {
+        Mock Receive-ADSyncRemoteReport -ModuleName ADSyncDiagnostics { throw 'The copy has SHA256 0000, the server''s file ABCDEF' }
+        $Error.Clear()
+
+        $null = Invoke-ADSyncSingleObjectSync -DistinguishedName $script:Dn -ComputerName 'aadc01', 'aadc02' -ErrorAction SilentlyContinue
+
+        $Error.Count | Should -Be 2
+        $Error | ForEach-Object { $_.FullyQualifiedErrorId | Should -BeLike 'ADSyncSingleObjectSync.ReportCopyFailed,*' }
+    }
+
+    It 'writes one error for a server without the module, asks it no more, and keeps the other server''s results' {
+        $script:Asked = [System.Collections.Generic.List[string]]::new()
+        Mock Invoke-ADSyncRemoteCommand -ModuleName ADSyncDiagnostics {
+            foreach ($item in @($Remote.Sessions)) {
+                $script:Asked.Add($item.ComputerName)
+                if ($item.ComputerName -eq 'aadc02') {
+                    # what the remote script block answers where the module is missing
+                    $Cmdlet.WriteError([System.Management.Automation.ErrorRecord]::new([System.InvalidOperationException]::new('[aadc02] not installed'), "$ErrorIdPrefix.ModuleNotFound", 'NotInstalled', 'aadc02'))
+                    $Remote.Sessions = @($Remote.Sessions | Where-Object { $_.ComputerName -ne 'aadc02' })
+                    continue
+                }
+                [pscustomobject]@{ Json = $script:Json; ReportPath = $null; ReportSha256 = $null; PSComputerName = $item.ComputerName; RunspaceId = $item.InstanceId }
+            }
+        }
+
+        $output = @('CN=A,DC=contoso,DC=com', 'CN=B,DC=contoso,DC=com', 'CN=C,DC=contoso,DC=com' |
+                Invoke-ADSyncSingleObjectSync -ComputerName 'aadc01', 'aadc02' -NoHtmlReport -ErrorVariable remoteErrors -ErrorAction SilentlyContinue)
+
+        $output.Count | Should -Be 3
+        $output.ComputerName | Should -Be @('aadc01', 'aadc01', 'aadc01')
+        $remoteErrors.Count | Should -Be 1
+        $remoteErrors[0].FullyQualifiedErrorId | Should -BeLike 'ADSyncSingleObjectSync.ModuleNotFound,*'
+        ($script:Asked | Where-Object { $_ -eq 'aadc02' }).Count | Should -Be 1
+    }
+
+    It 'asks no server when none could be reached' {
+        Mock Open-ADSyncRemoteSession -ModuleName ADSyncDiagnostics { [pscustomobject]@{ Sessions = @(); Owned = $true } }
+
+        $output = @(Invoke-ADSyncSingleObjectSync -DistinguishedName $script:Dn -ComputerName 'aadc01')
+
+        $output.Count | Should -Be 0
+        Should -Invoke Invoke-ADSyncRemoteCommand -ModuleName ADSyncDiagnostics -Times 0 -Exactly
+        Should -Invoke Close-ADSyncRemoteSession -ModuleName ADSyncDiagnostics -Times 1 -Exactly
     }
 
     It 'closes the sessions it opened even when a server''s error stops the command' {

@@ -336,15 +336,23 @@ def spec(type_: str, **kw: Any) -> Spec:
 
 
 REMOTING = {
+    # WinRM (WSMan), as Invoke-Command -ComputerName
     "ComputerName": spec("string[]", mandatory_in={"ComputerName"}, sets={"ComputerName"}, not_null_or_empty=True),
     "Credential": spec("pscredential", sets={"ComputerName"}),
     "UseSSL": spec("switch", sets={"ComputerName"}),
-    "Port": spec("int", sets={"ComputerName"}),
+    "Port": spec("int", sets={"ComputerName", "HostName"}),
     "Authentication": spec("System.Management.Automation.Runspaces.AuthenticationMechanism", sets={"ComputerName"}),
     "ConfigurationName": spec("string", sets={"ComputerName"}, not_null_or_empty=True),
+    # SSH, as Invoke-Command -HostName
+    "HostName": spec("string[]", mandatory_in={"HostName"}, sets={"HostName"}, not_null_or_empty=True),
+    "UserName": spec("string", sets={"HostName"}, not_null_or_empty=True),
+    "KeyFilePath": spec("string", sets={"HostName"}, not_null_or_empty=True),
+    "Subsystem": spec("string", sets={"HostName"}, not_null_or_empty=True),
+    "Options": spec("hashtable", sets={"HostName"}),
+    # sessions of the caller's, over either transport
     "Session": spec("System.Management.Automation.Runspaces.PSSession[]", mandatory_in={"Session"},
                     sets={"Session"}, not_null_or_empty=True),
-    "ThrottleLimit": spec("int", sets={"ComputerName", "Session"}),
+    "ThrottleLimit": spec("int", sets={"ComputerName", "HostName", "Session"}),
 }
 CONFIG_PATH = {"ConfigPath": spec("string", not_null_or_empty=True)}
 
@@ -613,6 +621,7 @@ CALL_OPERATOR_FILES = {
     "Private/Invoke-PyBridgeEngine.ps1",  # the engine
     "Private/Resolve-PyBridgeEngine.ps1",  # 'python -m pybridge --version' to find the engine
     "Private/Invoke-ADSyncRemoteCommand.ps1",  # this module's own function, on the server
+    "Private/Invoke-ADSyncContained.ps1",  # a script block of this module, kept out of the caller's $Error
 }
 
 

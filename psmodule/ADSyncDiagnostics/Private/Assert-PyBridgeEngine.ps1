@@ -18,13 +18,13 @@ function Assert-PyBridgeEngine {
         $ErrorIdPrefix
     )
 
-    try {
-        $null = Resolve-PyBridgeEngine
-    }
-    catch {
-        $record = New-ADSyncErrorRecord -Message $_.Exception.Message -ErrorId "$ErrorIdPrefix.EngineNotFound" `
+    # Contained: the search's own failures (a candidate that is not there, a probe that fails) are not
+    # errors of the caller; only the one EngineNotFound record is.
+    $search = Invoke-ADSyncContained -ScriptBlock { Resolve-PyBridgeEngine }
+    if ($search.Failed) {
+        $record = New-ADSyncErrorRecord -Message $search.Message -ErrorId "$ErrorIdPrefix.EngineNotFound" `
             -Category ObjectNotFound -TargetObject 'pybridge' `
-            -RecommendedAction 'Install Python 3.10+ and pybridge on this computer, or set $env:PYBRIDGE_PYTHON to its python executable; or run on a sync server with -ComputerName.'
+            -RecommendedAction 'Install Python 3.10+ and pybridge on this computer, or set $env:PYBRIDGE_PYTHON to its python executable; or run on a sync server with -HostName, -ComputerName or -Session.'
         $Cmdlet.ThrowTerminatingError($record)
     }
 }

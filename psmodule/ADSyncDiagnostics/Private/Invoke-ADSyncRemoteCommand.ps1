@@ -2,6 +2,10 @@
 # text spliced into code. It loads this module by GUID (Microsoft's ADSyncDiagnostics has the same name),
 # runs the named public function with the given parameters, and returns each JSON string result together
 # with its report's path and SHA256 so that the caller can copy the report and check the copy.
+# It never throws: a terminating error on the server (the module missing, the engine missing) would end
+# Invoke-Command on every server at once. Such a failure comes back as one object with an
+# ADSyncRemoteFailure property instead, and the caller writes it as one non-terminating error for that
+# server. Non-terminating errors of the function (a Failure result) come back as they are.
 $script:RemoteCommandScript = {
     param($ModuleSpecification, $CommandName, $Parameters)
 
@@ -11,23 +15,43 @@ $script:RemoteCommandScript = {
             $module = Import-Module -FullyQualifiedName $ModuleSpecification -PassThru -ErrorAction Stop | Select-Object -First 1
         }
         catch {
-            throw ("pybridge's ADSyncDiagnostics module (GUID {0}, version {1} or later) is not installed on {2}: {3} Install it there as docs/powershell.md describes." -f $ModuleSpecification.Guid, $ModuleSpecification.ModuleVersion, [Environment]::MachineName, $_.Exception.Message)
+            [pscustomobject]@{
+                ADSyncRemoteFailure = 'ModuleNotFound'
+                ErrorId             = 'ModuleNotFound'
+                Category            = 'NotInstalled'
+                Message             = "pybridge's ADSyncDiagnostics module (GUID {0}, version {1} or later) is not installed on {2}: {3}" -f $ModuleSpecification.Guid, $ModuleSpecification.ModuleVersion, [Environment]::MachineName, $_.Exception.Message
+                RecommendedAction   = 'Install the module there, in a folder on PSModulePath of the account you connect with, as docs/powershell.md describes (Install on a sync server).'
+            }
+            return
         }
     }
     $command = $module.ExportedCommands[$CommandName]
-    & $command @Parameters | ForEach-Object {
-        if ($_ -is [string]) {
-            $reportPath = $null
-            $reportHash = $null
-            $note = $_.PSObject.Properties['ReportPath']
-            if ($note -and $note.Value -and (Test-Path -LiteralPath $note.Value)) {
-                $reportPath = [string]$note.Value
-                $reportHash = (Get-FileHash -LiteralPath $reportPath -Algorithm SHA256).Hash
+    try {
+        & $command @Parameters | ForEach-Object {
+            if ($_ -is [string]) {
+                $reportPath = $null
+                $reportHash = $null
+                $note = $_.PSObject.Properties['ReportPath']
+                if ($note -and $note.Value -and (Test-Path -LiteralPath $note.Value)) {
+                    $reportPath = [string]$note.Value
+                    $reportHash = (Get-FileHash -LiteralPath $reportPath -Algorithm SHA256).Hash
+                }
+                [pscustomobject]@{ Json = [string]$_; ReportPath = $reportPath; ReportSha256 = $reportHash }
             }
-            [pscustomobject]@{ Json = [string]$_; ReportPath = $reportPath; ReportSha256 = $reportHash }
+            else {
+                $_
+            }
         }
-        else {
-            $_
+    }
+    catch {
+        $details = $_.ErrorDetails
+        [pscustomobject]@{
+            ADSyncRemoteFailure = 'CommandFailed'
+            ErrorId             = [string]$_.FullyQualifiedErrorId
+            Category            = [string]$_.CategoryInfo.Category
+            Message             = $_.ToString()
+            RecommendedAction   = if ($details) { $details.RecommendedAction } else { $null }
+            TargetObject        = if ($null -ne $_.TargetObject) { [string]$_.TargetObject } else { $null }
         }
     }
 }
@@ -38,17 +62,22 @@ function Invoke-ADSyncRemoteCommand {
     Runs one of this module's public functions on sync servers through PowerShell remoting.
 
     .DESCRIPTION
-    Invoke-Command with the constant script block above, -ArgumentList for every value, and all sessions
-    at once (in parallel, up to -ThrottleLimit). Output comes back as it is produced, each object with
-    PSComputerName and RunspaceId; errors, warnings, verbose messages and progress from the server come
-    back through Invoke-Command's own streams.
+    Invoke-Command with the constant script block above, -ArgumentList for every value, and all open
+    sessions of -Remote at once (in parallel, up to -ThrottleLimit). Output comes back as it is produced,
+    each object with PSComputerName and RunspaceId; errors, warnings, verbose messages and progress from
+    the server come back through Invoke-Command's own streams, each record once.
+
+    A server-side failure object (see the script block) becomes one non-terminating error of the calling
+    cmdlet, its ErrorId kept when it is one of this module's (<prefix>.<Code>) and
+    <prefix>.RemoteCommandFailed otherwise. A server without the module (<prefix>.ModuleNotFound) is
+    also taken out of -Remote's sessions, so that later objects of the same call do not ask it again.
     #>
     [CmdletBinding()]
     param(
-        # PSSession objects (typed loosely so that tests can stand in for them)
+        # the object Open-ADSyncRemoteSession returned; its Sessions are PSSession objects (typed loosely so that tests can stand in for them)
         [Parameter(Mandatory)]
-        [object[]]
-        $Session,
+        [object]
+        $Remote,
 
         [Parameter(Mandatory)]
         [ValidateSet('Invoke-ADSyncSingleObjectSync', 'Get-ADSyncScheduler', 'Set-ADSyncScheduler')]
@@ -59,15 +88,51 @@ function Invoke-ADSyncRemoteCommand {
         [hashtable]
         $Parameters,
 
+        [Parameter(Mandatory)]
+        [System.Management.Automation.PSCmdlet]
+        $Cmdlet,
+
+        [Parameter(Mandatory)]
+        [ValidateSet('ADSyncSingleObjectSync', 'ADSyncScheduler')]
+        [string]
+        $ErrorIdPrefix,
+
         [int]
         $ThrottleLimit = 32
     )
 
+    $sessions = @($Remote.Sessions)
+    if ($sessions.Count -eq 0) {
+        return
+    }
     $invocation = @{
-        Session       = $Session
+        Session       = $sessions
         ScriptBlock   = $script:RemoteCommandScript
         ArgumentList  = @($script:ModuleSpecification, $CommandName, $Parameters)
         ThrottleLimit = $ThrottleLimit
     }
-    Invoke-Command @invocation
+    Invoke-Command @invocation | ForEach-Object {
+        $answer = $_
+        if (-not ($answer.PSObject.Properties['ADSyncRemoteFailure'] -and $answer.ADSyncRemoteFailure)) {
+            $answer
+            return
+        }
+        $computer = [string]$answer.PSComputerName
+        $errorId = [string]$answer.ErrorId -replace ',.*$', ''
+        if ($answer.ADSyncRemoteFailure -eq 'ModuleNotFound') {
+            $errorId = "$ErrorIdPrefix.ModuleNotFound"
+            $Remote.Sessions = @($Remote.Sessions | Where-Object { [string]$_.InstanceId -ne [string]$answer.RunspaceId })
+        }
+        elseif ($errorId -notlike "$ErrorIdPrefix.*") {
+            $errorId = "$ErrorIdPrefix.RemoteCommandFailed"
+        }
+        $category = [string]$answer.Category -as [System.Management.Automation.ErrorCategory]
+        if ($null -eq $category) {
+            $category = [System.Management.Automation.ErrorCategory]::NotSpecified
+        }
+        $target = if ($answer.PSObject.Properties['TargetObject'] -and $answer.TargetObject) { $answer.TargetObject } else { $computer }
+        $record = New-ADSyncErrorRecord -Message "[$computer] $($answer.Message)" -ErrorId $errorId -Category $category `
+            -TargetObject $target -RecommendedAction $answer.RecommendedAction
+        $Cmdlet.WriteError($record)
+    }
 }

@@ -8,6 +8,8 @@ function New-ADSyncErrorRecord {
     non-terminating error: $? becomes $false and -ErrorAction applies) or to $PSCmdlet.ThrowTerminatingError.
     RecommendedAction goes to ErrorDetails.RecommendedAction, where PowerShell users look for it.
     #>
+    [Diagnostics.CodeAnalysis.SuppressMessageAttribute('PSUseShouldProcessForStateChangingFunctions', '',
+        Justification = 'Builds an ErrorRecord in memory and returns it; it changes no state, so there is nothing to confirm.')]
     [CmdletBinding()]
     [OutputType([System.Management.Automation.ErrorRecord])]
     param(

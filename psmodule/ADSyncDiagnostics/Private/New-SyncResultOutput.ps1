@@ -9,6 +9,8 @@ function New-SyncResultOutput {
     and, for remote results, ComputerName. With -AsObject the parsed result, with the same two
     properties set (ReportPath replaced by the local path, the server's path kept as RemoteReportPath).
     #>
+    [Diagnostics.CodeAnalysis.SuppressMessageAttribute('PSUseShouldProcessForStateChangingFunctions', '',
+        Justification = 'Builds the output object in memory and returns it; it changes no state, so there is nothing to confirm.')]
     [CmdletBinding()]
     [OutputType([string], [pscustomobject])]
     param(

@@ -4,7 +4,7 @@ function Read-SchedulerResult {
     Turns a 'pybridge scheduler get|set' run into the settings object, or into an error of the caller.
 
     .DESCRIPTION
-    Exit code 0 with one JSON line gives the typed settings (ConvertFrom-SchedulerSettings). Anything else
+    Exit code 0 with one JSON line gives the typed settings (ConvertFrom-SchedulerSetting). Anything else
     writes a non-terminating error through the calling cmdlet and returns nothing: exit code 2 is a bad
     value or configuration (ADSyncScheduler.UsageError, InvalidArgument), others are
     ADSyncScheduler.EngineFailed. The engine's messages are the error's text.
@@ -24,12 +24,14 @@ function Read-SchedulerResult {
     $json = $Run.Output | Select-Object -Last 1
     $messageText = ($Run.Messages | Where-Object { $_ }) -join ' '
     if ($Run.ExitCode -eq 0 -and $json) {
-        try {
-            return (ConvertFrom-SchedulerSettings -Json $json)
+        $conversion = Invoke-ADSyncContained -ScriptBlock { param($text) ConvertFrom-SchedulerSetting -Json $text } -ArgumentList $json
+        if (-not $conversion.Failed) {
+            return $conversion.Output[0]
         }
-        catch {
-            $messageText = "The engine's answer is not the scheduler's settings: $($_.Exception.Message)"
-        }
+        $messageText = "The engine's answer is not the scheduler's settings: $($conversion.Message)"
+    }
+    elseif ($Run.Failure) {
+        $messageText = $Run.Failure
     }
     if (-not $messageText) {
         $messageText = "The engine exited with code $($Run.ExitCode) and printed no settings."

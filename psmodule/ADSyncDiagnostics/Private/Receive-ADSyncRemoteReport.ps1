@@ -7,7 +7,8 @@ function Receive-ADSyncRemoteReport {
     Copy-Item -FromSession into <Destination>\<computer>\ (reports from several servers written in the
     same second have the same name), then compares the local file's SHA256 with the one the server
     computed. Returns the local path. Throws when the copy fails or the hashes differ (the partial copy
-    is removed); the caller turns that into a non-terminating error, since the sync itself is done.
+    is removed); the caller runs it through Invoke-ADSyncContained and turns a failure into one
+    non-terminating error, since the sync itself is done.
     A -WhatIf dry run still brings its report back: the file operations here ignore -WhatIf and -Confirm.
     #>
     [CmdletBinding()]
@@ -39,7 +40,7 @@ function Receive-ADSyncRemoteReport {
     Copy-Item -FromSession $Session -LiteralPath $RemotePath -Destination $localPath -Force -ErrorAction Stop -WhatIf:$false -Confirm:$false
     $actual = (Get-FileHash -LiteralPath $localPath -Algorithm SHA256 -ErrorAction Stop).Hash
     if ($actual -ne $ExpectedHash) {
-        Remove-Item -LiteralPath $localPath -Force -ErrorAction SilentlyContinue -WhatIf:$false -Confirm:$false
+        Remove-Item -LiteralPath $localPath -Force -ErrorAction Ignore -WhatIf:$false -Confirm:$false
         throw ("The copy of {0} from {1} has SHA256 {2}, the server's file {3}; the copy was removed." -f $RemotePath, $Session.ComputerName, $actual, $ExpectedHash)
     }
     $localPath

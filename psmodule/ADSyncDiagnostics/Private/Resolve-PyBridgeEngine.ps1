@@ -30,7 +30,7 @@ function Resolve-PyBridgeEngine {
 
     $tried = [System.Collections.Generic.List[string]]::new()
     foreach ($candidate in $candidates) {
-        $application = Get-Command -Name $candidate.Command -CommandType Application -ErrorAction SilentlyContinue |
+        $application = Get-Command -Name $candidate.Command -CommandType Application -ErrorAction Ignore |
             Select-Object -First 1
         if (-not $application) {
             $tried.Add("$($candidate.Name): not found")

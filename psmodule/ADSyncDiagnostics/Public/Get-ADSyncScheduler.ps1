@@ -29,13 +29,35 @@ function Get-ADSyncScheduler {
     Connects to -ComputerName over HTTPS.
 
     .PARAMETER Port
-    The WinRM port on the computers given with -ComputerName.
+    The WinRM port on the computers given with -ComputerName, or the SSH port of the servers given
+    with -HostName (default 22).
 
     .PARAMETER Authentication
     The remoting authentication mechanism for -ComputerName.
 
     .PARAMETER ConfigurationName
     The session configuration (endpoint) to connect to on the computers given with -ComputerName.
+
+    .PARAMETER HostName
+    Runs the command on these sync servers through PowerShell remoting over SSH, which PowerShell 7 has on
+    Windows, Linux and macOS (as Invoke-Command -HostName). Each server needs sshd with a 'powershell'
+    subsystem (Subsystem powershell <path to pwsh> -sshs -NoLogo), this module and pybridge's engine.
+    A name may carry its user and port as user@host:port.
+
+    .PARAMETER UserName
+    The account to log in with over SSH (-HostName). Default: ssh's own (the current user, or the User
+    in ~/.ssh/config).
+
+    .PARAMETER KeyFilePath
+    The private key to log in with over SSH (-HostName), as ssh -i.
+
+    .PARAMETER Subsystem
+    The SSH subsystem that starts PowerShell on the servers given with -HostName (default: powershell).
+
+    .PARAMETER Options
+    ssh options for -HostName, as a hashtable of ssh -o settings, for example
+    @{ BatchMode = 'yes'; StrictHostKeyChecking = 'yes'; ConnectTimeout = '10' }. BatchMode makes a
+    refused key an error instead of a password prompt, as unattended scripts need. PowerShell 7.3 or later.
 
     .PARAMETER Session
     Reads the settings through these existing PowerShell sessions; they stay open.
@@ -107,6 +129,7 @@ function Get-ADSyncScheduler {
         $UseSSL,
 
         [Parameter(ParameterSetName = 'ComputerName')]
+        [Parameter(ParameterSetName = 'HostName')]
         [ValidateRange(1, 65535)]
         [int]
         $Port,
@@ -120,12 +143,37 @@ function Get-ADSyncScheduler {
         [string]
         $ConfigurationName,
 
+        [Parameter(Mandatory, ParameterSetName = 'HostName')]
+        [ValidateNotNullOrEmpty()]
+        [string[]]
+        $HostName,
+
+        [Parameter(ParameterSetName = 'HostName')]
+        [ValidateNotNullOrEmpty()]
+        [string]
+        $UserName,
+
+        [Parameter(ParameterSetName = 'HostName')]
+        [ValidateNotNullOrEmpty()]
+        [string]
+        $KeyFilePath,
+
+        [Parameter(ParameterSetName = 'HostName')]
+        [ValidateNotNullOrEmpty()]
+        [string]
+        $Subsystem,
+
+        [Parameter(ParameterSetName = 'HostName')]
+        [hashtable]
+        $Options,
+
         [Parameter(Mandatory, ParameterSetName = 'Session')]
         [ValidateNotNullOrEmpty()]
         [System.Management.Automation.Runspaces.PSSession[]]
         $Session,
 
         [Parameter(ParameterSetName = 'ComputerName')]
+        [Parameter(ParameterSetName = 'HostName')]
         [Parameter(ParameterSetName = 'Session')]
         [ValidateRange(1, 1000)]
         [int]
@@ -137,11 +185,10 @@ function Get-ADSyncScheduler {
         if ($ConfigPath) {
             $parameters['ConfigPath'] = $ConfigPath
         }
-        $remote = Open-ADSyncRemoteSession -BoundParameters $PSBoundParameters
+        $remote = Open-ADSyncRemoteSession -BoundParameters $PSBoundParameters -Cmdlet $PSCmdlet -ErrorIdPrefix 'ADSyncScheduler'
         try {
-            if ($remote.Sessions) {
-                Invoke-ADSyncRemoteCommand -Session $remote.Sessions -CommandName 'Get-ADSyncScheduler' -Parameters $parameters -ThrottleLimit $ThrottleLimit
-            }
+            Invoke-ADSyncRemoteCommand -Remote $remote -CommandName 'Get-ADSyncScheduler' -Parameters $parameters -ThrottleLimit $ThrottleLimit `
+                -Cmdlet $PSCmdlet -ErrorIdPrefix 'ADSyncScheduler'
         }
         finally {
             Close-ADSyncRemoteSession -Remote $remote
@@ -154,7 +201,7 @@ function Get-ADSyncScheduler {
     if ($ConfigPath) {
         $engineArguments += '--config', (Resolve-LocalPath -Path $ConfigPath -SessionState $PSCmdlet.SessionState)
     }
-    $run = Get-PyBridgeEngineResult -ArgumentList $engineArguments -Activity 'Get-ADSyncScheduler'
+    $run = Get-PyBridgeEngineResult -ArgumentList $engineArguments -Cmdlet $PSCmdlet -Activity 'Get-ADSyncScheduler'
     $settings = Read-SchedulerResult -Run $run -Cmdlet $PSCmdlet
     if ($settings) {
         $settings

@@ -57,8 +57,10 @@ function Invoke-ADSyncSingleObjectSync {
     Emits the parsed result (a PSCustomObject) instead of the JSON string.
 
     .PARAMETER ComputerName
-    Runs the sync on these sync servers through PowerShell remoting (WinRM), in parallel. pybridge's
-    engine and this module must be installed there. Each result says which computer produced it.
+    Runs the sync on these sync servers through PowerShell remoting over WinRM (WSMan), in parallel.
+    pybridge's engine and this module must be installed there. Each result says which computer produced
+    it. WinRM remoting exists in PowerShell on Windows only: from Linux or macOS use -HostName (SSH) or
+    -Session.
 
     .PARAMETER Credential
     The account used to connect to the computers given with -ComputerName. Default: the current user.
@@ -67,7 +69,8 @@ function Invoke-ADSyncSingleObjectSync {
     Connects to -ComputerName over HTTPS (WinRM port 5986 unless -Port says otherwise).
 
     .PARAMETER Port
-    The WinRM port on the computers given with -ComputerName.
+    The WinRM port on the computers given with -ComputerName, or the SSH port of the servers given
+    with -HostName (default 22).
 
     .PARAMETER Authentication
     The remoting authentication mechanism (Default, Kerberos, Negotiate, CredSSP, ...) for -ComputerName.
@@ -77,9 +80,30 @@ function Invoke-ADSyncSingleObjectSync {
     example PowerShell.7, or an endpoint of your own that runs as a dedicated account. The endpoint must
     allow script blocks (FullLanguage): a JEA endpoint in NoLanguage mode cannot run the remote call.
 
+    .PARAMETER HostName
+    Runs the sync on these sync servers through PowerShell remoting over SSH, which PowerShell 7 has on
+    Windows, Linux and macOS (as Invoke-Command -HostName). Each server needs sshd with a 'powershell'
+    subsystem (Subsystem powershell <path to pwsh> -sshs -NoLogo), this module and pybridge's engine.
+    A name may carry its user and port as user@host:port.
+
+    .PARAMETER UserName
+    The account to log in with over SSH (-HostName). Default: ssh's own (the current user, or the User
+    in ~/.ssh/config).
+
+    .PARAMETER KeyFilePath
+    The private key to log in with over SSH (-HostName), as ssh -i.
+
+    .PARAMETER Subsystem
+    The SSH subsystem that starts PowerShell on the servers given with -HostName (default: powershell).
+
+    .PARAMETER Options
+    ssh options for -HostName, as a hashtable of ssh -o settings, for example
+    @{ BatchMode = 'yes'; StrictHostKeyChecking = 'yes'; ConnectTimeout = '10' }. BatchMode makes a
+    refused key an error instead of a password prompt, as unattended scripts need. PowerShell 7.3 or later.
+
     .PARAMETER Session
-    Runs the sync in these existing PowerShell sessions (New-PSSession) instead of opening new ones. The
-    sessions stay open.
+    Runs the sync in these existing PowerShell sessions (New-PSSession, over WinRM or SSH) instead of
+    opening new ones. The sessions stay open.
 
     .PARAMETER ThrottleLimit
     How many computers are worked on at the same time (default 32, as Invoke-Command).
@@ -125,6 +149,13 @@ function Invoke-ADSyncSingleObjectSync {
     Runs the sync on two sync servers in parallel from a workstation. The JSON strings come back with a
     ComputerName NoteProperty; the HTML reports are copied to C:\Reports\aadc01 and C:\Reports\aadc02 and
     checked against the servers' SHA256.
+
+    .EXAMPLE
+    PS> Get-Content ./objects.txt | Invoke-ADSyncSingleObjectSync -HostName aadc01, aadc02 -UserName syncadmin -KeyFilePath ~/.ssh/id_ed25519 -StagingMode -AsObject -ErrorVariable failed |
+    >>     Select-Object ComputerName, @{ n = 'Object'; e = { $_.SourceIdentity.Name } }, @{ n = 'Status'; e = { $_.StatusInfo.Status } }
+
+    From Linux or macOS: checks a list of objects on two sync servers over SSH remoting. A server that
+    cannot be reached, or lacks the module, is one error in $failed; the other server still answers.
 
     .EXAMPLE
     PS> Invoke-ADSyncSingleObjectSync -DistinguishedName $dn -ErrorAction Stop -ErrorVariable syncError
@@ -186,6 +217,7 @@ function Invoke-ADSyncSingleObjectSync {
         $UseSSL,
 
         [Parameter(ParameterSetName = 'ComputerName')]
+        [Parameter(ParameterSetName = 'HostName')]
         [ValidateRange(1, 65535)]
         [int]
         $Port,
@@ -199,12 +231,37 @@ function Invoke-ADSyncSingleObjectSync {
         [string]
         $ConfigurationName,
 
+        [Parameter(Mandatory, ParameterSetName = 'HostName')]
+        [ValidateNotNullOrEmpty()]
+        [string[]]
+        $HostName,
+
+        [Parameter(ParameterSetName = 'HostName')]
+        [ValidateNotNullOrEmpty()]
+        [string]
+        $UserName,
+
+        [Parameter(ParameterSetName = 'HostName')]
+        [ValidateNotNullOrEmpty()]
+        [string]
+        $KeyFilePath,
+
+        [Parameter(ParameterSetName = 'HostName')]
+        [ValidateNotNullOrEmpty()]
+        [string]
+        $Subsystem,
+
+        [Parameter(ParameterSetName = 'HostName')]
+        [hashtable]
+        $Options,
+
         [Parameter(Mandatory, ParameterSetName = 'Session')]
         [ValidateNotNullOrEmpty()]
         [System.Management.Automation.Runspaces.PSSession[]]
         $Session,
 
         [Parameter(ParameterSetName = 'ComputerName')]
+        [Parameter(ParameterSetName = 'HostName')]
         [Parameter(ParameterSetName = 'Session')]
         [ValidateRange(1, 1000)]
         [int]
@@ -221,7 +278,11 @@ function Invoke-ADSyncSingleObjectSync {
             $reportTo = Resolve-LocalPath -Path $ReportDirectory -SessionState $PSCmdlet.SessionState
         }
         if ($isRemote) {
-            $where = if ($Session) { @($Session | ForEach-Object { $_.ComputerName }) } else { $ComputerName }
+            $where = switch ($PSCmdlet.ParameterSetName) {
+                'Session' { @($Session | ForEach-Object { $_.ComputerName }) }
+                'HostName' { $HostName }
+                default { $ComputerName }
+            }
             $where = ' on ' + ($where -join ', ')
         }
         else {
@@ -268,7 +329,7 @@ function Invoke-ADSyncSingleObjectSync {
             $engineArguments += '--report-dir', $reportTo
         }
 
-        $run = Get-PyBridgeEngineResult -ArgumentList $engineArguments -Activity "Single Object Sync: $DistinguishedName"
+        $run = Get-PyBridgeEngineResult -ArgumentList $engineArguments -Cmdlet $PSCmdlet -Activity "Single Object Sync: $DistinguishedName"
         if ($run.Output.Count -gt 1) {
             Write-Verbose "The engine wrote $($run.Output.Count) lines to stdout; the last one is the result."
         }
@@ -279,7 +340,10 @@ function Invoke-ADSyncSingleObjectSync {
             $usage = $run.ExitCode -eq 2
             $errorId = if ($usage) { 'ADSyncSingleObjectSync.UsageError' } else { 'ADSyncSingleObjectSync.EngineFailed' }
             $category = if ($usage) { 'InvalidArgument' } else { 'NotSpecified' }
-            if (-not $messageText) {
+            if ($run.Failure) {
+                $messageText = $run.Failure
+            }
+            elseif (-not $messageText) {
                 $messageText = "The engine exited with code $($run.ExitCode) and printed no result."
             }
             $record = New-ADSyncErrorRecord -Message "Single Object Sync of '$DistinguishedName' did not run: $messageText" `
@@ -289,16 +353,15 @@ function Invoke-ADSyncSingleObjectSync {
             return
         }
 
-        try {
-            $parsed = $json | ConvertFrom-Json -ErrorAction Stop
-        }
-        catch {
-            $record = New-ADSyncErrorRecord -Message "The engine's result for '$DistinguishedName' is not JSON: $($_.Exception.Message)" `
+        $parse = Invoke-ADSyncContained -ScriptBlock { param($text) ConvertFrom-Json -InputObject $text } -ArgumentList $json
+        if ($parse.Failed) {
+            $record = New-ADSyncErrorRecord -Message "The engine's result for '$DistinguishedName' is not JSON: $($parse.Message)" `
                 -ErrorId 'ADSyncSingleObjectSync.InvalidEngineOutput' -Category InvalidResult -TargetObject $DistinguishedName `
-                -Exception $_.Exception
+                -RecommendedAction 'Run with -Verbose to see the engine''s command line and messages.' -Exception $parse.Exception
             $PSCmdlet.WriteError($record)
             return
         }
+        $parsed = $parse.Output[0]
 
         $reportPath = $run.ReportPath
         if (-not $reportPath -and $parsed.PSObject.Properties['ReportPath']) {
@@ -337,46 +400,67 @@ function Invoke-ADSyncSingleObjectSync {
             $parameters['Verbose'] = $true
         }
 
-        $remote = Open-ADSyncRemoteSession -BoundParameters $PSBoundParameters
+        $remote = Open-ADSyncRemoteSession -BoundParameters $PSBoundParameters -Cmdlet $PSCmdlet -ErrorIdPrefix 'ADSyncSingleObjectSync'
         try {
-            $sessionById = @{}
-            foreach ($item in $remote.Sessions) {
-                $sessionById[[string]$item.InstanceId] = $item
-            }
             foreach ($dn in $pending) {
-                if (-not $remote.Sessions) {
+                # A server without the module is dropped after its one error; none left, nothing to ask.
+                if (@($remote.Sessions).Count -eq 0) {
                     break
                 }
                 $parameters['DistinguishedName'] = $dn
-                Invoke-ADSyncRemoteCommand -Session $remote.Sessions -CommandName 'Invoke-ADSyncSingleObjectSync' -Parameters $parameters -ThrottleLimit $ThrottleLimit |
-                    ForEach-Object {
-                        $answer = $_
-                        if (-not $answer.PSObject.Properties['Json']) {
-                            $answer
+                $remoteCall = @{
+                    Remote        = $remote
+                    CommandName   = 'Invoke-ADSyncSingleObjectSync'
+                    Parameters    = $parameters
+                    ThrottleLimit = $ThrottleLimit
+                    Cmdlet        = $PSCmdlet
+                    ErrorIdPrefix = 'ADSyncSingleObjectSync'
+                }
+                Invoke-ADSyncRemoteCommand @remoteCall | ForEach-Object {
+                    $answer = $_
+                    if (-not $answer.PSObject.Properties['Json']) {
+                        $answer
+                        return
+                    }
+                    $origin = @($remote.Sessions) | Where-Object { [string]$_.InstanceId -eq [string]$answer.RunspaceId } | Select-Object -First 1
+                    if (-not $origin) {
+                        $origin = @($remote.Sessions) | Where-Object { $_.ComputerName -eq $answer.PSComputerName } | Select-Object -First 1
+                    }
+                    $computer = if ($answer.PSComputerName) { $answer.PSComputerName } elseif ($origin) { $origin.ComputerName } else { $null }
+
+                    $parsed = $null
+                    if ($AsObject) {
+                        $parse = Invoke-ADSyncContained -ScriptBlock { param($text) ConvertFrom-Json -InputObject $text } -ArgumentList $answer.Json
+                        if ($parse.Failed) {
+                            $record = New-ADSyncErrorRecord -Message "The result of '$dn' from $computer is not JSON: $($parse.Message)" `
+                                -ErrorId 'ADSyncSingleObjectSync.InvalidEngineOutput' -Category InvalidResult -TargetObject $dn -Exception $parse.Exception
+                            $PSCmdlet.WriteError($record)
                             return
                         }
-                        $origin = $sessionById[[string]$answer.RunspaceId]
-                        if (-not $origin) {
-                            $origin = $remote.Sessions | Where-Object { $_.ComputerName -eq $answer.PSComputerName } | Select-Object -First 1
+                        $parsed = $parse.Output[0]
+                    }
+
+                    $localReport = $null
+                    $copyError = $null
+                    if ($answer.ReportPath -and $answer.ReportSha256 -and $origin -and -not $NoHtmlReport) {
+                        $copy = Invoke-ADSyncContained -ArgumentList $origin, $answer.ReportPath, $answer.ReportSha256, $reportTo -ScriptBlock {
+                            param($from, $path, $hash, $destination)
+                            Receive-ADSyncRemoteReport -Session $from -RemotePath $path -ExpectedHash $hash -Destination $destination
                         }
-                        $computer = if ($answer.PSComputerName) { $answer.PSComputerName } elseif ($origin) { $origin.ComputerName } else { $null }
-                        $localReport = $null
-                        $copyError = $null
-                        if ($answer.ReportPath -and $answer.ReportSha256 -and $origin -and -not $NoHtmlReport) {
-                            try {
-                                $localReport = Receive-ADSyncRemoteReport -Session $origin -RemotePath $answer.ReportPath -ExpectedHash $answer.ReportSha256 -Destination $reportTo
-                            }
-                            catch {
-                                $copyError = New-ADSyncErrorRecord -Message "The HTML report of '$dn' was not copied from ${computer}: $($_.Exception.Message)" `
-                                    -ErrorId 'ADSyncSingleObjectSync.ReportCopyFailed' -Category ReadError -TargetObject $answer.ReportPath `
-                                    -RecommendedAction "The sync result is valid; the report is still on $computer at $($answer.ReportPath)." -Exception $_.Exception
-                            }
+                        if ($copy.Failed) {
+                            $copyError = New-ADSyncErrorRecord -Message "The HTML report of '$dn' was not copied from ${computer}: $($copy.Message)" `
+                                -ErrorId 'ADSyncSingleObjectSync.ReportCopyFailed' -Category ReadError -TargetObject $answer.ReportPath `
+                                -RecommendedAction "The sync result is valid; the report is still on $computer at $($answer.ReportPath)." -Exception $copy.Exception
                         }
-                        New-SyncResultOutput -Json $answer.Json -AsObject:$AsObject -ReportPath $localReport -RemoteReportPath $answer.ReportPath -ComputerName $computer
-                        if ($copyError) {
-                            $PSCmdlet.WriteError($copyError)
+                        else {
+                            $localReport = [string]($copy.Output | Select-Object -Last 1)
                         }
                     }
+                    New-SyncResultOutput -Json $answer.Json -Parsed $parsed -AsObject:$AsObject -ReportPath $localReport -RemoteReportPath $answer.ReportPath -ComputerName $computer
+                    if ($copyError) {
+                        $PSCmdlet.WriteError($copyError)
+                    }
+                }
             }
         }
         finally {

@@ -52,13 +52,35 @@ function Set-ADSyncScheduler {
     Connects to -ComputerName over HTTPS.
 
     .PARAMETER Port
-    The WinRM port on the computers given with -ComputerName.
+    The WinRM port on the computers given with -ComputerName, or the SSH port of the servers given
+    with -HostName (default 22).
 
     .PARAMETER Authentication
     The remoting authentication mechanism for -ComputerName.
 
     .PARAMETER ConfigurationName
     The session configuration (endpoint) to connect to on the computers given with -ComputerName.
+
+    .PARAMETER HostName
+    Runs the change on these sync servers through PowerShell remoting over SSH, which PowerShell 7 has on
+    Windows, Linux and macOS (as Invoke-Command -HostName). Each server needs sshd with a 'powershell'
+    subsystem (Subsystem powershell <path to pwsh> -sshs -NoLogo), this module and pybridge's engine.
+    A name may carry its user and port as user@host:port.
+
+    .PARAMETER UserName
+    The account to log in with over SSH (-HostName). Default: ssh's own (the current user, or the User
+    in ~/.ssh/config).
+
+    .PARAMETER KeyFilePath
+    The private key to log in with over SSH (-HostName), as ssh -i.
+
+    .PARAMETER Subsystem
+    The SSH subsystem that starts PowerShell on the servers given with -HostName (default: powershell).
+
+    .PARAMETER Options
+    ssh options for -HostName, as a hashtable of ssh -o settings, for example
+    @{ BatchMode = 'yes'; StrictHostKeyChecking = 'yes'; ConnectTimeout = '10' }. BatchMode makes a
+    refused key an error instead of a password prompt, as unattended scripts need. PowerShell 7.3 or later.
 
     .PARAMETER Session
     Changes the settings through these existing PowerShell sessions; they stay open.
@@ -146,6 +168,7 @@ function Set-ADSyncScheduler {
         $UseSSL,
 
         [Parameter(ParameterSetName = 'ComputerName')]
+        [Parameter(ParameterSetName = 'HostName')]
         [ValidateRange(1, 65535)]
         [int]
         $Port,
@@ -159,12 +182,37 @@ function Set-ADSyncScheduler {
         [string]
         $ConfigurationName,
 
+        [Parameter(Mandatory, ParameterSetName = 'HostName')]
+        [ValidateNotNullOrEmpty()]
+        [string[]]
+        $HostName,
+
+        [Parameter(ParameterSetName = 'HostName')]
+        [ValidateNotNullOrEmpty()]
+        [string]
+        $UserName,
+
+        [Parameter(ParameterSetName = 'HostName')]
+        [ValidateNotNullOrEmpty()]
+        [string]
+        $KeyFilePath,
+
+        [Parameter(ParameterSetName = 'HostName')]
+        [ValidateNotNullOrEmpty()]
+        [string]
+        $Subsystem,
+
+        [Parameter(ParameterSetName = 'HostName')]
+        [hashtable]
+        $Options,
+
         [Parameter(Mandatory, ParameterSetName = 'Session')]
         [ValidateNotNullOrEmpty()]
         [System.Management.Automation.Runspaces.PSSession[]]
         $Session,
 
         [Parameter(ParameterSetName = 'ComputerName')]
+        [Parameter(ParameterSetName = 'HostName')]
         [Parameter(ParameterSetName = 'Session')]
         [ValidateRange(1, 1000)]
         [int]
@@ -199,7 +247,11 @@ function Set-ADSyncScheduler {
     $isRemote = $PSCmdlet.ParameterSetName -ne 'Local'
     $target = 'pybridge scheduler settings'
     if ($isRemote) {
-        $names = if ($Session) { @($Session | ForEach-Object { $_.ComputerName }) } else { $ComputerName }
+        $names = switch ($PSCmdlet.ParameterSetName) {
+            'Session' { @($Session | ForEach-Object { $_.ComputerName }) }
+            'HostName' { $HostName }
+            default { $ComputerName }
+        }
         $target += ' on ' + ($names -join ', ')
     }
     if (-not $PSCmdlet.ShouldProcess($target, "Set $description")) {
@@ -213,11 +265,10 @@ function Set-ADSyncScheduler {
                 $parameters[$name] = $PSBoundParameters[$name]
             }
         }
-        $remote = Open-ADSyncRemoteSession -BoundParameters $PSBoundParameters
+        $remote = Open-ADSyncRemoteSession -BoundParameters $PSBoundParameters -Cmdlet $PSCmdlet -ErrorIdPrefix 'ADSyncScheduler'
         try {
-            if ($remote.Sessions) {
-                Invoke-ADSyncRemoteCommand -Session $remote.Sessions -CommandName 'Set-ADSyncScheduler' -Parameters $parameters -ThrottleLimit $ThrottleLimit
-            }
+            Invoke-ADSyncRemoteCommand -Remote $remote -CommandName 'Set-ADSyncScheduler' -Parameters $parameters -ThrottleLimit $ThrottleLimit `
+                -Cmdlet $PSCmdlet -ErrorIdPrefix 'ADSyncScheduler'
         }
         finally {
             Close-ADSyncRemoteSession -Remote $remote
@@ -247,7 +298,7 @@ function Set-ADSyncScheduler {
         }
         $engineArguments += $options[$name], $text
     }
-    $run = Get-PyBridgeEngineResult -ArgumentList $engineArguments -Activity 'Set-ADSyncScheduler'
+    $run = Get-PyBridgeEngineResult -ArgumentList $engineArguments -Cmdlet $PSCmdlet -Activity 'Set-ADSyncScheduler'
     $settings = Read-SchedulerResult -Run $run -Cmdlet $PSCmdlet
     if ($settings -and $PassThru) {
         $settings

@@ -1,4 +1,4 @@
-function ConvertFrom-SchedulerSettings {
+function ConvertFrom-SchedulerSetting {
     <#
     .SYNOPSIS
     Turns the engine's scheduler JSON into the object Get-ADSyncScheduler returns, typed as the original's.
