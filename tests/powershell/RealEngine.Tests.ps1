@@ -1,49 +1,19 @@
 #Requires -Modules @{ ModuleName = 'Pester'; ModuleVersion = '5.2.0' }
-# The module against the real engine and the lab of 'pybridge lab up' (a Samba AD DC and the Graph
-# emulator). Skipped, with the reason, when the engine or a running lab is not available.
-#   engine: $env:PYBRIDGE_PYTHON, else the repository's .venv
-#   lab:    $env:PYBRIDGE_LAB_DIR, else <repository>/lab (start it with: .venv/bin/pybridge lab up)
+# The module against the real engine and a real lab (a Samba AD DC and the Graph emulator): the lab that
+# tests/integration/test_pester.py passes in $env:PYBRIDGE_PESTER_LAB, or, by hand, the one of
+# 'pybridge lab up'. Without a lab the tests skip with the reason; under CI they fail instead.
 
 BeforeAll {
     . (Join-Path -Path $PSScriptRoot -ChildPath 'TestHelpers.ps1')
     Import-Module $script:ModuleManifest -Force
 
-    $script:SkipReason = $null
     $script:SavedPython = $env:PYBRIDGE_PYTHON
-    $python = $env:PYBRIDGE_PYTHON
-    if (-not $python) {
-        foreach ($candidate in '.venv/bin/python', '.venv/Scripts/python.exe') {
-            $path = Join-Path -Path $script:RepositoryRoot -ChildPath $candidate
-            if (Test-Path -LiteralPath $path) {
-                $python = $path
-                break
-            }
-        }
-    }
-    $labDir = $env:PYBRIDGE_LAB_DIR
-    if (-not $labDir) {
-        $labDir = Join-Path -Path $script:RepositoryRoot -ChildPath 'lab'
-    }
-    $labState = Join-Path -Path $labDir -ChildPath 'lab.json'
-
-    if (-not $python) {
-        $script:SkipReason = 'no pybridge engine: set $env:PYBRIDGE_PYTHON or run scripts/setup to create .venv'
-    }
-    elseif (-not (Test-Path -LiteralPath $labState)) {
-        $script:SkipReason = "no lab at $labDir (start one with: pybridge lab up; or set `$env:PYBRIDGE_LAB_DIR)"
-    }
-    else {
-        $statusArguments = @('-m', 'pybridge', 'lab', '--dir', $labDir, 'status')
-        $null = & $python @statusArguments 2>&1
-        if ($LASTEXITCODE -ne 0) {
-            $script:SkipReason = "the lab at $labDir is not running (pybridge lab status exited with $LASTEXITCODE; start it with: pybridge lab up)"
-        }
-    }
+    $found = Get-TestLab
+    $script:SkipReason = $found.SkipReason
     if (-not $script:SkipReason) {
-        $env:PYBRIDGE_PYTHON = $python
-        $lab = Get-Content -LiteralPath $labState -Raw | ConvertFrom-Json
-        $script:Config = [string]$lab.config
-        $script:Samples = $lab.samples
+        $env:PYBRIDGE_PYTHON = Get-TestPython -Lab $found.Lab
+        $script:Config = [string]$found.Lab.config
+        $script:Samples = $found.Lab.samples
     }
 }
 
@@ -52,20 +22,23 @@ AfterAll {
     Remove-Module ADSyncDiagnostics -Force -ErrorAction SilentlyContinue
 }
 
-Describe 'ADSyncDiagnostics against the real engine and the lab' {
+Describe 'ADSyncDiagnostics against the real engine and the lab' -Tag 'Lab' {
     BeforeEach {
         if ($script:SkipReason) {
             Set-ItResult -Skipped -Because $script:SkipReason
         }
+        $Error.Clear()
     }
 
     It 'runs the runbook pattern: -NoHtmlReport -StagingMode | ConvertFrom-Json' {
         if ($script:SkipReason) { return }
-        $result = Invoke-ADSyncSingleObjectSync -DistinguishedName $script:Samples.user -ConfigPath $script:Config -NoHtmlReport -StagingMode | ConvertFrom-Json
+        $result = Invoke-ADSyncSingleObjectSync -DistinguishedName $script:Samples.user -ConfigPath $script:Config -NoHtmlReport -StagingMode -ErrorVariable syncErrors | ConvertFrom-Json
 
         $result.StatusInfo.Status | Should -Be 'Success'
         @($result.ProvisioningSteps).Count | Should -Be 10
         $result.ProvisioningSteps[-1].Description | Should -BeLike '`[Staging Mode`]*'
+        $syncErrors.Count | Should -Be 0
+        $Error.Count | Should -Be 0
     }
 
     It 'syncs a DN with a comma and one with non-ASCII characters from the pipeline, as a dry run' {
@@ -84,9 +57,10 @@ Describe 'ADSyncDiagnostics against the real engine and the lab' {
 
         $result.StatusInfo.Status | Should -Be 'Skipped'
         $syncErrors.Count | Should -Be 0
+        $Error.Count | Should -Be 0
     }
 
-    It 'writes an error record for an object the connector account cannot read' {
+    It 'writes exactly one error record for an object the connector account cannot read' {
         if ($script:SkipReason) { return }
         $result = Invoke-ADSyncSingleObjectSync -DistinguishedName $script:Samples.hidden -ConfigPath $script:Config -NoHtmlReport -WhatIf -AsObject -ErrorVariable syncErrors -ErrorAction SilentlyContinue
 
@@ -94,6 +68,33 @@ Describe 'ADSyncDiagnostics against the real engine and the lab' {
         $syncErrors.Count | Should -Be 1
         $syncErrors[0].FullyQualifiedErrorId | Should -BeLike "ADSyncSingleObjectSync.$($result.StatusInfo.ErrorCode),*"
         $syncErrors[0].TargetObject | Should -Be $script:Samples.hidden
+        $syncErrors[0].ErrorDetails.RecommendedAction | Should -Not -BeNullOrEmpty
+        $Error.Count | Should -Be 1
+    }
+
+    It 'keeps one record per failed object when several fail in one pipeline, and goes on after each' {
+        if ($script:SkipReason) { return }
+        $dns = $script:Samples.hidden, $script:Samples.user, 'CN=Nobody,OU=Users,OU=Corp,DC=contoso,DC=com', $script:Samples.user_excluded
+        $results = @($dns | Invoke-ADSyncSingleObjectSync -ConfigPath $script:Config -NoHtmlReport -WhatIf -AsObject -ErrorVariable syncErrors -ErrorAction SilentlyContinue)
+
+        $results.Count | Should -Be 4
+        @($results.StatusInfo.Status) | Should -Be @('Failure', 'Success', 'Failure', 'Skipped')
+        $syncErrors.Count | Should -Be 2
+        @($syncErrors.TargetObject) | Should -Be @($dns[0], $dns[2])
+        $Error.Count | Should -Be 2
+    }
+
+    It 'writes one UsageError, and no other record, for a configuration file that does not exist' {
+        if ($script:SkipReason) { return }
+        $missing = Join-Path -Path $TestDrive -ChildPath 'missing.yaml'
+        $output = @(Invoke-ADSyncSingleObjectSync -DistinguishedName $script:Samples.user -ConfigPath $missing -NoHtmlReport -ErrorVariable syncErrors -ErrorAction SilentlyContinue)
+
+        $syncErrors.Count | Should -Be 1
+        $syncErrors[0].FullyQualifiedErrorId | Should -BeLike 'ADSyncSingleObjectSync.ConfigurationError,*'
+        $syncErrors[0].ToString() | Should -Match ([regex]::Escape('missing.yaml'))
+        $output.Count | Should -Be 1
+        ($output[0] | ConvertFrom-Json).StatusInfo.ErrorCode | Should -Be 'ConfigurationError'
+        $Error.Count | Should -Be 1
     }
 
     It 'writes the HTML report into -ReportDirectory and says where' {
@@ -104,6 +105,15 @@ Describe 'ADSyncDiagnostics against the real engine and the lab' {
         $output.ReportPath | Should -Not -BeNullOrEmpty
         $output.ReportPath | Should -BeLike (Join-Path -Path $reports -ChildPath 'ADSyncSingleObjectSyncResult-*.htm')
         Test-Path -LiteralPath $output.ReportPath | Should -BeTrue
+    }
+
+    It 'shows progress for the ten steps and the engine''s messages with -Verbose' {
+        if ($script:SkipReason) { return }
+        $verbose = @(Invoke-ADSyncSingleObjectSync -DistinguishedName $script:Samples.user -ConfigPath $script:Config -NoHtmlReport -WhatIf -Verbose 4>&1 |
+                Where-Object { $_ -is [System.Management.Automation.VerboseRecord] })
+
+        @($verbose.Message | Where-Object { $_ -match '^Step \d+ of 10: ' }).Count | Should -Be 10
+        $verbose.Message | Should -Contain 'Step 10 of 10: ExportSpecificObject (Export): Success'
     }
 
     It 'reads the scheduler settings, typed' {

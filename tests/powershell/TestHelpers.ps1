@@ -138,3 +138,81 @@ function New-TestSchedulerJson {
             SyncCycleInProgress                 = $false
         })
 }
+
+function Get-TestLab {
+    <#
+    The lab that the suites tagged Lab run against, and why they must skip when there is none.
+
+    First $env:PYBRIDGE_PESTER_LAB: a JSON file that tests/integration/test_pester.py writes for the lab
+    the integration tests start (config, samples, configs, python, ssh). Else the lab.json of
+    'pybridge lab up' in $env:PYBRIDGE_LAB_DIR or <repository>/lab (config and samples only, so the SSH
+    suite skips there). Returns Lab (the parsed JSON) and SkipReason. Under CI a lab that is missing is
+    an error, never a skip: the suite's BeforeAll throws.
+    #>
+    param(
+        # the lab must describe the SSH servers too
+        [switch]
+        $Ssh
+    )
+
+    $lab = $null
+    $reason = $null
+    if ($env:PYBRIDGE_PESTER_LAB) {
+        if (Test-Path -LiteralPath $env:PYBRIDGE_PESTER_LAB) {
+            $lab = Get-Content -LiteralPath $env:PYBRIDGE_PESTER_LAB -Raw | ConvertFrom-Json
+        }
+        else {
+            $reason = "`$env:PYBRIDGE_PESTER_LAB names $($env:PYBRIDGE_PESTER_LAB), which does not exist"
+        }
+    }
+    else {
+        $labDir = $env:PYBRIDGE_LAB_DIR
+        if (-not $labDir) {
+            $labDir = Join-Path -Path $script:RepositoryRoot -ChildPath 'lab'
+        }
+        $labState = Join-Path -Path $labDir -ChildPath 'lab.json'
+        $python = Get-TestPython
+        if (-not $python) {
+            $reason = 'no pybridge engine: set $env:PYBRIDGE_PYTHON or run scripts/setup to create .venv'
+        }
+        elseif (-not (Test-Path -LiteralPath $labState)) {
+            $reason = "no lab: run tests/integration/test_pester.py (pytest), or start one with 'pybridge lab up' (`$env:PYBRIDGE_LAB_DIR, default $labDir)"
+        }
+        else {
+            $statusArguments = @('-m', 'pybridge', 'lab', '--dir', $labDir, 'status')
+            $null = & $python @statusArguments 2>&1
+            if ($LASTEXITCODE -ne 0) {
+                $reason = "the lab at $labDir is not running (pybridge lab status exited with $LASTEXITCODE; start it with: pybridge lab up)"
+            }
+            else {
+                $lab = Get-Content -LiteralPath $labState -Raw | ConvertFrom-Json
+            }
+        }
+    }
+    if ($lab -and $Ssh -and -not ($lab.PSObject.Properties['ssh'] -and $lab.ssh)) {
+        $reason = 'no SSH servers: tests/integration/test_pester.py starts them (Debian''s openssh-server, on loopback)'
+    }
+    if ($reason -and $env:CI -eq 'true') {
+        throw "CI must run this suite, but: $reason"
+    }
+    [pscustomobject]@{ Lab = $lab; SkipReason = $reason }
+}
+
+function Get-TestPython {
+    # The python with pybridge that the module starts: the lab's, $env:PYBRIDGE_PYTHON, or the repository's .venv.
+    param([object]$Lab)
+
+    if ($Lab -and $Lab.PSObject.Properties['python'] -and $Lab.python) {
+        return [string]$Lab.python
+    }
+    if ($env:PYBRIDGE_PYTHON) {
+        return $env:PYBRIDGE_PYTHON
+    }
+    foreach ($candidate in '.venv/bin/python', '.venv/Scripts/python.exe') {
+        $path = Join-Path -Path $script:RepositoryRoot -ChildPath $candidate
+        if (Test-Path -LiteralPath $path) {
+            return $path
+        }
+    }
+    $null
+}

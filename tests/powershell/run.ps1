@@ -1,10 +1,22 @@
-# Runs the Pester tests in this folder; exits with the number of failed tests (0 when all pass).
+# Runs the Pester tests in this folder; exits with the number of failures (0 when all pass).
 # Called by run.sh; works on its own too: pwsh -File tests/powershell/run.ps1 [-Output Detailed]
+#   -Tag / -ExcludeTag  select suites by tag (the suites that need the lab are tagged Lab)
+#   -ResultFile         also writes a JSON summary there: counts, and every test that did not pass
+#                       with its messages (tests/unit/test_pester.py and tests/integration/test_pester.py read it)
 [CmdletBinding()]
 param(
     [ValidateSet('None', 'Normal', 'Detailed', 'Diagnostic')]
     [string]
-    $Output = 'Detailed'
+    $Output = 'Detailed',
+
+    [string[]]
+    $Tag,
+
+    [string[]]
+    $ExcludeTag,
+
+    [string]
+    $ResultFile
 )
 
 $pester = Get-Module -ListAvailable -Name Pester | Where-Object { $_.Version -ge [version]'5.2.0' } |
@@ -22,6 +34,51 @@ Import-Module -Name $pester.Path -Force
 
 $configuration = New-PesterConfiguration
 $configuration.Run.Path = $PSScriptRoot
-$configuration.Run.Exit = $true
+$configuration.Run.PassThru = $true
 $configuration.Output.Verbosity = $Output
-Invoke-Pester -Configuration $configuration
+if ($Tag) {
+    $configuration.Filter.Tag = $Tag
+}
+if ($ExcludeTag) {
+    $configuration.Filter.ExcludeTag = $ExcludeTag
+}
+$result = Invoke-Pester -Configuration $configuration
+
+# A failed BeforeAll or a file that does not load fails its tests without running them: count those too.
+$selected = @($result.Tests | Where-Object { $_.ShouldRun })
+$notRun = @($selected | Where-Object { $_.Result -eq 'NotRun' })
+$failures = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount + $notRun.Count
+
+if ($ResultFile) {
+    $problems = foreach ($test in $selected) {
+        if ($test.Result -eq 'Passed') {
+            continue
+        }
+        [ordered]@{
+            Path     = $test.ExpandedPath
+            Result   = [string]$test.Result
+            Messages = @($test.ErrorRecord | ForEach-Object { [string]$_ })
+        }
+    }
+    $blocks = foreach ($container in @($result.Containers)) {
+        if ($container.Result -eq 'Failed' -or @($container.ErrorRecord).Count -gt 0) {
+            [ordered]@{ Path = [string]$container.Item; Result = [string]$container.Result; Messages = @($container.ErrorRecord | ForEach-Object { [string]$_ }) }
+        }
+    }
+    $blocks = @($blocks) + @(foreach ($block in @($result.Failed | Where-Object { $_ -is [Pester.Block] })) {
+            [ordered]@{ Path = $block.ExpandedPath; Result = 'Failed'; Messages = @($block.ErrorRecord | ForEach-Object { [string]$_ }) }
+        })
+    $summary = [ordered]@{
+        Passed          = $result.PassedCount
+        Failed          = $result.FailedCount
+        Skipped         = $result.SkippedCount
+        NotRun          = $notRun.Count
+        FailedBlocks    = $result.FailedBlocksCount
+        FailedContainers = $result.FailedContainersCount
+        Total           = $selected.Count
+        Tests           = @($problems)
+        Blocks          = @($blocks)
+    }
+    $summary | ConvertTo-Json -Depth 6 | Set-Content -LiteralPath $ResultFile -Encoding utf8
+}
+exit ([math]::Min(255, $failures))

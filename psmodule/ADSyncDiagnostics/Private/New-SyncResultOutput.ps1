@@ -8,6 +8,8 @@ function New-SyncResultOutput {
     with the original cmdlet; NoteProperties on the string carry ReportPath (the report on this machine)
     and, for remote results, ComputerName. With -AsObject the parsed result, with the same two
     properties set (ReportPath replaced by the local path, the server's path kept as RemoteReportPath).
+    ReportPath is always present, $null when no report was written or copied, so that scripts under
+    Set-StrictMode can read it.
     #>
     [Diagnostics.CodeAnalysis.SuppressMessageAttribute('PSUseShouldProcessForStateChangingFunctions', '',
         Justification = 'Builds the output object in memory and returns it; it changes no state, so there is nothing to confirm.')]
@@ -41,14 +43,22 @@ function New-SyncResultOutput {
             $output = $Json | ConvertFrom-Json
         }
     }
+    # ReportPath is always there ($null without a report), so that a caller under Set-StrictMode can read
+    # it; RemoteReportPath and ComputerName are there on every remote result.
     $notes = [ordered]@{}
     if ($ReportPath) {
         $notes['ReportPath'] = $ReportPath
     }
-    if ($AsObject -and $RemoteReportPath) {
-        $notes['RemoteReportPath'] = $RemoteReportPath
+    elseif (-not ($AsObject -and $output.PSObject.Properties['ReportPath'])) {
+        $notes['ReportPath'] = $null
     }
     if ($ComputerName) {
+        if ($AsObject) {
+            $notes['RemoteReportPath'] = if ($RemoteReportPath) { $RemoteReportPath } else { $null }
+            if (-not $ReportPath) {
+                $notes['ReportPath'] = $null
+            }
+        }
         $notes['ComputerName'] = $ComputerName
     }
     foreach ($name in $notes.Keys) {
