@@ -78,7 +78,7 @@ Describe 'Get-ADSyncScheduler' {
         }
         Mock Close-ADSyncRemoteSession -ModuleName ADSyncDiagnostics { return }
         Mock Invoke-ADSyncRemoteCommand -ModuleName ADSyncDiagnostics {
-            [pscustomobject]@{ PSComputerName = 'aadc01'; StagingModeEnabled = $true }
+            [pscustomobject]@{ Output = @([pscustomobject]@{ PSComputerName = 'aadc01'; StagingModeEnabled = $true }); Errors = @() }
         }
 
         $settings = Get-ADSyncScheduler -ComputerName aadc01 -ConfigPath 'D:\pybridge\pybridge.yaml'
@@ -188,7 +188,7 @@ Describe 'Set-ADSyncScheduler' {
             [pscustomobject]@{ Sessions = @([pscustomobject]@{ ComputerName = 'aadc01'; InstanceId = [guid]::NewGuid() }); Owned = $true }
         }
         Mock Close-ADSyncRemoteSession -ModuleName ADSyncDiagnostics { return }
-        Mock Invoke-ADSyncRemoteCommand -ModuleName ADSyncDiagnostics { return }
+        Mock Invoke-ADSyncRemoteCommand -ModuleName ADSyncDiagnostics { [pscustomobject]@{ Output = @(); Errors = @() } }
 
         Set-ADSyncScheduler -SyncCycleEnabled $false -ComputerName aadc01 -Force
 

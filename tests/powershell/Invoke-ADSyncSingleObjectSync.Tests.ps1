@@ -117,6 +117,21 @@ Describe 'Invoke-ADSyncSingleObjectSync, locally (engine mocked)' {
             }
         }
 
+        It 'hands each line of a file written on Windows to the engine as read, surrounding spaces and all' {
+            $file = Join-Path -Path $TestDrive -ChildPath 'objects.txt'
+            [System.IO.File]::WriteAllText($file, "CN=A,DC=contoso,DC=com`r`n  CN=B,DC=contoso,DC=com `r`n`tCN=C,DC=contoso,DC=com`r`n", [System.Text.UTF8Encoding]::new($true))
+            $script:Seen = [System.Collections.Generic.List[string]]::new()
+            Mock Invoke-PyBridgeEngine -ModuleName ADSyncDiagnostics {
+                $script:Seen.Add($ArgumentList[[array]::IndexOf($ArgumentList, '--distinguished-name') + 1])
+                $script:DefaultRun
+            }
+
+            $output = @(Get-Content -LiteralPath $file | Invoke-ADSyncSingleObjectSync)
+
+            $output.Count | Should -Be 3
+            @($script:Seen) | Should -Be @('CN=A,DC=contoso,DC=com', '  CN=B,DC=contoso,DC=com ', "`tCN=C,DC=contoso,DC=com")
+        }
+
         It 'refuses an empty DN' {
             { Invoke-ADSyncSingleObjectSync -DistinguishedName '' } | Should -Throw -ErrorId 'ParameterArgumentValidationError*'
         }
@@ -387,7 +402,7 @@ Describe 'Invoke-ADSyncSingleObjectSync, on sync servers (remoting mocked)' {
         Mock Close-ADSyncRemoteSession -ModuleName ADSyncDiagnostics { return }
         # Each server answers with the JSON and its report, as the remote script block packages them.
         Mock Invoke-ADSyncRemoteCommand -ModuleName ADSyncDiagnostics {
-            foreach ($item in $Remote.Sessions) {
+            $answers = foreach ($item in $Remote.Sessions) {
                 [pscustomobject]@{
                     Json           = $script:Json
                     ReportPath     = 'C:\ProgramData\AADConnect\ADSyncObjectDiagnostics\ADSyncSingleObjectSyncResult-20261125083000.htm'
@@ -396,6 +411,7 @@ Describe 'Invoke-ADSyncSingleObjectSync, on sync servers (remoting mocked)' {
                     RunspaceId     = $item.InstanceId
                 }
             }
+            [pscustomobject]@{ Output = @($answers); Errors = @() }
         }
         Mock Receive-ADSyncRemoteReport -ModuleName ADSyncDiagnostics {
             Join-Path -Path (Join-Path -Path $Destination -ChildPath $Session.ComputerName) -ChildPath 'ADSyncSingleObjectSyncResult-20261125083000.htm'
@@ -467,7 +483,7 @@ Describe 'Invoke-ADSyncSingleObjectSync, on sync servers (remoting mocked)' {
         $copyErrors.Count | Should -Be 2
         $copyErrors | ForEach-Object { $_.FullyQualifiedErrorId | Should -BeLike 'ADSyncSingleObjectSync.ReportCopyFailed,*' }
         $copyErrors[0].ToString() | Should -Match 'SHA256'
-        $output | ForEach-Object { $_.PSObject.Properties['ReportPath'] | Should -BeNullOrEmpty }
+        $output | ForEach-Object { $_.ReportPath | Should -BeNullOrEmpty }
     }
 
     It 'puts exactly the two ReportCopyFailed records in $Error' {
@@ -483,16 +499,18 @@ Describe 'Invoke-ADSyncSingleObjectSync, on sync servers (remoting mocked)' {
     It 'writes one error for a server without the module, asks it no more, and keeps the other server''s results' {
         $script:Asked = [System.Collections.Generic.List[string]]::new()
         Mock Invoke-ADSyncRemoteCommand -ModuleName ADSyncDiagnostics {
-            foreach ($item in @($Remote.Sessions)) {
+            $errors = @()
+            $answers = foreach ($item in @($Remote.Sessions)) {
                 $script:Asked.Add($item.ComputerName)
                 if ($item.ComputerName -eq 'aadc02') {
-                    # what the remote script block answers where the module is missing
-                    $Cmdlet.WriteError([System.Management.Automation.ErrorRecord]::new([System.InvalidOperationException]::new('[aadc02] not installed'), "$ErrorIdPrefix.ModuleNotFound", 'NotInstalled', 'aadc02'))
+                    # what becomes of the remote script block's answer where the module is missing
+                    $errors += [System.Management.Automation.ErrorRecord]::new([System.InvalidOperationException]::new('[aadc02] not installed'), "$ErrorIdPrefix.ModuleNotFound", 'NotInstalled', 'aadc02')
                     $Remote.Sessions = @($Remote.Sessions | Where-Object { $_.ComputerName -ne 'aadc02' })
                     continue
                 }
                 [pscustomobject]@{ Json = $script:Json; ReportPath = $null; ReportSha256 = $null; PSComputerName = $item.ComputerName; RunspaceId = $item.InstanceId }
             }
+            [pscustomobject]@{ Output = @($answers); Errors = $errors }
         }
 
         $output = @('CN=A,DC=contoso,DC=com', 'CN=B,DC=contoso,DC=com', 'CN=C,DC=contoso,DC=com' |

@@ -150,6 +150,7 @@ Describe 'Runbook scenarios against the lab' -Tag 'Lab' {
         $savedHome = $env:HOME
         $savedXdg = $env:XDG_DATA_HOME
         $savedModulePath = $env:PSModulePath
+        Push-Location -LiteralPath $work
         try {
             $env:HOME = $profileHome
             $env:XDG_DATA_HOME = $null
@@ -172,6 +173,7 @@ Describe 'Runbook scenarios against the lab' -Tag 'Lab' {
             } -args $repository, $source, $script:Samples.user, $script:Config
         }
         finally {
+            Pop-Location
             $env:HOME = $savedHome
             $env:XDG_DATA_HOME = $savedXdg
             $env:PSModulePath = $savedModulePath

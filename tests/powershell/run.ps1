@@ -60,8 +60,9 @@ if ($ResultFile) {
             Messages = @($test.ErrorRecord | ForEach-Object { [string]$_ })
         }
     }
+    # Containers and blocks that failed on their own (a file that does not load, a BeforeAll that throws).
     $blocks = foreach ($container in @($result.Containers)) {
-        if ($container.Result -eq 'Failed' -or @($container.ErrorRecord).Count -gt 0) {
+        if (@($container.ErrorRecord).Count -gt 0) {
             [ordered]@{ Path = [string]$container.Item; Result = [string]$container.Result; Messages = @($container.ErrorRecord | ForEach-Object { [string]$_ }) }
         }
     }

@@ -1,22 +1,18 @@
-"""Runs the module's Pester 5 tests (tests/powershell) where PowerShell exists.
+"""The module's Pester 5 suites that need no servers (tests/powershell, everything not tagged Lab).
 
-No pwsh can be installed on this project's Linux machines (it is in neither Debian's archive, PyPI nor
-npm), so here the test skips with that reason, and the module is checked statically by
-test_psmodule_static.py. On a machine with pwsh and Pester 5.2+, a failing Pester test fails this test.
+They run on real PowerShell 7 with the engine mocked: the cmdlet surface and output contracts, the
+error records (exactly one per failed object: -ErrorVariable and $Error counted), progress, warnings,
+-ComputerName where WSMan does not exist, and PSScriptAnalyzer with the PowerShell Gallery's settings
+and 5.1/7 syntax compatibility. The suites tagged Lab (the real engine, runbook scenarios, SSH
+remoting) run in tests/integration/test_pester.py against the integration tests' lab.
+
+pwsh: see tests/pester_support.py (skips with the reason where there is no PowerShell 7 at all).
 """
 from __future__ import annotations
 
-import shutil
-import subprocess
-from pathlib import Path
-
-import pytest
-
-RUNNER = Path(__file__).resolve().parents[1] / "powershell" / "run.sh"
+from tests.pester_support import run_pester
 
 
-def test_pester_suite():
-    if shutil.which("pwsh") is None:
-        pytest.skip("pwsh (PowerShell 7) is not on PATH; the Pester tests in tests/powershell need it")
-    proc = subprocess.run(["bash", str(RUNNER)], capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+def test_pester_suites_without_a_lab(tmp_path):
+    run = run_pester(tmp_path, "-ExcludeTag", "Lab")
+    run.assert_all_passed()

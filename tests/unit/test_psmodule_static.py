@@ -811,4 +811,4 @@ def test_pester_runner_is_executable_and_reports_a_skip() -> None:
     runner = PESTER / "run.sh"
     assert runner.is_file() and os.access(runner, os.X_OK)
     body = runner.read_text(encoding="utf-8")
-    assert "command -v pwsh" in body and "skip" in body.lower()
+    assert "scripts/find-pwsh" in body and "skip" in body.lower() and "CI" in body

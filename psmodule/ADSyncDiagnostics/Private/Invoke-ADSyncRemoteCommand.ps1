@@ -63,16 +63,23 @@ function Invoke-ADSyncRemoteCommand {
 
     .DESCRIPTION
     Invoke-Command with the constant script block above, -ArgumentList for every value, and all open
-    sessions of -Remote at once (in parallel, up to -ThrottleLimit). Output comes back as it is produced,
-    each object with PSComputerName and RunspaceId; errors, warnings, verbose messages and progress from
-    the server come back through Invoke-Command's own streams, each record once.
+    sessions of -Remote at once (in parallel, up to -ThrottleLimit). Returns, once every server has
+    answered, Output (the servers' objects, each with PSComputerName and RunspaceId) and Errors (the
+    error records the calling cmdlet is to write, after it has written the output).
 
-    A server-side failure object (see the script block) becomes one non-terminating error of the calling
-    cmdlet, its ErrorId kept when it is one of this module's (<prefix>.<Code>) and
-    <prefix>.RemoteCommandFailed otherwise. A server without the module (<prefix>.ModuleNotFound) is
-    also taken out of -Remote's sessions, so that later objects of the same call do not ask it again.
+    Waiting for the whole call matters twice: a session is busy until its command has finished, so the
+    caller can copy a report only afterwards; and the call is contained (Invoke-ADSyncContained), so the
+    servers' error records reach the caller's -ErrorVariable and $Error exactly once, when the cmdlet
+    writes them, and warnings go through the cmdlet (-WarningVariable), each prefixed with its server.
+    Progress and verbose messages from the servers go to the host as they come.
+
+    A server-side failure object (see the script block) becomes one error record, its ErrorId kept when
+    it is one of this module's (<prefix>.<Code>) and <prefix>.RemoteCommandFailed otherwise. A server
+    without the module (<prefix>.ModuleNotFound) is also taken out of -Remote's sessions, so that later
+    objects of the same call do not ask it again.
     #>
     [CmdletBinding()]
+    [OutputType([pscustomobject])]
     param(
         # the object Open-ADSyncRemoteSession returned; its Sessions are PSSession objects (typed loosely so that tests can stand in for them)
         [Parameter(Mandatory)]
@@ -101,9 +108,11 @@ function Invoke-ADSyncRemoteCommand {
         $ThrottleLimit = 32
     )
 
+    $output = [System.Collections.Generic.List[object]]::new()
+    $errors = [System.Collections.Generic.List[System.Management.Automation.ErrorRecord]]::new()
     $sessions = @($Remote.Sessions)
     if ($sessions.Count -eq 0) {
-        return
+        return [pscustomobject]@{ Output = $output.ToArray(); Errors = $errors.ToArray() }
     }
     $invocation = @{
         Session       = $sessions
@@ -111,11 +120,38 @@ function Invoke-ADSyncRemoteCommand {
         ArgumentList  = @($script:ModuleSpecification, $CommandName, $Parameters)
         ThrottleLimit = $ThrottleLimit
     }
-    Invoke-Command @invocation | ForEach-Object {
-        $answer = $_
+    $call = Invoke-ADSyncContained -ArgumentList $invocation -ScriptBlock {
+        param($settings)
+        $remoteErrors = $null
+        $remoteWarnings = $null
+        $answers = @(Invoke-Command @settings -ErrorAction SilentlyContinue -ErrorVariable remoteErrors -WarningAction SilentlyContinue -WarningVariable remoteWarnings)
+        [pscustomobject]@{ Answers = $answers; Errors = @($remoteErrors); Warnings = @($remoteWarnings) }
+    }
+    if ($call.Failed) {
+        $names = @($sessions | ForEach-Object { $_.ComputerName }) -join ', '
+        $errors.Add((New-ADSyncErrorRecord -Message "The remote call to $names failed: $($call.Message)" -ErrorId "$ErrorIdPrefix.RemoteCommandFailed" `
+                    -Category ConnectionError -TargetObject $names -Exception $call.Exception))
+        return [pscustomobject]@{ Output = $output.ToArray(); Errors = $errors.ToArray() }
+    }
+    $answered = $call.Output[0]
+
+    foreach ($warning in @($answered.Warnings)) {
+        $origin = $null
+        if ($warning.PSObject.Properties['OriginInfo'] -and $warning.OriginInfo) {
+            $origin = $warning.OriginInfo.PSComputerName
+        }
+        $text = if ($origin) { "[$origin] $($warning.Message)" } else { [string]$warning.Message }
+        $Cmdlet.WriteWarning($text)
+    }
+    foreach ($record in @($answered.Errors)) {
+        if ($record) {
+            $errors.Add($record)
+        }
+    }
+    foreach ($answer in @($answered.Answers)) {
         if (-not ($answer.PSObject.Properties['ADSyncRemoteFailure'] -and $answer.ADSyncRemoteFailure)) {
-            $answer
-            return
+            $output.Add($answer)
+            continue
         }
         $computer = [string]$answer.PSComputerName
         $errorId = [string]$answer.ErrorId -replace ',.*$', ''
@@ -131,8 +167,8 @@ function Invoke-ADSyncRemoteCommand {
             $category = [System.Management.Automation.ErrorCategory]::NotSpecified
         }
         $target = if ($answer.PSObject.Properties['TargetObject'] -and $answer.TargetObject) { $answer.TargetObject } else { $computer }
-        $record = New-ADSyncErrorRecord -Message "[$computer] $($answer.Message)" -ErrorId $errorId -Category $category `
-            -TargetObject $target -RecommendedAction $answer.RecommendedAction
-        $Cmdlet.WriteError($record)
+        $errors.Add((New-ADSyncErrorRecord -Message "[$computer] $($answer.Message)" -ErrorId $errorId -Category $category `
+                    -TargetObject $target -RecommendedAction $answer.RecommendedAction))
     }
+    [pscustomobject]@{ Output = $output.ToArray(); Errors = $errors.ToArray() }
 }

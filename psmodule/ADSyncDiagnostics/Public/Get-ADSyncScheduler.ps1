@@ -187,8 +187,12 @@ function Get-ADSyncScheduler {
         }
         $remote = Open-ADSyncRemoteSession -BoundParameters $PSBoundParameters -Cmdlet $PSCmdlet -ErrorIdPrefix 'ADSyncScheduler'
         try {
-            Invoke-ADSyncRemoteCommand -Remote $remote -CommandName 'Get-ADSyncScheduler' -Parameters $parameters -ThrottleLimit $ThrottleLimit `
+            $call = Invoke-ADSyncRemoteCommand -Remote $remote -CommandName 'Get-ADSyncScheduler' -Parameters $parameters -ThrottleLimit $ThrottleLimit `
                 -Cmdlet $PSCmdlet -ErrorIdPrefix 'ADSyncScheduler'
+            $call.Output
+            foreach ($record in @($call.Errors)) {
+                $PSCmdlet.WriteError($record)
+            }
         }
         finally {
             Close-ADSyncRemoteSession -Remote $remote

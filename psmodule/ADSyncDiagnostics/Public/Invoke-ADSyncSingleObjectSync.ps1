@@ -416,11 +416,13 @@ function Invoke-ADSyncSingleObjectSync {
                     Cmdlet        = $PSCmdlet
                     ErrorIdPrefix = 'ADSyncSingleObjectSync'
                 }
-                Invoke-ADSyncRemoteCommand @remoteCall | ForEach-Object {
-                    $answer = $_
+                # Every server's answer for this object; then each report is copied (a session is busy
+                # until its command has finished), each result written, and then the servers' errors.
+                $call = Invoke-ADSyncRemoteCommand @remoteCall
+                foreach ($answer in @($call.Output)) {
                     if (-not $answer.PSObject.Properties['Json']) {
                         $answer
-                        return
+                        continue
                     }
                     $origin = @($remote.Sessions) | Where-Object { [string]$_.InstanceId -eq [string]$answer.RunspaceId } | Select-Object -First 1
                     if (-not $origin) {
@@ -435,7 +437,7 @@ function Invoke-ADSyncSingleObjectSync {
                             $record = New-ADSyncErrorRecord -Message "The result of '$dn' from $computer is not JSON: $($parse.Message)" `
                                 -ErrorId 'ADSyncSingleObjectSync.InvalidEngineOutput' -Category InvalidResult -TargetObject $dn -Exception $parse.Exception
                             $PSCmdlet.WriteError($record)
-                            return
+                            continue
                         }
                         $parsed = $parse.Output[0]
                     }
@@ -460,6 +462,9 @@ function Invoke-ADSyncSingleObjectSync {
                     if ($copyError) {
                         $PSCmdlet.WriteError($copyError)
                     }
+                }
+                foreach ($record in @($call.Errors)) {
+                    $PSCmdlet.WriteError($record)
                 }
             }
         }

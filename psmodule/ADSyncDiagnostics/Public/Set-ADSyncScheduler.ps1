@@ -267,8 +267,12 @@ function Set-ADSyncScheduler {
         }
         $remote = Open-ADSyncRemoteSession -BoundParameters $PSBoundParameters -Cmdlet $PSCmdlet -ErrorIdPrefix 'ADSyncScheduler'
         try {
-            Invoke-ADSyncRemoteCommand -Remote $remote -CommandName 'Set-ADSyncScheduler' -Parameters $parameters -ThrottleLimit $ThrottleLimit `
+            $call = Invoke-ADSyncRemoteCommand -Remote $remote -CommandName 'Set-ADSyncScheduler' -Parameters $parameters -ThrottleLimit $ThrottleLimit `
                 -Cmdlet $PSCmdlet -ErrorIdPrefix 'ADSyncScheduler'
+            $call.Output
+            foreach ($record in @($call.Errors)) {
+                $PSCmdlet.WriteError($record)
+            }
         }
         finally {
             Close-ADSyncRemoteSession -Remote $remote
