@@ -58,9 +58,10 @@ function Open-ADSyncRemoteSession {
     $connection = @{}
     if ($ssh) {
         # SSH remoting exists from PowerShell 6 on; -Options from 7.3 on. Say so once, before connecting.
+        $since = @{ HostName = '6'; Options = '7.3' }
         foreach ($name in 'HostName', 'Options') {
             if ($BoundParameters.ContainsKey($name) -and -not $newSession.Parameters.ContainsKey($name)) {
-                $record = New-ADSyncErrorRecord -Message ("-{0} needs PowerShell 7.3 or later (SSH remoting); this is PowerShell {1}." -f $name, $PSVersionTable.PSVersion) `
+                $record = New-ADSyncErrorRecord -Message ("-{0} needs PowerShell {1} or later (SSH remoting); this is PowerShell {2}." -f $name, $since[$name], $PSVersionTable.PSVersion) `
                     -ErrorId "$ErrorIdPrefix.SshRemotingNotSupported" -Category NotImplemented -TargetObject $name `
                     -RecommendedAction 'Run the command from PowerShell 7 (pwsh), or use -ComputerName (WinRM) from Windows PowerShell.'
                 $Cmdlet.ThrowTerminatingError($record)
