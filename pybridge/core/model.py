@@ -147,6 +147,9 @@ class SyncResult:
     computer_name: str | None = None
     run_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # what the admin must know although the run did what it could: unresolved references, a new object Graph
+    # does not show yet, a joined object deleted in the cloud, what Entra Connect would do to a departed object
+    warnings: list[str] = field(default_factory=list)
 
     def step(self, key: StepKey) -> ProvisioningStep | None:
         return next((s for s in self.steps if s.key == key), None)

@@ -42,9 +42,15 @@ CONNECTED_MV_OBJECT = "Connected Object in Metaverse"
 PENDING_EXPORT = "Pending export"
 NOT_EXPORTABLE = "Not exportable through Microsoft Graph"
 UNRESOLVED_REFERENCES = "Unresolved references"
+# Not a detail: the key in SyncResult.extra under which step 9 leaves {member or manager DN: Entra id or None},
+# so that the HTML report can name the members it shows by id (neither JSON shape carries it).
+RESOLVED_REFERENCES = "resolved_references"
 
 # step 10: export
 EXPORT_STEP_RESULT = "Export step result"
+# The export step's result while it writes: a run that stops there stopped after sending something to Graph
+# (success replaces it); a failure found before sending leaves no such result.
+EXPORT_FAILED_WHILE_SENDING = "failure after sending to Microsoft Graph"
 GRAPH_REQUEST = "Graph request"
 GRAPH_REQUEST_BODY = "Graph request body"
 GRAPH_MEMBER_CHANGES = "Graph member changes"

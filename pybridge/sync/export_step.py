@@ -53,6 +53,7 @@ def export_object(run: RunState, step: ProvisioningStep) -> None:
             step.details[d.GRAPH_MANAGER_CHANGE] = run.tenant.describe_manager_change(
                 str(manager.new) if manager.new else None)
         return
+    step.details[d.EXPORT_STEP_RESULT] = d.EXPORT_FAILED_WHILE_SENDING  # until the read-back says success
     try:
         target_id = _write(run, step, body, members, target_id)
     except TargetError as exc:

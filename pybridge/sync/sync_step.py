@@ -124,11 +124,13 @@ def _resolve_references(run: RunState, desired: dict[str, Any], exported: list[s
         resolved = run.store.resolve_references(connector, refs)
         desired["members"] = [i for i in resolved.values() if i]
         run.unresolved = [dn for dn, i in resolved.items() if not i]
+        run.result.extra[d.RESOLVED_REFERENCES] = resolved
         if "members" not in exported:
             exported.append("members")
     if run.target_type == "user" and desired.get("manager"):
         ref = str(desired["manager"])
         manager_id = run.store.resolve_references(connector, [ref]).get(ref)
+        run.result.extra[d.RESOLVED_REFERENCES] = {ref: manager_id}
         if manager_id:
             desired["manager"] = manager_id
         else:  # Entra Connect leaves an unresolved reference out of the export (and keeps what Entra has)

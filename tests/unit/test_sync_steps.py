@@ -460,6 +460,26 @@ def test_a_new_group_is_created_with_its_synced_members(env, tenant, directory):
     assert result.step(StepKey.SYNC).details[details.UNRESOLVED_REFERENCES] == unsynced
     assert ("read_members", group) in directory.calls
     assert {"Name": "members - Count", "OldValue": None, "NewValue": "25"} in doc["ModifiedProperties"]
+    # the report names the members it shows by id: step 9 leaves the DN -> id map on the result (not in the JSON)
+    resolved = result.extra[details.RESOLVED_REFERENCES]
+    assert resolved[unsynced] is None and {resolved[dn] for dn in members} == {u["id"] for u in tenant.users.values()}
+    assert details.RESOLVED_REFERENCES not in str(doc)
+
+
+def test_a_failure_while_writing_is_told_from_one_found_before_sending(env, tenant, directory):
+    tenant.fail["create"] = TargetError("Creating the user failed: Graph answered 503", error_code="GraphUnavailable",
+                                        status=503)
+    result, doc = sync(env)
+    stopped_at(result, 10, Status.FAILURE, "GraphUnavailable")
+    assert doc["ProvisioningSteps"][9]["Details"][details.EXPORT_STEP_RESULT] == details.EXPORT_FAILED_WHILE_SENDING
+    directory.objects[JANE]["userPrincipalName"] = ["jane.doe@fabrikam.com"]  # refused before anything is sent
+    tenant.fail.clear()
+    result, doc = sync(env)
+    stopped_at(result, 10, Status.FAILURE, "UpnSuffixNotVerified")
+    assert details.EXPORT_STEP_RESULT not in doc["ProvisioningSteps"][9]["Details"]
+    directory.objects[JANE]["userPrincipalName"] = ["jane.doe@contoso.com"]
+    result, doc = sync(env)
+    assert doc["ProvisioningSteps"][9]["Details"][details.EXPORT_STEP_RESULT] == "success"
 
 
 def test_a_contact_is_said_to_be_unwritable_through_graph(env, directory, tenant):
