@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
 from .. import __version__, platform
 from ..core import dn as dnlib
@@ -39,6 +40,23 @@ MAX_NAME_BYTES = 96  # and in UTF-8 bytes (255-byte file names on Linux and macO
 _env = Environment(loader=PackageLoader("pybridge.report", "templates"),
                    autoescape=select_autoescape(default=True, default_for_string=True),
                    trim_blocks=True, lstrip_blocks=True)
+_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def _humps(name: str) -> Markup:
+    """An attribute name that may wrap between the words of its camelCase (onPremises|Security|Identifier), never
+    inside one: a narrow column or a printed page stays readable. Each part is escaped."""
+    return Markup("<wbr>").join(_HUMP.split(str(name)))
+
+
+def _after_hyphens(text: str) -> Markup:
+    """An id that may wrap after any of its hyphens (a GUID's groups stay whole; Unicode line breaking
+    keeps a hyphen followed by a digit together). Each part is escaped."""
+    return Markup("-<wbr>").join(str(text).split("-"))
+
+
+_env.filters["humps"] = _humps
+_env.filters["after_hyphens"] = _after_hyphens
 
 
 # -- values, and members named by who they are ---------------------------------------------------------------

@@ -380,7 +380,7 @@ def test_members_are_shown_by_name_dn_and_id():
     page = html.render(r)
     for dn, i, n in zip(dns, ids, range(3)):
         shown = (f'<span class="who"><strong>Member {n}</strong> <span class="muted">{dn}</span> '
-                 f'<code class="id">{i}</code></span>')
+                 f'<code class="id">{i.replace("-", "-<wbr>")}</code></span>')
         assert shown in _section(page, "modified")  # added: the ids, named
         assert page.count(shown) >= 4  # and in steps 9 (value, add) and 10 (add)
 
