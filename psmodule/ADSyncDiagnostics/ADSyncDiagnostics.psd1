@@ -1,5 +1,5 @@
 # Module manifest for pybridge's ADSyncDiagnostics: Single Object Sync backed by pybridge's Python engine.
-# ModuleVersion is kept equal to the version in pyproject.toml (tests/unit/test_psmodule_static.py checks it).
+# ModuleVersion is pybridge's version (pybridge/__init__.py __version__, the one source; tests/unit/test_packaging.py checks it).
 @{
     RootModule           = 'ADSyncDiagnostics.psm1'
     ModuleVersion        = '0.1.0'

@@ -1,7 +1,7 @@
 """Static checks of the PowerShell module psmodule/ADSyncDiagnostics (no PowerShell runs here).
 
 Every .ps1, .psm1 and .psd1 of the module and of tests/powershell is parsed with tree-sitter-powershell
-and must have no syntax error. The manifest must export exactly the Public functions, at pyproject's
+and must have no syntax error. The manifest must export exactly the Public functions, at pybridge's
 version. Each exported function's param block must match the cmdlet contract below (names, types,
 Mandatory, Position, pipeline flags, parameter sets, validation) and its comment-based help must document
 every parameter, its output and at least two examples, one of them the runbook pattern. The engine must be
@@ -18,18 +18,12 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    tomllib = pytest.importorskip("tomli")
 
 ts = pytest.importorskip("tree_sitter", reason="tree-sitter is a test dependency (pip install -e '.[test]')")
 tsp = pytest.importorskip("tree_sitter_powershell",
@@ -487,9 +481,10 @@ def test_manifest_fields() -> None:
     assert isinstance(m["FunctionsToExport"], list) and "*" not in "".join(m["FunctionsToExport"])
 
 
-def test_manifest_version_is_pyproject_version() -> None:
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    assert manifest()["ModuleVersion"] == project["version"]
+def test_manifest_version_is_pybridge_version() -> None:
+    import pybridge
+
+    assert manifest()["ModuleVersion"] == pybridge.__version__  # the one version source (pyproject reads it too)
 
 
 def test_manifest_exports_exactly_the_public_functions() -> None:
