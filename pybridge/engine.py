@@ -1,6 +1,7 @@
 """The in-process API: wire the configuration's real connectors (the ports) and store into the step table."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Callable
 
@@ -15,6 +16,8 @@ from .store import Store
 from .sync.ports import Directory
 from .sync.state import Environment, Options, Progress
 from .sync.steps import run_steps
+
+log = logging.getLogger("pybridge")
 
 
 def ad_session(connector: ADConnector) -> ADSession:
@@ -120,6 +123,12 @@ def sync_object(distinguished_name: str, config: Config, *, staging_mode: bool =
         except OSError as exc:
             if warn:
                 warn(f"the HTML report could not be written to {report_dir}: {exc.strerror or exc}")
+        except Exception as exc:  # noqa: BLE001 - the report runs before the commit: it must never cost the
+            # run its record (an object created in Entra ID and not recorded would be created again)
+            log.debug("the HTML report could not be rendered", exc_info=True)
+            if warn:
+                warn(f"the HTML report could not be rendered ({type(exc).__name__}: {exc}); the sync itself is "
+                     "recorded. Please report the problem (run with -vv for the details).")
 
     with SyncLock(config, wait=wait):
         own_store = store is None

@@ -334,3 +334,22 @@ def test_a_large_group_with_members_left_out_says_so(lab, tmp_path, browser, big
         assert who.find_element(By.CSS_SELECTOR, "code.id").text in members
     screenshot(browser, tmp_path, "report-large-group-modified")
     assert_columns_readable(browser, report)
+
+
+def test_a_report_that_cannot_be_rendered_never_costs_the_sync_its_record(lab, tmp_path, monkeypatch):
+    """The report is written before the run is committed: a bug in it must not leave a created object
+    unrecorded (the next run would create it a second time)."""
+    from pybridge.report import html
+
+    def broken(result):
+        raise TypeError("a bug in the template")
+
+    monkeypatch.setattr(html, "render", broken)
+    config = str(lab.config(tmp_path))
+    first = run_cli("sync", "--config", config, lab.dns["group_pilot"])
+    assert first.code == 0 and first.json["Action"] == "Create", first.stderr
+    assert first.json["ReportPath"] is None
+    assert "the HTML report could not be rendered (TypeError: a bug in the template)" in first.stderr
+    again = run_cli("sync", "--config", config, lab.dns["group_pilot"], "--no-html-report")
+    assert again.code == 0 and again.json["Action"] == "Other", again.stderr  # recorded: found, not re-created
+    assert again.json["TargetIdentity"]["Id"] == first.json["TargetIdentity"]["Id"]
