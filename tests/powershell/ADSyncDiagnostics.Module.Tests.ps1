@@ -24,9 +24,9 @@ Describe 'ADSyncDiagnostics module' {
         $manifest.CompatiblePSEditions | Should -Be @('Desktop', 'Core')
     }
 
-    It 'keeps the manifest version equal to pyproject.toml''s' {
-        $pyproject = Get-Content -LiteralPath (Join-Path -Path $script:RepositoryRoot -ChildPath 'pyproject.toml') -Raw
-        $pyproject -match '(?m)^version\s*=\s*"([^"]+)"' | Should -BeTrue
+    It 'keeps the manifest version equal to pybridge''s (pybridge/__init__.py, the one version source)' {
+        $init = Get-Content -LiteralPath (Join-Path -Path $script:RepositoryRoot -ChildPath 'pybridge/__init__.py') -Raw
+        $init -match '(?m)^__version__\s*=\s*"([^"]+)"' | Should -BeTrue
         $script:Module.Version | Should -Be ([version]$Matches[1])
     }
 
