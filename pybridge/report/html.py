@@ -31,7 +31,7 @@ from ..sync import details as d
 
 MAX_LIST = 200  # values listed per multi-valued attribute; the rest are counted ("... and N more")
 _SPLIT = re.compile(r"(?<!\\); ")  # AttributeInfo joins values with "; " (RFC 4514 escapes ';' inside DNs)
-REFERENCE_ATTRIBUTES = {"member", "members", "manager"}  # values that are DNs (AD side) or ids (Entra side)
+MEMBER_ATTRIBUTES = {"member", "members", "manager"}  # their values are DNs (AD side) or ids (Entra side)
 
 REPORT_PREFIX = "ADSyncSingleObjectSyncResult-"  # the original's; remote transfers look for PREFIX*.htm
 MAX_NAME_CHARS = 48  # the object's name in the file name, bounded (paths on Windows stay short)
@@ -101,7 +101,7 @@ def _values(a: AttributeInfo | None, text: str | None,
     if a is None or text is None:
         return None
     items = _SPLIT.split(text) if a.is_multi_valued else [text]
-    make = entry if entry is not None and a.name in REFERENCE_ATTRIBUTES else (lambda x: {"text": x})
+    make = entry if entry is not None and a.name in MEMBER_ATTRIBUTES else (lambda x: {"text": x})
     return {"count": len(items), "shown": [make(x) for x in items[:MAX_LIST]], "more": max(0, len(items) - MAX_LIST),
             "multi": a.is_multi_valued}
 
