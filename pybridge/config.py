@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -82,6 +83,9 @@ class EntraConnector:
     timeout: float
     retry_max_wait: float = 60.0
     retry_max_attempts: int = 6
+    # an app-owned directory extension property (extension_<appId without dashes>_<name>) on groups that holds
+    # their source anchor: groups are then hard-matched on it, like users on onPremisesImmutableId
+    group_anchor_property: str | None = None
 
 
 @dataclass(frozen=True)
@@ -297,7 +301,7 @@ def _read_entra(r: _Reader, raw: Any, check_secrets: bool) -> EntraConnector:
     path = "entra"
     d = r.mapping(raw, path, {"name", "tenant_id", "client_id", "client_secret_env", "client_secret_file",
                               "client_secret", "certificate", "authority_host", "graph_endpoint", "ca_file",
-                              "verify_tls", "timeout", "retry"})
+                              "verify_tls", "timeout", "retry", "group_anchor_property"})
     if raw is None:
         r.err(path, "is required (tenant_id, client_id and a credential)")
     tenant = r.string(d, "tenant_id", path, required=raw is not None) or ""
@@ -319,6 +323,11 @@ def _read_entra(r: _Reader, raw: Any, check_secrets: bool) -> EntraConnector:
         r.err(path, "set either a client secret or a certificate, not both")
     authority = r.url(r.string(d, "authority_host", path, PUBLIC_AUTHORITY), f"{path}.authority_host", ("https",))
     graph = r.url(r.string(d, "graph_endpoint", path, PUBLIC_GRAPH), f"{path}.graph_endpoint", ("https",))
+    anchor_property = r.string(d, "group_anchor_property", path)
+    if anchor_property and not re.fullmatch(r"extension_[0-9a-fA-F]{32}_[A-Za-z0-9_]{1,100}", anchor_property):
+        r.err(f"{path}.group_anchor_property", f"{anchor_property!r} is not a directory extension property name "
+              "(extension_<the app's client id without dashes>_<name>)")
+        anchor_property = None
     return EntraConnector(name=r.string(d, "name", path, f"{tenant or 'tenant'} - AAD") or "AAD",
                           tenant_id=tenant, client_id=client, client_secret=secret, certificate=cert,
                           authority_host=authority or PUBLIC_AUTHORITY, graph_endpoint=graph or PUBLIC_GRAPH,
@@ -328,7 +337,8 @@ def _read_entra(r: _Reader, raw: Any, check_secrets: bool) -> EntraConnector:
                           retry_max_wait=r.number(rt := r.mapping(d.get("retry"), f"{path}.retry",
                                                                   {"max_wait", "max_attempts"}),
                                                   "max_wait", f"{path}.retry", 60.0),
-                          retry_max_attempts=int(r.number(rt, "max_attempts", f"{path}.retry", 6)))
+                          retry_max_attempts=int(r.number(rt, "max_attempts", f"{path}.retry", 6)),
+                          group_anchor_property=anchor_property)
 
 
 # -- the remote: section (sync servers reached with `pybridge sync --computer-name`) ----------------------

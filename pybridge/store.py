@@ -21,7 +21,7 @@ from .core.values import from_json, to_json
 from .errors import StateError, UsageError
 
 APPLICATION_ID = 0x50594252  # "PYBR": marks a pybridge state file; anything else is foreign
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 ENTRA = "entra"  # connector key of the Entra connector space
 
 _MIGRATIONS: dict[int, str] = {
@@ -45,6 +45,14 @@ _MIGRATIONS: dict[int, str] = {
     CREATE INDEX runs_started ON runs(started);
     CREATE TABLE scheduler(key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # Creates in Entra ID, recorded before the POST and completed from its answer, so that no crash, lost
+    # answer or replication delay can make a later run create the same object again.
+    2: """
+    CREATE TABLE pending_creates(
+        connector TEXT NOT NULL, anchor TEXT NOT NULL, kind TEXT NOT NULL, lookup TEXT NOT NULL,
+        entra_id TEXT, started TEXT NOT NULL, created TEXT,
+        PRIMARY KEY(connector, anchor));
+    """,
 }
 
 
@@ -66,6 +74,20 @@ class RunWrites:
     metaverse: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)  # mv_id, type, anchor, attrs
     joins: list[tuple[str, str, str]] = field(default_factory=list)  # connector, anchor, mv_id
     run: dict[str, Any] | None = None
+    confirmed_creates: list[tuple[str, str]] = field(default_factory=list)  # (connector, anchor): seen in Entra
+
+
+@dataclass(frozen=True)
+class PendingCreate:
+    """A create in Entra ID not yet confirmed by reading the object back."""
+
+    connector: str
+    anchor: str  # the AD object's objectGUID
+    kind: str  # user or group
+    lookup: dict[str, Any]  # the values that find the object again (source anchor, UPN, names)
+    entra_id: str | None  # from the POST's answer; None when the answer never arrived
+    started: str  # before the POST (ISO 8601 UTC)
+    created: str | None  # when the answer arrived
 
 
 class Store:
@@ -216,6 +238,17 @@ class Store:
             found.update(dict(rows))
         return {dn: found.get(keys[dn]) if dn in keys else None for dn in dns}
 
+    def pending_create(self, connector: str, anchor: str) -> PendingCreate | None:
+        try:
+            row = self._conn.execute("SELECT connector, anchor, kind, lookup, entra_id, started, created "
+                                     "FROM pending_creates WHERE connector=? AND anchor=?",
+                                     (connector, anchor)).fetchone()
+        except sqlite3.OperationalError:  # a read-only look at a state file of schema 1: nothing pending
+            return None
+        if row is None:
+            return None
+        return PendingCreate(row[0], row[1], row[2], from_json(json.loads(row[3])), row[4], row[5], row[6])
+
     def counts(self) -> dict[str, int]:
         return {t: self._conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # noqa: S608 - fixed names
                 for t in ("connector_space", "metaverse", "joins", "runs")}
@@ -267,13 +300,40 @@ class Store:
             raise StateError(f"The scheduler settings could not be saved to {self.path}: {exc}",
                              path=str(self.path)) from None
 
+    # -- creates in Entra ID: recorded before the POST, completed from its answer ----------------------
+    def record_create_intent(self, writes: RunWrites, intent: PendingCreate) -> None:
+        """Before a create is sent: what the run established so far, and how to find the new object again.
+
+        Committed at once (not with the run) so that a crash, a full disk at the end of the run or a lost
+        answer still leaves the next run a way to find the object instead of creating it twice. Raises
+        StateError when it cannot be saved, and then nothing may be sent.
+        """
+        self.commit(RunWrites(connector_space=list(writes.connector_space), metaverse=list(writes.metaverse),
+                              joins=list(writes.joins)), pending=intent)
+
+    def record_created(self, intent: PendingCreate, entra_id: str, mv_id: str, created: str) -> None:
+        """The create's answer: the new object's id and its join, committed at once, before any follow-up."""
+        done = PendingCreate(intent.connector, intent.anchor, intent.kind, intent.lookup, entra_id, intent.started,
+                             created)
+        self.commit(RunWrites(joins=[(ENTRA, entra_id, mv_id)]), pending=done)
+
     # -- the one write ----------------------------------------------------------------------------
-    def commit(self, writes: RunWrites) -> None:
+    def commit(self, writes: RunWrites, *, pending: PendingCreate | None = None) -> None:
         if self.read_only:
             return
         now = writes.run["ended"] if writes.run else None
         try:
             self._conn.execute("BEGIN IMMEDIATE")
+            if pending is not None:
+                self._conn.execute(
+                    "INSERT INTO pending_creates(connector, anchor, kind, lookup, entra_id, started, created) "
+                    "VALUES(?,?,?,?,?,?,?) ON CONFLICT(connector, anchor) DO UPDATE SET kind=excluded.kind, "
+                    "lookup=excluded.lookup, entra_id=excluded.entra_id, started=excluded.started, "
+                    "created=excluded.created",
+                    (pending.connector, pending.anchor, pending.kind, json.dumps(to_json(pending.lookup)),
+                     pending.entra_id, pending.started, pending.created))
+            for connector, anchor in writes.confirmed_creates:
+                self._conn.execute("DELETE FROM pending_creates WHERE connector=? AND anchor=?", (connector, anchor))
             for cs in writes.connector_space:
                 self._conn.execute(
                     "INSERT INTO connector_space(connector, anchor, dn, dn_key, object_type, attributes, "

@@ -12,7 +12,7 @@ import secrets
 import string
 import time
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 import msal
 import requests
@@ -29,10 +29,13 @@ from .retry import RETRIABLE_STATUS, RetryBudget, may_retry
 # What matching, conflict checks and read-back always need, besides the properties the rules export.
 USER_SELECT = ("id", "userPrincipalName", "displayName", "givenName", "surname", "mail", "mailNickname",
                "accountEnabled", "onPremisesImmutableId", "department", "jobTitle", "proxyAddresses",
-               "onPremisesSyncEnabled")
+               "onPremisesSyncEnabled", "onPremisesProvisioningErrors")
 GROUP_SELECT = ("id", "displayName", "mailNickname", "description", "mailEnabled", "securityEnabled",
-                "proxyAddresses", "onPremisesSyncEnabled")
-BASE_SELECT = {"user": USER_SELECT, "group": GROUP_SELECT}
+                "proxyAddresses", "onPremisesSyncEnabled", "onPremisesProvisioningErrors")
+CONTACT_SELECT = ("id", "displayName", "mail", "mailNickname", "proxyAddresses", "onPremisesSyncEnabled")
+T = TypeVar("T")
+BASE_SELECT = {"user": USER_SELECT, "group": GROUP_SELECT, "contact": CONTACT_SELECT}
+COLLECTION = {"user": "users", "group": "groups", "contact": "contacts"}  # orgContact lives at /contacts
 MAX_BINDS = 20  # members@odata.bind values per request (group-post-members)
 MAX_BATCH = 20  # requests per JSON $batch (json-batching)
 
@@ -95,6 +98,10 @@ def classify(response: requests.Response, what: str, waited: float = 0.0) -> Tar
     request_id = response.headers.get("request-id") or (err.get("innerError") or {}).get("request-id")
     status = response.status_code
     conflict = next((d for d in details if isinstance(d, dict) and d.get("code") == "ObjectConflict"), None)
+    # ConflictingObjects names the holders, e.g. target "User_<id>" (the emulator follows the shape Entra ID
+    # reports for duplicate-attribute errors; the ids are read, the prefix ignored)
+    holders = [str(d.get("target") or "").rsplit("_", 1)[-1] for d in details
+               if isinstance(d, dict) and d.get("code") == "ConflictingObjects" and d.get("target")]
     if conflict is not None or "Another object with the same value for property" in message:
         code = "AttributeValueMustBeUnique"
     elif status in (401, 403):
@@ -111,7 +118,18 @@ def classify(response: requests.Response, what: str, waited: float = 0.0) -> Tar
         code = "GraphBadRequest"
     return TargetError(f"{what} failed: Graph answered {status} {graph_code}: {message}", error_code=code,
                        status=status, graph_code=graph_code, request_id=request_id,
-                       target=(conflict or {}).get("target"))
+                       target=(conflict or {}).get("target"), holders=holders,
+                       replicating=_not_visible_yet(status, message))
+
+
+def _not_visible_yet(status: int, message: str) -> bool:
+    """Graph's answers about an object it does not show yet: 404, or a reference to it "does not exist".
+
+    A new object may answer "Not Found" for a while after its create (eventual consistency, "Designing for
+    eventual consistency for Microsoft Entra"; group-post-members: "Resource ... does not exist or one of its
+    queried reference-property objects are not present").
+    """
+    return status == 404 or (status == 400 and "does not exist" in message.lower())
 
 
 class GraphClient:
@@ -185,7 +203,9 @@ class GraphClient:
         error = result.get("error", "unknown_error")
         desc = (result.get("error_description") or "").splitlines()[0]
         codes = set(result.get("error_codes") or [])
-        if codes & {90002, 90023} or "tenant" in desc.lower() and "not found" in desc.lower():
+        # AADSTS90002 InvalidTenantName, AADSTS900023 InvalidTenantIdentifier (Microsoft Entra authentication
+        # and authorization error codes, learn.microsoft.com/entra/identity-platform/reference-error-codes)
+        if codes & {90002, 900023} or "tenant" in desc.lower() and "not found" in desc.lower():
             code, action = "TenantNotFound", "Check entra.tenant_id and entra.authority_host."
         elif codes & {7000215, 7000222, 700027, 700024}:
             code = "AuthenticationFailed"
@@ -298,11 +318,12 @@ class GraphClient:
         self.token()
 
     def _select(self, kind: str, properties: Iterable[str]) -> str:
-        return ",".join(dict.fromkeys([*BASE_SELECT.get(kind, ("id",)), *properties]))
+        anchor = [self.entra.group_anchor_property] if kind == "group" and self.entra.group_anchor_property else []
+        return ",".join(dict.fromkeys([*BASE_SELECT.get(kind, ("id",)), *anchor, *properties]))
 
     def _find(self, kind: str, filt: str, properties: Iterable[str] = ()) -> list[dict[str, Any]]:
         params = {"$filter": filt, "$select": self._select(kind, properties)}
-        return [_plain(o) for o in self._pages(f"/{kind}s", params, f"Looking up {kind}s where {filt}")]
+        return [_plain(o) for o in self._pages(f"/{COLLECTION[kind]}", params, f"Looking up {kind}s where {filt}")]
 
     def get(self, kind: str, object_id: str, properties: Iterable[str] = ()) -> dict[str, Any] | None:
         found = self.call("GET", f"/{kind}s/{requests.utils.quote(object_id, safe='')}",
@@ -310,8 +331,13 @@ class GraphClient:
                           allow_404=True)
         return _plain(found) if found is not None else None
 
-    def find_by_anchor(self, source_anchor: str, properties: Iterable[str] = ()) -> list[dict[str, Any]]:
-        return self._find("user", f"onPremisesImmutableId eq {odata_quote(source_anchor)}", properties)
+    def find_by_anchor(self, kind: str, source_anchor: str, properties: Iterable[str] = ()) -> list[dict[str, Any]]:
+        """Users by onPremisesImmutableId; groups by the app's directory extension property, where configured
+        (Graph has no source anchor of its own on groups)."""
+        prop = "onPremisesImmutableId" if kind == "user" else self.entra.group_anchor_property
+        if not prop:
+            return []
+        return self._find(kind, f"{prop} eq {odata_quote(source_anchor)}", properties)
 
     def address_holders(self, *, user_principal_name: str | None = None, addresses: Iterable[str] = (),
                         kinds: Sequence[str] = ("user", "group"),
@@ -334,10 +360,11 @@ class GraphClient:
         return holders
 
     def directory_roles(self, user_id: str) -> list[dict[str, Any]]:
-        answer = self.call("GET", f"/users/{requests.utils.quote(user_id, safe='')}/memberOf",
-                           params={"$select": "id,displayName,roleTemplateId"},
-                           what=f"Reading the roles of user {user_id}")
-        return [_plain(m) for m in answer.get("value", []) if m.get("@odata.type") == "#microsoft.graph.directoryRole"]
+        """Every page of the user's memberOf (user-list-memberof), keeping the directory roles."""
+        pages = self._pages(f"/users/{requests.utils.quote(user_id, safe='')}/memberOf",
+                            {"$select": "id,displayName,roleTemplateId", "$top": "999"},
+                            f"Reading the roles of user {user_id}")
+        return [_plain(m) for m in pages if m.get("@odata.type") == "#microsoft.graph.directoryRole"]
 
     def verified_domains(self) -> list[dict[str, Any]]:
         """The tenant's domains (read once per client: they change rarely, and every user export checks them)."""
@@ -356,17 +383,33 @@ class GraphClient:
                           what=f"Reading the manager of user {user_id}", allow_404=True)
         return found.get("id") if found else None
 
-    def find_created(self, kind: str, body: dict[str, Any]) -> dict[str, Any] | None:
-        if kind == "user":
-            hits = self.find_by_anchor(str(body["onPremisesImmutableId"]))
-        else:  # Graph offers no source anchor on groups: the values just written identify the new group
+    def find_created(self, kind: str, source_anchor: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        """The object a create of *body* made: by its source anchor, then by the UPN it was given (users) or
+        by its names (groups without an anchor property). A UPN holder counts only if it carries the anchor."""
+        hits = self.find_by_anchor(kind, source_anchor)
+        if not hits and kind == "user" and body.get("userPrincipalName"):
+            hits = [u for u in self._find("user", f"userPrincipalName eq {odata_quote(str(body['userPrincipalName']))}")
+                    if u.get("onPremisesImmutableId") == source_anchor]
+        if not hits and kind == "group" and not self.entra.group_anchor_property:
             hits = self._find("group", f"mailNickname eq {odata_quote(str(body['mailNickname']))} and "
                               f"displayName eq {odata_quote(str(body['displayName']))}")
         return hits[0] if len(hits) == 1 else None
 
+    def read_back(self, kind: str, object_id: str, properties: Iterable[str] = ()) -> dict[str, Any] | None:
+        """The object just written; while Graph does not show it yet, wait and ask again within the budget."""
+        attempt = 0
+        while True:
+            found = self.get(kind, object_id, properties)
+            if found is not None or not self.backoff(attempt):
+                return found
+            attempt += 1
+
     # -- the Tenant port: writes --------------------------------------------------------------------
-    def _create_body(self, kind: str, body: dict[str, Any], members: Sequence[str] = ()) -> dict[str, Any]:
+    def _create_body(self, kind: str, body: dict[str, Any], members: Sequence[str] = (),
+                     source_anchor: str | None = None) -> dict[str, Any]:
         out = dict(body)
+        if kind == "group" and source_anchor and self.entra.group_anchor_property:
+            out[self.entra.group_anchor_property] = source_anchor
         if kind == "user":
             # Graph requires a password to create a user; pybridge never syncs password hashes, so the
             # user gets an unguessable one nobody knows, and must set their own (SSPR, TAP or an admin reset).
@@ -378,21 +421,34 @@ class GraphClient:
                 out["members@odata.bind"] = [self._ref(m) for m in members[:MAX_BINDS]]
         return out
 
-    def create(self, kind: str, body: dict[str, Any], members: Sequence[str] = ()) -> tuple[dict[str, Any], int]:
-        """POST the object (a group with its first 20 members bound); the other members in $batch requests."""
-        created = _plain(self.call("POST", f"/{kind}s", body=self._create_body(kind, body, members),
-                                   what=f"Creating the {kind}", ok=(201,)))
-        batches = 0
-        if kind == "group" and len(members) > MAX_BINDS:
-            batches = self.change_members(str(created["id"]), members[MAX_BINDS:], [])
-        return created, batches
+    def create(self, kind: str, body: dict[str, Any], *, members: Sequence[str] = (),
+               source_anchor: str | None = None) -> dict[str, Any]:
+        """POST the object (a group with its first 20 members bound, and its source anchor where configured)."""
+        return _plain(self.call("POST", f"/{kind}s", body=self._create_body(kind, body, members, source_anchor),
+                                what=f"Creating the {kind}", ok=(201,)))
+
+    def members_in_create(self) -> int:
+        return MAX_BINDS
+
+    def _while_replicating(self, write: Callable[[], T]) -> T:
+        """A write that names a new object (or one just written) is sent again while Graph answers that the
+        object does not exist yet, within the run's budget; then the error stands."""
+        attempt = 0
+        while True:
+            try:
+                return write()
+            except TargetError as exc:
+                if not exc.context.get("replicating") or not self.backoff(attempt):
+                    raise
+                attempt += 1
 
     def update(self, kind: str, object_id: str, body: dict[str, Any]) -> None:
         self.call("PATCH", f"/{kind}s/{object_id}", body=body, what=f"Updating {kind} {object_id}", ok=(204, 200))
 
     def set_manager(self, user_id: str, manager_id: str) -> None:
-        self.call("PUT", f"/users/{user_id}/manager/$ref", body={"@odata.id": self._ref(manager_id)},
-                  what=f"Setting the manager of user {user_id}", ok=(204,))
+        self._while_replicating(lambda: self.call(
+            "PUT", f"/users/{user_id}/manager/$ref", body={"@odata.id": self._ref(manager_id)},
+            what=f"Setting the manager of user {user_id}", ok=(204,)))
 
     def remove_manager(self, user_id: str) -> None:
         self.call("DELETE", f"/users/{user_id}/manager/$ref", what=f"Removing the manager of user {user_id}",
@@ -416,7 +472,8 @@ class GraphClient:
             inner.append({"method": "DELETE", "url": f"/groups/{group_id}/members/{m}/$ref"})
         batches = 0
         for i in range(0, len(inner), MAX_BATCH):  # a JSON batch holds at most 20 requests
-            self.batch(inner[i:i + MAX_BATCH], what=f"Changing the members of group {group_id}")
+            chunk = inner[i:i + MAX_BATCH]  # idempotent: an add already made or a removal already done is fine
+            self._while_replicating(lambda: self.batch(chunk, what=f"Changing the members of group {group_id}"))
             batches += 1
         return batches
 
@@ -441,6 +498,13 @@ class GraphClient:
             return False
         self.budget.wait(max(delay, 0.5 * 2 ** attempt))
         return True
+
+    def app_directory_roles(self) -> list[dict[str, Any]]:
+        """The directory roles held by this app's service principal (serviceprincipal-list-memberof)."""
+        pages = self._pages(f"/servicePrincipals(appId={odata_quote(self.entra.client_id)})/memberOf",
+                            {"$select": "id,displayName,roleTemplateId", "$top": "999"},
+                            "Reading the directory roles of this app")
+        return [_plain(m) for m in pages if m.get("@odata.type") == "#microsoft.graph.directoryRole"]
 
     def batch(self, requests_: list[dict[str, Any]], *, what: str) -> list[dict[str, Any]]:
         """One JSON $batch; inner requests Graph throttled (429/503) are sent again under the run's budget."""

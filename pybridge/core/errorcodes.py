@@ -130,6 +130,20 @@ _CODES = [
     ErrorCode("CreateNotConfirmed", "nonServiceFailure",
               "A group's create got no answer and the group is not (yet) in Entra ID.",
               "Run the sync again in a minute: it finds the group if Graph created it, and creates it otherwise."),
+    ErrorCode("EntraReplicationDelay", "nonServiceFailure",
+              "Microsoft Entra ID does not show yet an object this run or an earlier one wrote (its directory is "
+              "eventually consistent: a new object can answer Not Found for a while).",
+              "Run the sync again in a minute. The object is recorded in the state, so the next run finds it and "
+              "completes the export without creating it again.",
+              "https://devblogs.microsoft.com/identity/designing-for-eventual-consistency-for-microsoft-entra/"),
+    ErrorCode("PrivilegedUserProtected", "failure",
+              "The user holds a privileged administrator role; Microsoft Graph lets an app change its sensitive "
+              "properties (accountEnabled, phones, otherMails, userPrincipalName...) only when the app holds a "
+              "higher privileged role itself.",
+              "Change the value in the Entra admin center as a Privileged Authentication Administrator or Global "
+              "Administrator, or assign the app's service principal one of these roles (a powerful grant: "
+              "weigh it).",
+              "https://learn.microsoft.com/graph/api/resources/users#who-can-perform-sensitive-actions"),
     ErrorCode("StateStoreError", "nonServiceFailure", "The local state store cannot be used.",
               "Check state.path: the directory must be writable by this user, the file a pybridge state file."),
     ErrorCode("no-start-ma-already-running", "nonServiceFailure", "Another sync holds the lock.",

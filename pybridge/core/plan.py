@@ -18,6 +18,13 @@ REFERENCE_ATTRIBUTES = {"members"}
 SINGLE_REFERENCES = {"manager"}
 # Properties Graph only accepts on create (changing them later needs another API or is impossible).
 CREATE_ONLY = {"mailEnabled", "securityEnabled"}
+# Properties Graph never lets a write clear (null): the user resource documents usageLocation as "Not
+# nullable", displayName as "can't be cleared during updates", and userPrincipalName, mailNickname and
+# accountEnabled as required; the group resource requires displayName, mailNickname, mailEnabled and
+# securityEnabled (learn.microsoft.com/graph/api/resources/user, .../resources/group).
+NON_NULLABLE = {"user": frozenset({"usageLocation", "displayName", "userPrincipalName", "mailNickname",
+                                   "accountEnabled"}),
+                "group": frozenset({"displayName", "mailNickname", "mailEnabled", "securityEnabled"})}
 
 
 @dataclass
@@ -36,6 +43,7 @@ class PendingExport:
     target_type: str
     changes: list[AttributeChange]
     desired: dict[str, Any]
+    not_cleared: list[str] = field(default_factory=list)  # flows that would clear what Graph cannot clear
 
     @property
     def is_empty(self) -> bool:
@@ -66,9 +74,13 @@ def compute(target_type: str, desired: dict[str, Any], current: dict[str, Any] |
             else:
                 changes.append(AttributeChange(name, None, value))
         return PendingExport(Action.CREATE, target_type, changes, desired)
+    not_cleared: list[str] = []
     for name in managed:
         new = desired.get(name)
         old = current.get(name)
+        if new is None and old not in (None, "", []) and name in NON_NULLABLE.get(target_type, ()):
+            not_cleared.append(name)  # reported, never sent: Graph refuses null here
+            continue
         if name in REFERENCE_ATTRIBUTES or isinstance(new, list) or isinstance(old, list):
             new_set = [str(v) for v in (new or [])]
             old_set = [str(v) for v in (old or [])]
@@ -85,7 +97,7 @@ def compute(target_type: str, desired: dict[str, Any], current: dict[str, Any] |
             continue
         if not _same(old, new):
             changes.append(AttributeChange(name, old, new))
-    return PendingExport(Action.UPDATE if changes else Action.OTHER, target_type, changes, desired)
+    return PendingExport(Action.UPDATE if changes else Action.OTHER, target_type, changes, desired, not_cleared)
 
 
 def graph_body(export: PendingExport) -> dict[str, Any]:

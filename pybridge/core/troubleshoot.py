@@ -82,27 +82,53 @@ def describe(obj: CloudObject) -> str:
     return f'{obj.kind} "{name}" (id {p.get("id")}, {origin})'
 
 
-def conflicts(desired: dict[str, Any], others: Sequence[CloudObject]) -> Finding | None:
-    """Another Entra object already holds this object's UPN, mail or an SMTP address (AttributeValueMustBeUnique)."""
-    upn = str(desired.get("userPrincipalName") or "").lower()
-    mail = str(desired.get("mail") or "").lower()
-    for other in others:
-        p = other.properties
-        held = {str(a).lower().split(":", 1)[-1] for a in p.get("proxyAddresses") or []}
-        if upn and str(p.get("userPrincipalName") or "").lower() == upn:
-            attr, value = "userPrincipalName", desired["userPrincipalName"]
-        elif mail and (str(p.get("mail") or "").lower() == mail or mail in held):
-            attr, value = ("mail" if str(p.get("mail") or "").lower() == mail else "proxyAddresses",
-                           desired["mail"])
-        else:
-            continue
-        return Finding("AttributeValueMustBeUnique",
-                       f'Another object in Entra ID already holds {attr} "{value}": {describe(other)}.',
-                       "Decide which object should keep the value: change or remove it on the other object (for a "
-                       "cloud-only object, in the Entra admin center; for a synced one, in its source directory), "
-                       "or, if both are the same person, let soft match join them (it needs the same UPN or "
-                       "primary SMTP address and no onPremisesImmutableId on the cloud object).")
-    return None
+def smtp_addresses(proxy_addresses: Sequence[Any], mail: Any = None) -> list[str]:
+    """The SMTP addresses an object would hold (without prefix, first spelling kept): mail and every smtp: value."""
+    out: dict[str, str] = {}
+    for value in [*(proxy_addresses or []), *([f"smtp:{mail}"] if mail else [])]:
+        text = str(value)
+        if text.lower().startswith("smtp:") and text[5:].strip():
+            out.setdefault(text[5:].strip().lower(), text[5:].strip())
+    return list(out.values())
+
+
+def conflicts(upn: str | None, addresses: Sequence[str], holders: Sequence[CloudObject],
+              initial_domain: str = "<tenant>.onmicrosoft.com") -> Finding | None:
+    """Other Entra objects (users, groups, contacts) already holding this object's UPN or one of its SMTP
+    addresses: AttributeValueMustBeUnique, each value named with its holder and what duplicate attribute
+    resiliency would do (tshoot-connect-sync-errors; how-to-connect-syncservice-duplicate-attribute-resiliency)."""
+    found: list[str] = []
+    for holder in holders:
+        p = holder.properties
+        if upn and holder.kind == "user" and str(p.get("userPrincipalName") or "").lower() == upn.lower():
+            prefix = upn.rsplit("@", 1)[0]
+            found.append(f'Another object in Entra ID already holds userPrincipalName "{upn}": {describe(holder)}. '
+                         "Under duplicate attribute resiliency Entra ID would give this user the userPrincipalName "
+                         f'"{prefix}NNNN@{initial_domain}" (four random digits) and record the conflict on it.')
+        held_mail = str(p.get("mail") or "").lower()
+        held = {str(a).split(":", 1)[-1].lower() for a in p.get("proxyAddresses") or []}
+        for address in addresses:
+            key = address.lower()
+            if key == held_mail or key in held:
+                attr = "mail" if key == held_mail else "proxyAddresses"
+                found.append(f'Another object in Entra ID already holds {attr} "{address}": {describe(holder)}. '
+                             "Under duplicate attribute resiliency Entra ID would sync this object without "
+                             f'"{address}" (the duplicate value is quarantined) and record the conflict in its '
+                             "onPremisesProvisioningErrors.")
+    if not found:
+        return None
+    shown = found[:5] + ([f"... and {len(found) - 5} more conflict(s)."] if len(found) > 5 else [])
+    return Finding("AttributeValueMustBeUnique", " ".join(shown),
+                   "Decide which object should keep the value: change or remove it on the other object (for a "
+                   "cloud-only object, in the Entra admin center; for a synced one, in its source directory), "
+                   "or, if both are the same person, let soft match join them (it needs the same UPN or "
+                   "primary SMTP address and no onPremisesImmutableId on the cloud object).")
+
+
+def initial_domain(domains: Sequence[dict[str, Any]]) -> str:
+    return next((str(d["id"]) for d in domains if d.get("isInitial")), None) or \
+        next((str(d["id"]) for d in domains if str(d.get("id", "")).endswith(".onmicrosoft.com")),
+             "<tenant>.onmicrosoft.com")
 
 
 def type_mismatch(kind: str, others: Sequence[CloudObject], value: str) -> Finding | None:
@@ -121,8 +147,7 @@ def upn_domain(upn: str, domains: list[dict[str, Any]], current_upn: str | None)
     suffix = upn.rsplit("@", 1)[-1].lower()
     by_name = {str(d.get("id", "")).lower(): d for d in domains}
     domain = by_name.get(suffix)
-    initial = next((d["id"] for d in domains if d.get("isInitial")), None) or \
-        next((d["id"] for d in domains if str(d.get("id", "")).endswith(".onmicrosoft.com")), "<tenant>.onmicrosoft.com")
+    initial = initial_domain(domains)
     if domain is None or not domain.get("isVerified"):
         prefix = upn.rsplit("@", 1)[0]
         return Finding("UpnSuffixNotVerified",
@@ -141,3 +166,38 @@ def upn_domain(upn: str, domains: list[dict[str, Any]], current_upn: str | None)
                            f'Change the UPN to a managed domain (e.g. {initial}) first, then to "{suffix}", or update '
                            "it with the Graph / PowerShell procedure Microsoft documents for this error.")
     return None
+
+
+# Properties Graph protects on users who hold privileged administrator roles: an app changes them only when it
+# holds a higher privileged role itself (Microsoft Graph, "users" resource overview, Who can perform sensitive
+# actions; user-update, Permissions). Roles a plain user-administrator may still manage are not privileged.
+SENSITIVE_USER_PROPERTIES = frozenset({"accountEnabled", "businessPhones", "mobilePhone", "otherMails",
+                                       "onPremisesImmutableId", "passwordProfile", "userPrincipalName"})
+UNPRIVILEGED_ROLES = frozenset({"88d8e3e3-8f55-4a1e-953a-9b9898b8876b",   # Directory Readers
+                                "95e79109-95c0-4d8e-aee3-d01accf2d47b",   # Guest Inviter
+                                "790c1fb9-7f7d-4f88-86a1-ef1f95c05c1b",   # Message Center Reader
+                                "4a5d8f65-41da-4de4-8968-e035b65339cf"})  # Reports Reader
+# Roles that may change sensitive properties of any privileged user.
+PRIVILEGED_WRITER_ROLES = frozenset({"62e90394-69f5-4237-9190-012177145e10",   # Global Administrator
+                                     "7be44c8a-adaf-4e2a-84d6-ab2649e08a13"})  # Privileged Authentication Admin
+
+
+def privileged_user(user: dict[str, Any], changed: Sequence[str], user_roles: Sequence[dict[str, Any]],
+                    app_roles: Sequence[dict[str, Any]]) -> Finding | None:
+    """A change Graph would refuse: a sensitive property of a user holding a privileged role, by an app without
+    a higher privileged role."""
+    sensitive = sorted(set(changed) & SENSITIVE_USER_PROPERTIES)
+    privileged = [r for r in user_roles if str(r.get("roleTemplateId")) not in UNPRIVILEGED_ROLES]
+    if not sensitive or not privileged:
+        return None
+    if any(str(r.get("roleTemplateId")) in PRIVILEGED_WRITER_ROLES for r in app_roles):
+        return None
+    roles = ", ".join(str(r.get("displayName") or r.get("roleTemplateId")) for r in privileged)
+    return Finding("PrivilegedUserProtected",
+                   f'User "{user.get("userPrincipalName")}" (id {user.get("id")}) holds the directory role(s) '
+                   f"{roles}. Microsoft Graph lets an app change {', '.join(sensitive)} of such a user only when the "
+                   "app itself holds a higher privileged role (Privileged Authentication Administrator or Global "
+                   "Administrator), which this app does not; Graph would answer 403 Authorization_RequestDenied.",
+                   "Change the value in the Entra admin center as a Privileged Authentication Administrator or "
+                   "Global Administrator, or assign the app's service principal one of these roles (a powerful "
+                   "grant: weigh it).")

@@ -49,6 +49,10 @@ def to_graph(result: SyncResult, tenant_id: str | None = None) -> dict[str, Any]
                          "description": "References to objects that are not (yet) in Entra ID were skipped; "
                                         "everything else was exported.",
                          "details": {"Unresolved references": unresolved}})
+    if result.warnings:
+        steps.append({"name": "Warnings", "provisioningStepType": "processing", "status": "warning",
+                      "description": "What the admin must know although the run did what it could.",
+                      "details": {f"Warning {n}": w for n, w in enumerate(result.warnings, start=1)}})
     error = None
     if s.status != Status.SUCCESS:
         error = {"errorCode": s.error_code, "reason": s.reason, "additionalDetails": s.additional_details,

@@ -58,6 +58,7 @@ GRAPH_MANAGER_CHANGE = "Graph manager change"
 MEMBER_CHANGES = "Member changes"
 CONFIRMED_BY_READ_BACK = "Confirmed by read-back"
 CREATE_ANSWER_LOST = "Create answer lost"
+NOT_CLEARED = "Not cleared"
 
 
 def partition_selected(connector: str, partition: str) -> str:

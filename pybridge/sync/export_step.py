@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 
 from ..core import troubleshoot
-from ..core.model import Action, CloudObject, ProvisioningIdentity, ProvisioningStep, Status
+from ..core.model import Action, CloudObject, ProvisioningIdentity, ProvisioningStep, Status, iso, utcnow
 from ..core.plan import AttributeChange, PendingExport, attribute_info, graph_body
 from ..core.rules.engine import GRAPH_WRITABLE_TYPES
 from ..errors import PyBridgeError, TargetError
-from ..store import ENTRA, CSObject
+from ..store import ENTRA, CSObject, PendingCreate
 from . import details as d
 from .import_steps import read_properties
 from .ports import Properties
@@ -34,6 +34,9 @@ def export_object(run: RunState, step: ProvisioningStep) -> None:
     infos = attribute_info(export, run.sync_rule_of)
     if infos:
         d.show_attributes(step, infos)
+    if export.not_cleared:
+        step.details[d.NOT_CLEARED] = ", ".join(export.not_cleared) + \
+            ": the rules would clear them, and Microsoft Graph does not allow an empty value; Entra keeps its value"
     _check_before_export(run, export)
     if export.is_empty:
         step.details[d.EXPORT_STEP_RESULT] = "No changes to export"
@@ -55,12 +58,12 @@ def export_object(run: RunState, step: ProvisioningStep) -> None:
         return
     step.details[d.EXPORT_STEP_RESULT] = d.EXPORT_FAILED_WHILE_SENDING  # until the read-back says success
     try:
-        target_id = _write(run, step, body, members, target_id)
+        target_id, created = _write(run, step, body, members, target_id)
     except TargetError as exc:
         _explain_conflict(run, exc)
         raise
     _show_request(step, described.request, described.body)
-    _confirm(run, step, target_id)
+    _confirm(run, step, target_id, created)
 
 
 def _refuse_unwritable(run: RunState) -> None:
@@ -93,72 +96,133 @@ def _show_request(step: ProvisioningStep, request: str, body: Properties) -> Non
 
 
 def _write(run: RunState, step: ProvisioningStep, body: Properties, members: AttributeChange | None,
-           target_id: str | None) -> str:
-    """Create or update the object, then its members and manager; returns the Entra object id."""
+           target_id: str | None) -> tuple[str, bool]:
+    """Create or update the object, then its members and manager; returns its id and whether it is new."""
     tenant, kind, export = run.tenant, run.target_type, run.export
-    if export.operation == Action.CREATE:
-        adds = members.adds if members and kind == "group" else []
-        created, batches = _create_once(run, step, body, adds)
-        target_id = str(created["id"])
-        if batches:
-            step.details[d.MEMBER_CHANGES] = f"{len(adds)} added ({batches} $batch request(s))"
-    else:
-        assert target_id is not None  # an update always has a matched object
-        if body:
-            tenant.update(kind, target_id, body)
-        if members and (members.adds or members.removes):
-            batches = tenant.change_members(target_id, members.adds, members.removes)
-            step.details[d.MEMBER_CHANGES] = (f"{len(members.adds)} added, {len(members.removes)} removed "
-                                              f"({batches} $batch request(s))")
-    manager = _change(export, "manager")
-    if manager is not None and kind == "user":
-        if manager.new:
-            tenant.set_manager(target_id, str(manager.new))
-        elif manager.old:
-            tenant.remove_manager(target_id)
-    return target_id
-
-
-def _create_once(run: RunState, step: ProvisioningStep, body: Properties,
-                 members: list[str]) -> tuple[Properties, int]:
-    """Create the object; when the answer is lost, look it up before anything else, never create twice.
-
-    Graph may still be committing a create whose answer was lost, so the lookup is repeated with backoff
-    (within the run's wait budget). A user not found is created again: Graph's unique userPrincipalName
-    makes a duplicate impossible. A group has nothing unique, so it is never posted twice in one run.
-    """
-    tenant, kind = run.tenant, run.target_type
+    creating = export.operation == Action.CREATE
+    adds = list(members.adds) if members else []
+    removes = list(members.removes) if members else []
     try:
-        return tenant.create(kind, body, members)
+        if creating:
+            target_id, bound = _create(run, step, body, adds if kind == "group" else [])
+            adds = adds[bound:]
+        else:
+            assert target_id is not None  # an update always has a matched object
+            if body:
+                tenant.update(kind, target_id, body)
+        if kind == "group" and (adds or removes):
+            batches = tenant.change_members(target_id, adds, removes)
+            total = len(members.adds) if members else 0
+            step.details[d.MEMBER_CHANGES] = (f"{total} added ({batches} $batch request(s))" if creating else
+                                              f"{total} added, {len(removes)} removed ({batches} $batch request(s))")
+        manager = _change(export, "manager")
+        if manager is not None and kind == "user":
+            if manager.new:
+                tenant.set_manager(target_id, str(manager.new))
+            elif manager.old:
+                tenant.remove_manager(target_id)
+    except TargetError as exc:
+        if target_id is None or not exc.context.get("replicating"):
+            raise
+        # the object exists and is joined; Graph does not show it (or an object it names) everywhere yet
+        raise StepFailed(Status.FAILURE, "EntraReplicationDelay",
+                         f"The {kind} {target_id} is written, but Microsoft Graph does not show it (or an object it "
+                         f"refers to) everywhere yet, so the rest of the export waits: {exc.message}",
+                         "Run the sync again in a minute: the object is recorded, so the next run completes its "
+                         "members and manager without creating it again.") from None
+    return target_id, creating
+
+
+def _create(run: RunState, step: ProvisioningStep, body: Properties, members: list[str]) -> tuple[str, int]:
+    """Create the object exactly once: recorded before it is sent, its id recorded from the answer before any
+    follow-up call. Returns the new id and how many of *members* the create carried."""
+    tenant, kind = run.tenant, run.target_type
+    lookup = {k: body[k] for k in ("userPrincipalName", "mailNickname", "displayName") if k in body}
+    intent = PendingCreate(run.connector.name, run.anchor_guid or "", kind, lookup, None, iso(utcnow()), None)
+    run.store.record_create_intent(run.writes, intent)  # StateError: nothing is sent
+    bound = min(len(members), tenant.members_in_create())
+    created = _create_once(run, step, body, members[:bound])
+    target_id = str(created["id"])
+    run.store.record_created(intent, target_id, run.mv_id, iso(utcnow()))
+    run.writes.joins.append((ENTRA, target_id, run.mv_id))
+    return target_id, bound
+
+
+def _create_once(run: RunState, step: ProvisioningStep, body: Properties, members: list[str]) -> Properties:
+    """POST the new object; when the answer is lost, look it up before anything else, never create twice.
+
+    Graph may still be committing a create whose answer was lost, so the lookup (by source anchor, then by
+    the UPN given) is repeated with backoff within the run's wait budget. A user not found is created again:
+    Graph's unique userPrincipalName makes a duplicate impossible, and a conflict with a user carrying this
+    object's own source anchor is that same user. A group has nothing unique, so it is never posted twice.
+    """
+    tenant, kind, anchor = run.tenant, run.target_type, run.source_anchor
+    try:
+        return tenant.create(kind, body, members=members, source_anchor=anchor)
     except TargetError as exc:
         if not (exc.context.get("uncertain") or exc.status in (500, 502, 504)):
             raise
         lost = exc
     for attempt in range(LOST_CREATE_LOOKUPS):
-        found = tenant.find_created(kind, body)
+        found = tenant.find_created(kind, anchor, body)
         if found is not None:
             step.details[d.CREATE_ANSWER_LOST] = "the object was found by " + (
-                "onPremisesImmutableId" if kind == "user" else "mailNickname and displayName")
-            return found, 0
+                "onPremisesImmutableId" if kind == "user" else "its source anchor property"
+                if run.config.entra.group_anchor_property else "mailNickname and displayName")
+            return found
         if not tenant.backoff(attempt):
             break
     if kind == "user":
         step.details[d.CREATE_ANSWER_LOST] = "not found; created again"
-        return tenant.create(kind, body, members)
+        try:
+            return tenant.create(kind, body, members=members, source_anchor=anchor)
+        except TargetError as exc:
+            itself = _holding_own_anchor(run, exc)
+            if itself is None:
+                raise
+            step.details[d.CREATE_ANSWER_LOST] = "the retry met the first create: the object was found by its " \
+                                                 "userPrincipalName and source anchor"
+            return itself
     raise StepFailed(Status.FAILURE, "CreateNotConfirmed",
                      f"Creating the group failed without an answer ({lost.message}), and the group is not in "
                      "Entra ID yet. Graph may still be committing it, so pybridge does not post it again.",
-                     "Run the sync again in a minute: it finds the group if Graph created it, and creates it "
-                     "otherwise.")
+                     "Run the sync again in a minute: it finds the group if Graph created it. If it is still "
+                     "missing an hour later, pybridge creates it.")
 
 
-def _confirm(run: RunState, step: ProvisioningStep, target_id: str) -> None:
-    """Read the object back: what Graph now holds is the Entra connector space, and must match the export."""
+def _holding_own_anchor(run: RunState, exc: TargetError) -> Properties | None:
+    """A uniqueness conflict whose holder carries this object's own source anchor: the object itself."""
+    if exc.error_code != "AttributeValueMustBeUnique":
+        return None
+    upn = run.export.desired.get("userPrincipalName")
+    holders = run.tenant.address_holders(user_principal_name=str(upn) if upn else None, kinds=("user",))
+    return next((h.properties for h in holders
+                 if h.properties.get("onPremisesImmutableId") == run.source_anchor), None)
+
+
+def _confirm(run: RunState, step: ProvisioningStep, target_id: str, created: bool) -> None:
+    """Read the object back: what Graph now holds is the Entra connector space, and must match the export.
+
+    A new object Graph does not show yet (replication) is a warning, not a failure: it is joined, and the
+    next run confirms it without creating anything.
+    """
     tenant, kind, export = run.tenant, run.target_type, run.export
-    confirmed = tenant.get(kind, target_id, read_properties(run))
+    properties = read_properties(run)
+    confirmed = tenant.read_back(kind, target_id, properties) if created else tenant.get(kind, target_id, properties)
+    run.result.target_identity = ProvisioningIdentity(id=target_id, type=kind)
+    if confirmed is None and created:
+        run.warn(f"The {kind} was created as {target_id}, but Microsoft Graph does not show it yet (Entra ID "
+                 "replicates new objects with a delay); it is joined, and the next sync confirms it without "
+                 "creating anything.")
+        run.result.target_identity.name = str(export.desired.get("userPrincipalName")
+                                              or export.desired.get("displayName") or "") or None
+        step.details[d.EXPORT_STEP_RESULT] = "success"
+        step.details[d.CONFIRMED_BY_READ_BACK] = "Not yet: Microsoft Graph does not show the new object yet"
+        return
     if confirmed is None:
         raise StepFailed(Status.FAILURE, "ExportNotConfirmed",
                          f"The {kind} {target_id} written to Microsoft Graph could not be read back.")
+    run.writes.confirmed_creates.append((run.connector.name, run.anchor_guid or ""))
     if kind == "group":
         confirmed["members"] = tenant.member_ids(target_id)
     elif _change(export, "manager") is not None:
@@ -171,8 +235,8 @@ def _confirm(run: RunState, step: ProvisioningStep, target_id: str) -> None:
                 mismatched.append(c.name)
         elif got != c.new and not (c.new is None and got in (None, "")):
             mismatched.append(c.name)
-    run.result.target_identity = ProvisioningIdentity(
-        id=target_id, type=kind, name=confirmed.get("userPrincipalName") or confirmed.get("displayName"))
+    run.result.target_identity.name = confirmed.get("userPrincipalName") or confirmed.get("displayName")
+    _report_provisioning_errors(run, confirmed)
     run.writes.connector_space = [cs for cs in run.writes.connector_space if cs.connector != ENTRA]
     run.writes.connector_space.append(CSObject(connector=ENTRA, anchor=target_id, dn=None, object_type=kind,
                                                attributes=dict(confirmed)))
@@ -184,7 +248,20 @@ def _confirm(run: RunState, step: ProvisioningStep, target_id: str) -> None:
     step.details[d.CONFIRMED_BY_READ_BACK] = "True"
 
 
+def _report_provisioning_errors(run: RunState, obj: Properties) -> None:
+    """Conflicts Entra ID recorded on the object itself (duplicate attribute resiliency writes them there)."""
+    for error in obj.get("onPremisesProvisioningErrors") or []:
+        run.warn(f"Entra ID records a provisioning error on this object: {error.get('category') or 'error'} on "
+                 f"{error.get('propertyCausingError') or 'a property'} (value \"{error.get('value')}\", since "
+                 f"{error.get('occurredDateTime')}).")
+
+
 # -- what Entra ID would refuse, found before anything is written (also in staging mode) --------------------
+# proxyAddresses (and mail) are unique across users, groups and organizational contacts (Graph's user resource,
+# proxyAddresses; tshoot-connect-sync-errors, AttributeValueMustBeUnique).
+ADDRESS_SPACE = ("user", "group", "contact")
+
+
 def _check_before_export(run: RunState, export: PendingExport) -> None:
     attrs = run.ad_object.attributes
     if run.target_type == "group":
@@ -194,41 +271,72 @@ def _check_before_export(run: RunState, export: PendingExport) -> None:
         return
     changed = {c.name for c in export.changes}
     creating = export.operation == Action.CREATE
-    desired = export.desired
-    upn, mail = desired.get("userPrincipalName"), desired.get("mail")
+    upn, mail = _upn_and_mail(run)
     if upn and (creating or "userPrincipalName" in changed):
         current = (run.entra_object or {}).get("userPrincipalName")
-        fail_on(troubleshoot.upn_domain(str(upn), run.tenant.verified_domains(), current))
-    if (upn or mail) and (creating or {"userPrincipalName", "mail"} & changed):
-        kinds = ("user", "group") if creating and mail else ("user",)
-        holders = _other_holders(run, kinds)
-        fail_on(troubleshoot.conflicts(desired, [h for h in holders if h.kind == "user"]))
+        fail_on(troubleshoot.upn_domain(upn, run.tenant.verified_domains(), current))
+    addresses = _addresses(run)
+    entra = run.entra_object or {}
+    held_now = {a.lower() for a in troubleshoot.smtp_addresses(entra.get("proxyAddresses") or [], entra.get("mail"))}
+    if creating or {"userPrincipalName", "mail"} & changed or {a.lower() for a in addresses} != held_now:
+        holders = _other_holders(run, ADDRESS_SPACE)
         if creating and mail:
-            fail_on(troubleshoot.type_mismatch("user", [h for h in holders if h.kind == "group"], str(mail)))
+            primary = [h for h in holders if h.kind != "user" and _holds(h, mail)]
+            fail_on(troubleshoot.type_mismatch("user", primary, mail))
+        if holders:
+            initial = troubleshoot.initial_domain(run.tenant.verified_domains())
+            fail_on(troubleshoot.conflicts(upn, addresses, holders, initial))
+    if not creating and entra.get("id"):
+        _check_privileged(run, entra, changed)
+
+
+def _upn_and_mail(run: RunState) -> tuple[str | None, str | None]:
+    desired = run.export.desired
+    upn, mail = desired.get("userPrincipalName"), desired.get("mail")
+    return (str(upn) if upn else None), (str(mail) if mail else None)
+
+
+def _addresses(run: RunState) -> list[str]:
+    """Every SMTP address the object would hold: its mail and the smtp: values of its proxyAddresses."""
+    outbound = run.rules.outbound
+    proxies = (outbound.values.get("proxyAddresses") if outbound else None) or []
+    return troubleshoot.smtp_addresses(proxies if isinstance(proxies, list) else [proxies], _upn_and_mail(run)[1])
+
+
+def _holds(holder: CloudObject, address: str) -> bool:
+    p = holder.properties
+    held = {str(a).split(":", 1)[-1].lower() for a in p.get("proxyAddresses") or []}
+    return address.lower() == str(p.get("mail") or "").lower() or address.lower() in held
 
 
 def _other_holders(run: RunState, kinds: tuple[str, ...]) -> list[CloudObject]:
-    """Objects other than this one's Entra counterpart that hold its UPN or mail."""
-    desired = run.export.desired
-    upn, mail = desired.get("userPrincipalName"), desired.get("mail")
+    """Objects other than this one's Entra counterpart that hold its UPN or one of its SMTP addresses."""
+    upn, _ = _upn_and_mail(run)
     own = (run.entra_object or {}).get("id")
-    holders = run.tenant.address_holders(user_principal_name=str(upn) if upn else None,
-                                         addresses=[str(mail)] if mail else [], kinds=kinds)
+    holders = run.tenant.address_holders(user_principal_name=upn, addresses=_addresses(run), kinds=kinds)
     return [h for h in holders if h.properties.get("id") != own]
+
+
+def _check_privileged(run: RunState, user: Properties, changed: set[str]) -> None:
+    """Graph refuses an app's change of a privileged user's sensitive properties: say so before sending it."""
+    if not changed & troubleshoot.SENSITIVE_USER_PROPERTIES:
+        return
+    roles = run.tenant.directory_roles(str(user["id"]))
+    if roles:
+        fail_on(troubleshoot.privileged_user(user, sorted(changed), roles, run.tenant.app_directory_roles()))
 
 
 def _explain_conflict(run: RunState, exc: TargetError) -> None:
     """Graph answered ObjectConflict: name the object that holds the value."""
     if exc.error_code != "AttributeValueMustBeUnique":
         return
-    desired = run.export.desired
-    if not (desired.get("userPrincipalName") or desired.get("mail")):
-        return
+    upn, _ = _upn_and_mail(run)
     try:
-        others = _other_holders(run, ("user",))
+        others = _other_holders(run, ADDRESS_SPACE)
+        initial = troubleshoot.initial_domain(run.tenant.verified_domains()) if others else ""
     except PyBridgeError:
         return
-    finding = troubleshoot.conflicts(desired, others)
+    finding = troubleshoot.conflicts(upn, _addresses(run), others, initial)
     if finding is not None:
         raise StepFailed(Status.FAILURE, finding.code, finding.reason + f" (Graph: {exc.message})",
                          finding.action) from None

@@ -6,14 +6,16 @@ SMTP address), never onto an administrator and never onto another object's ancho
 """
 from __future__ import annotations
 
+import datetime as dt
+
 from ..core import plan as planlib
-from ..core.model import AttributeInfo, ProvisioningIdentity, ProvisioningStep, Status
+from ..core.model import AttributeInfo, ProvisioningIdentity, ProvisioningStep, Status, utcnow
 from ..core.rules.engine import GRAPH_WRITABLE_TYPES
 from ..core.values import display, display_list
 from ..store import ENTRA, CSObject
 from . import details as d
 from .ports import Properties
-from .state import RunState, StepFailed
+from .state import REPLICATION_GRACE_SECONDS, RunState, StepFailed
 
 _ALWAYS_MULTI_VALUED = ("member", "memberof", "objectclass", "proxyaddresses")
 
@@ -75,7 +77,10 @@ def import_target_object(run: RunState, step: ProvisioningStep) -> None:
         step.details[d.MATCH] = (f"Not searched: Microsoft Graph cannot write objects of type "
                                  f'"{kind or run.object_class or None}"')
         return
-    found = _joined(run) or _hard_match(run)
+    run.pending = run.store.pending_create(run.connector.name, run.anchor_guid or "")
+    found = _joined(run) or _hard_match(run) or _created_earlier(run)
+    if found is not None and run.pending is not None:  # the earlier create is settled: matched, or never made
+        run.writes.confirmed_creates.append((run.pending.connector, run.pending.anchor))
     if found is None and kind == "user" and run.config.sync.soft_match:
         found = _soft_match(run)
     if found is not None:
@@ -89,6 +94,7 @@ def import_target_object(run: RunState, step: ProvisioningStep) -> None:
     step.details[d.RUN_STEP_RESULT] = "success"
     step.details[d.in_connector_space(entra.name)] = str(found is not None)
     step.details[d.MATCH] = run.match if found is not None else \
+        (run.match + "; " if run.match.startswith("The joined object") else "") + \
         "No matching object in Azure Active Directory (hard match" + \
         (" and soft match" if run.config.sync.soft_match and kind == "user" else "") + "); the export creates it"
     step.details[d.CS_OBJECT_TYPE] = kind
@@ -109,32 +115,88 @@ def read_properties(run: RunState) -> list[str]:
 
 
 def _joined(run: RunState) -> Properties | None:
-    """The Entra object this state joined the object to (for users: still holding its source anchor)."""
+    """The Entra object this state joined the object to (for users: still holding its source anchor).
+
+    A joined object Graph does not show is either one an earlier run created that is still replicating (the
+    run waits for it, and never creates it again) or one deleted in the cloud (said, then matched afresh).
+    """
     mv = run.store.mv_for(run.connector.name, run.anchor_guid or "")
     joined_id = run.store.joined_anchor(mv[0], ENTRA) if mv else None
     if not joined_id:
         return None
-    candidate = run.tenant.get(run.target_type, joined_id, read_properties(run))
-    if candidate and (run.target_type != "user" or candidate.get("onPremisesImmutableId") == run.source_anchor):
-        run.match = "Joined (hard match on recorded join)"
-        return candidate
+    kind, pending = run.target_type, run.pending
+    candidate = run.tenant.get(kind, joined_id, read_properties(run))
+    if candidate is None and pending is not None and pending.entra_id == joined_id:
+        candidate = run.tenant.read_back(kind, joined_id, read_properties(run))
+        if candidate is None and _recent(pending.created or pending.started):
+            raise StepFailed(Status.FAILURE, "EntraReplicationDelay",
+                             f"The {kind} {joined_id} that an earlier run created at {pending.created} is not "
+                             "visible in Microsoft Graph yet (Entra ID replicates new objects with a delay); "
+                             "pybridge does not create it again.")
+    if candidate is None:
+        run.warn(f"The Entra {kind} {joined_id} this object was joined to no longer exists (deleted in the "
+                 "cloud); it is matched again, and created anew if nothing matches, as Entra Connect does.")
+        run.match = f"The joined object {joined_id} no longer exists"
+        return None
+    if kind == "user" and candidate.get("onPremisesImmutableId") != run.source_anchor:
+        return None
+    run.match = "Joined (hard match on recorded join)"
+    return candidate
+
+
+def _recent(when: str | None) -> bool:
+    if not when:
+        return False
+    try:
+        then = dt.datetime.strptime(when, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.timezone.utc)
+    except ValueError:
+        return False
+    return (utcnow() - then).total_seconds() < REPLICATION_GRACE_SECONDS
+
+
+def _created_earlier(run: RunState) -> Properties | None:
+    """An earlier run sent a create but never saw its answer: find that object before anything is created.
+
+    A user not found can be created again (Graph's unique userPrincipalName makes a duplicate impossible);
+    a group not found within the replication grace is not, because nothing unique would stop a second one.
+    """
+    pending = run.pending
+    if pending is None or pending.entra_id is not None:
+        return None
+    attempt = 0
+    while True:
+        found = run.tenant.find_created(pending.kind, run.source_anchor, pending.lookup)
+        if found is not None or not run.tenant.backoff(attempt):
+            break
+        attempt += 1
+    if found is not None:
+        run.match = f"Found the {pending.kind} an earlier run created at {pending.started} (its answer was lost)"
+        return found
+    if pending.kind == "group" and _recent(pending.started):
+        raise StepFailed(Status.FAILURE, "CreateNotConfirmed",
+                         f"An earlier run sent the create of this group at {pending.started} and got no answer, and "
+                         "the group is not in Entra ID yet. Graph may still be committing or replicating it, so "
+                         "pybridge does not post it again.",
+                         "Run the sync again in a minute: it finds the group if Graph created it. If it is still "
+                         "missing an hour after that create, pybridge creates it.")
     return None
 
 
 def _hard_match(run: RunState) -> Properties | None:
-    """onPremisesImmutableId = sourceAnchor (users only: Graph has no source anchor on groups)."""
-    if run.target_type != "user":
-        return None
-    hits = run.tenant.find_by_anchor(run.source_anchor, read_properties(run))
+    """The source anchor: users by onPremisesImmutableId, groups by entra.group_anchor_property where set."""
+    kind = run.target_type
+    hits = run.tenant.find_by_anchor(kind, run.source_anchor, read_properties(run))
+    where = "onPremisesImmutableId" if kind == "user" else "the source anchor property"
     if len(hits) > 1:
         raise StepFailed(Status.FAILURE, "AttributeValueMustBeUnique",
-                         f"{len(hits)} Entra users hold onPremisesImmutableId {run.source_anchor}: "
-                         + ", ".join(str(h.get("userPrincipalName") or h["id"]) for h in hits))
+                         f"{len(hits)} Entra {kind}s hold {where} {run.source_anchor}: "
+                         + ", ".join(str(h.get("userPrincipalName") or h.get("displayName") or h["id"]) for h in hits))
     if not hits:
         return None
     found = hits[0]
-    run.match = "Hard match on onPremisesImmutableId"
-    if run.config.sync.block_cloud_object_takeover_through_hard_match and not found.get("onPremisesSyncEnabled"):
+    run.match = f"Hard match on {where if kind == 'user' else 'the group source anchor property'}"
+    if kind == "user" and run.config.sync.block_cloud_object_takeover_through_hard_match and \
+            not found.get("onPremisesSyncEnabled"):
         raise StepFailed(Status.FAILURE, "InvalidHardMatch",
                          f"Hard match on onPremisesImmutableId {run.source_anchor} found cloud-managed user "
                          f'"{found.get("userPrincipalName")}" (id {found["id"]}), and taking over cloud '

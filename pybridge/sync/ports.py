@@ -84,8 +84,9 @@ class Tenant(Protocol):
         """The *kind* ("user", "group") with this id, with the matching properties and *properties*; None if gone."""
         ...
 
-    def find_by_anchor(self, source_anchor: str, properties: Iterable[str] = ()) -> list[Properties]:
-        """Users whose onPremisesImmutableId is *source_anchor* (the hard match)."""
+    def find_by_anchor(self, kind: str, source_anchor: str, properties: Iterable[str] = ()) -> list[Properties]:
+        """Objects of *kind* carrying *source_anchor* (the hard match): users by onPremisesImmutableId, groups
+        only where the tenant has a place for their anchor (else none)."""
         ...
 
     def address_holders(self, *, user_principal_name: str | None = None, addresses: Iterable[str] = (),
@@ -97,7 +98,11 @@ class Tenant(Protocol):
         ...
 
     def directory_roles(self, user_id: str) -> list[Properties]:
-        """The directory (administrator) roles the user holds."""
+        """The directory (administrator) roles the user holds: id, displayName, roleTemplateId."""
+        ...
+
+    def app_directory_roles(self) -> list[Properties]:
+        """The directory roles this app itself holds."""
         ...
 
     def verified_domains(self) -> list[Properties]:
@@ -110,20 +115,32 @@ class Tenant(Protocol):
     def manager_id(self, user_id: str) -> str | None:
         ...
 
-    def find_created(self, kind: str, body: Properties) -> Properties | None:
-        """The object a create with *body* made, when its answer was lost (None: not found, or not unique)."""
+    def find_created(self, kind: str, source_anchor: str, body: Properties) -> Properties | None:
+        """The object a create of *body* for *source_anchor* made, when its answer was lost (None: not found,
+        or not unique)."""
+        ...
+
+    def read_back(self, kind: str, object_id: str, properties: Iterable[str] = ()) -> Properties | None:
+        """An object just written; while the tenant does not show it yet, wait within the run's budget."""
         ...
 
     # -- writes -------------------------------------------------------------------------------------
-    def create(self, kind: str, body: Properties, members: Sequence[str] = ()) -> tuple[Properties, int]:
-        """Create the object (a group with its first *members*); returns it and the member requests made."""
+    def create(self, kind: str, body: Properties, *, members: Sequence[str] = (),
+               source_anchor: str | None = None) -> Properties:
+        """Create the object; a group with the first of *members* the create can carry (the step adds the rest
+        with change_members once the new id is recorded) and its *source_anchor* where the tenant keeps one."""
+        ...
+
+    def members_in_create(self) -> int:
+        """How many members a group's create can carry."""
         ...
 
     def update(self, kind: str, object_id: str, body: Properties) -> None:
         ...
 
     def change_members(self, group_id: str, adds: Sequence[str], removes: Sequence[str]) -> int:
-        """Add and remove members; returns the number of requests it took."""
+        """Add and remove members; returns the number of requests it took. Like set_manager, it waits (within
+        the run's budget) while the tenant answers that an object named does not exist yet."""
         ...
 
     def set_manager(self, user_id: str, manager_id: str) -> None:

@@ -7,7 +7,7 @@ shows), and raises StepFailed to end the run. Nothing is kept anywhere else betw
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generic, TypeVar, overload
+from typing import Callable, Generic, TypeVar, overload
 
 from ..config import ADConnector, Config
 from ..core.model import ProvisioningStep, Status, SyncResult
@@ -15,10 +15,15 @@ from ..core.plan import PendingExport
 from ..core.rules import RuleSet, SyncOutcome
 from ..core.troubleshoot import Finding
 from ..errors import PyBridgeError
-from ..store import RunWrites, Store
+from ..store import PendingCreate, RunWrites, Store
 from .ports import Directory, DirectoryObject, Properties, Tenant
 
 T = TypeVar("T")
+
+# How long a create not yet confirmed by a read-back is taken to be replicating, not deleted. Microsoft documents
+# no bound for Entra ID's replication delay (seconds, occasionally minutes: "Designing for eventual consistency
+# for Microsoft Entra"); an hour is far beyond what it describes, and only then is a missing object taken as gone.
+REPLICATION_GRACE_SECONDS = 3600
 
 DirectoryFactory = Callable[[ADConnector], Directory]
 TenantFactory = Callable[[Config], Tenant]
@@ -153,7 +158,7 @@ class RunState:
         self.unresolved: list[str] = []  # references (members, manager) not in Entra ID
         self.sync_rule_of: dict[str, str] = {}  # Entra property -> the outbound rule that flows it
         self.writes = RunWrites()  # what the run commits to the state store at its end
-        self.extra: dict[str, Any] = {}
+        self.pending: PendingCreate | None = None  # an earlier create of this object not yet confirmed (step 8)
 
     @property
     def config(self) -> Config:
@@ -162,6 +167,10 @@ class RunState:
     @property
     def store(self) -> Store:
         return self.env.store
+
+    def warn(self, message: str) -> None:
+        """Something the admin must know although the run goes on (shown in the result and the report)."""
+        self.result.warnings.append(message)
 
 
 StepHandler = Callable[[RunState, ProvisioningStep], None]

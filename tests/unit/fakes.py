@@ -81,6 +81,11 @@ class FakeTenant:
 
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     groups: dict[str, dict[str, Any]] = field(default_factory=dict)
+    contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    app_roles: list[dict[str, Any]] = field(default_factory=list)  # directory roles the app itself holds
+    group_anchor: str | None = None  # the property groups keep their source anchor in (None: nowhere)
+    hidden_reads: int = 0  # a new object stays invisible to this many reads (replication delay)
+    _hidden: dict[str, int] = field(default_factory=dict)
     members: dict[str, list[str]] = field(default_factory=dict)
     managers: dict[str, str] = field(default_factory=dict)
     roles: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # user id -> directory roles
@@ -96,7 +101,15 @@ class FakeTenant:
     waits: int = 0
 
     def _collection(self, kind: str) -> dict[str, dict[str, Any]]:
-        return self.users if kind == "user" else self.groups
+        return {"user": self.users, "group": self.groups, "contact": self.contacts}[kind]
+
+    def _visible(self, object_id: str) -> bool:
+        """A new object answers Not Found for its first hidden_reads reads (replication)."""
+        left = self._hidden.get(object_id, 0)
+        if left:
+            self._hidden[object_id] = left - 1
+            return False
+        return True
 
     def _check(self, method: str) -> None:
         error = self.fail.pop(method, None)
@@ -121,11 +134,21 @@ class FakeTenant:
         self.calls.append(("get", kind, object_id))
         self._check("get")
         found = self._collection(kind).get(object_id)
-        return copy.deepcopy(found) if found is not None else None
+        return copy.deepcopy(found) if found is not None and self._visible(object_id) else None
 
-    def find_by_anchor(self, source_anchor: str, properties: Iterable[str] = ()) -> list[dict[str, Any]]:
-        self.calls.append(("find_by_anchor", source_anchor))
-        return [copy.deepcopy(u) for u in self.users.values() if u.get("onPremisesImmutableId") == source_anchor]
+    def read_back(self, kind: str, object_id: str, properties: Iterable[str] = ()) -> dict[str, Any] | None:
+        attempt = 0
+        while True:
+            found = self.get(kind, object_id, properties)
+            if found is not None or not self.backoff(attempt):
+                return found
+            attempt += 1
+
+    def find_by_anchor(self, kind: str, source_anchor: str, properties: Iterable[str] = ()) -> list[dict[str, Any]]:
+        self.calls.append(("find_by_anchor", kind, source_anchor))
+        prop = "onPremisesImmutableId" if kind == "user" else self.group_anchor
+        return [copy.deepcopy(o) for o in self._collection(kind).values()
+                if prop and o.get(prop) == source_anchor and not self._hidden.get(o["id"])]
 
     def address_holders(self, *, user_principal_name: str | None = None, addresses: Iterable[str] = (),
                         kinds: Sequence[str] = ("user", "group"), properties: Iterable[str] = ()) -> list[CloudObject]:
@@ -145,6 +168,10 @@ class FakeTenant:
         self.calls.append(("directory_roles", user_id))
         return list(self.roles.get(user_id, []))
 
+    def app_directory_roles(self) -> list[dict[str, Any]]:
+        self.calls.append(("app_directory_roles",))
+        return list(self.app_roles)
+
     def verified_domains(self) -> list[dict[str, Any]]:
         return list(self.domains)
 
@@ -154,29 +181,41 @@ class FakeTenant:
     def manager_id(self, user_id: str) -> str | None:
         return self.managers.get(user_id)
 
-    def find_created(self, kind: str, body: dict[str, Any]) -> dict[str, Any] | None:
+    def find_created(self, kind: str, source_anchor: str, body: dict[str, Any]) -> dict[str, Any] | None:
         self.calls.append(("find_created", kind))
-        if kind == "user":
-            hits = self.find_by_anchor(body["onPremisesImmutableId"])
-        else:
+        hits = self.find_by_anchor(kind, source_anchor)
+        if not hits and kind == "group" and not self.group_anchor:
             hits = [g for g in self.groups.values() if g.get("mailNickname") == body.get("mailNickname")
-                    and g.get("displayName") == body.get("displayName")]
+                    and g.get("displayName") == body.get("displayName") and not self._hidden.get(g["id"])]
         return hits[0] if len(hits) == 1 else None
 
     # -- writes
-    def create(self, kind: str, body: dict[str, Any], members: Sequence[str] = ()) -> tuple[dict[str, Any], int]:
+    def members_in_create(self) -> int:
+        return 20
+
+    def create(self, kind: str, body: dict[str, Any], *, members: Sequence[str] = (),
+               source_anchor: str | None = None) -> dict[str, Any]:
         self.calls.append(("create", kind, dict(body), list(members)))
         self._check("create")
+        assert len(members) <= self.members_in_create()
+        upn = str(body.get("userPrincipalName") or "").lower()
+        if kind == "user" and any(str(u.get("userPrincipalName")).lower() == upn for u in self.users.values()):
+            raise TargetError("Creating the user failed: Graph answered 400 Request_BadRequest: Another object with "
+                              "the same value for property userPrincipalName already exists.",
+                              error_code="AttributeValueMustBeUnique", status=400)
         new = dict(body, id=str(uuid.uuid4()))
         if kind == "user":
             new.setdefault("onPremisesSyncEnabled", True)
+        if kind == "group" and self.group_anchor and source_anchor:
+            new[self.group_anchor] = source_anchor
         self._collection(kind)[new["id"]] = new
+        self._hidden[new["id"]] = self.hidden_reads
         if kind == "group":
             self.members[new["id"]] = list(members)
         if self.lose_create_answer:
             self.lose_create_answer = False
             raise TargetError("Creating the object failed: no answer", error_code="GraphUnavailable", uncertain=True)
-        return copy.deepcopy(new), (max(0, len(members) - 20) + 19) // 20
+        return copy.deepcopy(new)
 
     def update(self, kind: str, object_id: str, body: dict[str, Any]) -> None:
         self.calls.append(("update", kind, object_id, dict(body)))
@@ -185,6 +224,7 @@ class FakeTenant:
 
     def change_members(self, group_id: str, adds: Sequence[str], removes: Sequence[str]) -> int:
         self.calls.append(("change_members", group_id, list(adds), list(removes)))
+        self._check("change_members")
         current = self.members.setdefault(group_id, [])
         current += [m for m in adds if m not in current]
         self.members[group_id] = [m for m in current if m not in removes]
@@ -192,6 +232,7 @@ class FakeTenant:
 
     def set_manager(self, user_id: str, manager_id: str) -> None:
         self.calls.append(("set_manager", user_id, manager_id))
+        self._check("set_manager")
         self.managers[user_id] = manager_id
 
     def remove_manager(self, user_id: str) -> None:
