@@ -12,9 +12,8 @@ import traceback
 from dataclasses import dataclass
 from typing import Callable
 
-from ..core.errorcodes import lookup
-from ..core.model import (Action, ProvisioningIdentity, ProvisioningStep, Status, StatusInfo, StepKey, StepType,
-                          SyncResult, iso, utcnow)
+from ..core.model import (Action, ProvisioningIdentity, ProvisioningStep, Status, StepKey, StepType,
+                          SyncResult, iso, status_info_for, utcnow)
 from ..core.values import get_one, guid_string
 from ..errors import PyBridgeError
 from ..report.adsync import to_adsync  # the run history keeps each result in the original's shape
@@ -128,11 +127,8 @@ def _stop(result: SyncResult, step: ProvisioningStep, stop: StepFailed) -> None:
     failed = stop.status == Status.FAILURE
     step.status = Status.FAILURE if failed else Status.SKIPPED
     step.details.setdefault(details.REASON, stop.reason)
-    info = lookup(stop.code)
-    result.status_info = StatusInfo(status=stop.status, error_code=stop.code, reason=stop.reason,
-                                    additional_details=stop.details,
-                                    error_category=info.category if failed else "success",
-                                    recommended_action=stop.action or info.action)
+    result.status_info = status_info_for(stop.code, stop.reason, status=stop.status, details=stop.details,
+                                         recommended=stop.action)
     if failed:
         result.action = Action.OTHER
 
