@@ -81,11 +81,37 @@ def read_object(run: RunState, step: ProvisioningStep) -> None:
                          f'"{account}" credentials.',
                          f'Check the distinguished name; if the object exists, grant connector account "{account}" '
                          "read access to it (check for Deny entries and for inheritance being disabled).")
+    _decide_again_on_the_directorys_dn(run, obj.dn)
     run.ad_object = obj
     guid = get_one(obj.attributes, "objectGUID")
     run.anchor_guid = guid_string(guid) if isinstance(guid, bytes) and len(guid) == 16 else None
     run.result.source_identity = ProvisioningIdentity(id=run.anchor_guid, name=obj.dn)
     step.details[d.accessible_with(account)] = "True"
+
+
+def _decide_again_on_the_directorys_dn(run: RunState, dn: str) -> None:
+    """Steps 1 and 3 decided on the DN as typed; the directory may have resolved another spelling of it (an
+    escaped trailing space, other case or escapes) to an object elsewhere. Scope is decided again on the DN as
+    the directory returns it, so that no spelling moves an object into scope."""
+    try:
+        if dnlib.canonical(dn) == dnlib.canonical(run.dn):
+            return
+    except dnlib.InvalidDnError:
+        pass
+    match = scoping.find_partition(run.config.ad_connectors, dn)
+    if match is None or match.connector != run.connector:
+        raise StepFailed(Status.FAILURE, "PartitionNotInScope",
+                         f'The directory names the object "{dn}", which is not in the partition '
+                         f'"{run.partition}" of connector "{run.connector.name}" selected for "{run.dn}".')
+    decision = scoping.container_decision(run.connector, dn)
+    if not decision.included:
+        where = (f'belongs to container "{decision.container}" that is excluded from syncing'
+                 if decision.kind == "exclude" else "is not inside any included container")
+        raise StepFailed(Status.SKIPPED, "ContainerNotInScope",
+                         f'Object is not present in sync scope. The directory names it "{dn}", and it {where} '
+                         f'(the DN given, "{run.dn}", spells its location differently).',
+                         "Pass the object's DN as Active Directory shows it. If it should sync, include its "
+                         "container in ad_connectors[].containers.include or remove the exclusion.")
 
 
 def check_object_type(run: RunState, step: ProvisioningStep) -> None:

@@ -32,6 +32,7 @@ class FakeDirectory:
     def __init__(self, objects: dict[str, dict[str, list[Any]]] | None = None) -> None:
         self.objects = objects or {}
         self.nested: set[tuple[str, str]] = set()  # (member DN, group DN) pairs through nested groups
+        self.aliases: dict[str, str] = {}  # other spellings the DC resolves (e.g. an escaped trailing space)
         self.connect_error: PyBridgeError | None = None
         self.calls: list[tuple[str, ...]] = []
         self.closed = False
@@ -43,6 +44,7 @@ class FakeDirectory:
         return attrs
 
     def _find(self, dn: str) -> tuple[str, dict[str, list[Any]]] | None:
+        dn = self.aliases.get(dn, dn)
         key = dnlib.canonical(dn)
         return next(((d, a) for d, a in self.objects.items() if dnlib.canonical(d) == key), None)
 

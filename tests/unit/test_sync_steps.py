@@ -141,6 +141,18 @@ def test_an_object_in_an_excluded_container_is_skipped_and_leaves_nothing(env, t
     assert env.store.counts()["connector_space"] == 0 and env.store.counts()["runs"] == 1
 
 
+@pytest.mark.parametrize("spelling", ["OU=Excluded\\ ", "OU=Excluded\\20", "ou=EXCLUDED\\ "])
+def test_no_spelling_of_a_dn_moves_an_excluded_object_into_scope(env, tenant, directory, spelling):
+    real = f"CN=Xavier Excluded,OU=Excluded,OU=Corp,{BASE}"
+    typed = f"CN=Xavier Excluded,{spelling},OU=Corp,{BASE}"
+    directory.add(real, **user_attributes("Xavier Excluded"))
+    directory.aliases[typed] = real  # the DC resolves the other spelling to the excluded object
+    result, _ = sync(env, typed)
+    stopped_at(result, 4, Status.SKIPPED, "ContainerNotInScope")
+    assert f'"{real}"' in result.status_info.reason and "excluded" in result.status_info.reason
+    assert tenant.writes == [] and env.store.counts()["connector_space"] == 0
+
+
 def test_an_object_outside_every_included_container_is_skipped(env):
     result, _ = sync(env, f"CN=Someone,CN=Users,{BASE}")
     stopped_at(result, 3, Status.SKIPPED, "ContainerNotInScope")
