@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Sequence, Union
+from typing import Any, Sequence, Union, overload
 
 from .errorcodes import lookup
 
@@ -59,6 +59,14 @@ ENTRA_SYSTEM = "Azure Active Directory"  # the original's name; runbooks compare
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+@overload
+def iso(ts: dt.datetime) -> str: ...
+
+
+@overload
+def iso(ts: None) -> None: ...
 
 
 def iso(ts: dt.datetime | None) -> str | None:

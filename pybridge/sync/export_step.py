@@ -137,7 +137,7 @@ def _create(run: RunState, step: ProvisioningStep, body: Properties, members: li
     """Create the object exactly once: recorded before it is sent, its id recorded from the answer before any
     follow-up call. Returns the new id and how many of *members* the create carried."""
     tenant, kind = run.tenant, run.target_type
-    lookup = {k: body[k] for k in ("userPrincipalName", "mailNickname", "displayName") if k in body}
+    lookup: Properties = {k: body[k] for k in ("userPrincipalName", "mailNickname", "displayName") if k in body}
     intent = PendingCreate(run.connector.name, run.anchor_guid or "", kind, lookup, None, iso(utcnow()), None)
     run.store.record_create_intent(run.writes, intent)  # StateError: nothing is sent
     bound = min(len(members), tenant.members_in_create())
