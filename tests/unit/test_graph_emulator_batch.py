@@ -311,7 +311,11 @@ def test_member_of_shows_a_directory_role_after_assign_role(emu, graph, session)
     snapshot = session.get(f"{emu.base_url}/_emulator/objects").json()
     assert len(snapshot["directoryRoles"]) == 4
 
-    # Deleting the user takes it out of its roles; reset forgets the roles.
+    # Deleting the user takes it out of its roles (user-delete: an app needs a higher privileged
+    # role to delete a privileged user); reset forgets the roles.
+    r = graph("DELETE", f"/users/{user['id']}")
+    assert r.status_code == 403 and r.json()["error"]["code"] == "Authorization_RequestDenied"
+    emu.assign_app_role("Privileged Authentication Administrator")
     assert graph("DELETE", f"/users/{user['id']}").status_code == 204
     assert all(r["members"] == [] for r in emu.directory_roles.values())
     emu.reset()

@@ -3,7 +3,8 @@
     python -m pybridge_lab.graph_emulator --cert C --key K --tenant-id T --client-id I \
         --client-secret-file F [--client-certificate-file P] [--domain contoso.com ...] \
         [--federated-domain D ...] [--unverified-domain D ...] \
-        [--host 127.0.0.1] [--port 0] [--page-size 100] --ready-file R
+        [--host 127.0.0.1] [--port 0] [--page-size 100] [--replication-delay SECONDS] \
+        --ready-file R
 
 The client secret is read from a file so that it never appears in a process listing.
 Once listening, R is written atomically as {"url": base_url, "pid": pid}. SIGTERM or
@@ -41,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--unverified-domain", action="append", dest="unverified_domains",
                    default=[], help="domain added to the tenant but not verified (repeatable)")
     p.add_argument("--page-size", type=int, default=100)
+    p.add_argument("--replication-delay", type=float, default=0.0, metavar="SECONDS",
+                   help="objects created through Graph stay invisible to reads for this long "
+                        "(Entra ID's eventual consistency; default 0)")
     p.add_argument("--ready-file", required=True)
     p.add_argument("--verbose", action="store_true", help="log each request to stderr")
     return p
@@ -79,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
             host=args.host, port=args.port, page_size=args.page_size,
             domains=args.domains or ("contoso.com", "contoso.onmicrosoft.com"),
             federated_domains=args.federated_domains,
-            unverified_domains=args.unverified_domains)
+            unverified_domains=args.unverified_domains,
+            replication_delay=args.replication_delay)
     except ValueError as exc:   # e.g. a domain given twice, a bad page size
         print(str(exc), file=sys.stderr)
         return 2

@@ -11,7 +11,7 @@ from typing import Any, Iterable
 from ._auth import TokenService
 from ._faults import Fault
 from ._http import Server
-from ._schema import GROUP, USER
+from ._schema import GROUP, ORG_CONTACT, USER
 from ._store import Directory
 
 
@@ -30,13 +30,15 @@ class GraphEmulator:
                  port: int = 0,
                  domains: Iterable[str] = ("contoso.com", "contoso.onmicrosoft.com"),
                  page_size: int = 100, federated_domains: Iterable[str] = (),
-                 unverified_domains: Iterable[str] = ()) -> None:
+                 unverified_domains: Iterable[str] = (), replication_delay: float = 0.0) -> None:
         """*domains* are verified managed domains (the first is the default domain);
         *federated_domains* are verified and federated (a new user there needs
         onPremisesImmutableId); *unverified_domains* are listed by /domains but refused in
-        a userPrincipalName."""
+        a userPrincipalName. *replication_delay* (seconds): see set_replication_delay."""
         if not 1 <= page_size <= 999:
             raise ValueError("page_size must be between 1 and 999")
+        if replication_delay < 0:
+            raise ValueError("replication_delay must not be negative")
         self.certfile = Path(certfile)
         self.keyfile = Path(keyfile)
         self.tenant_id = tenant_id
@@ -47,13 +49,16 @@ class GraphEmulator:
         self.federated_domains = [d.lower() for d in federated_domains]
         self.unverified_domains = [d.lower() for d in unverified_domains]
         self.page_size = page_size
+        self._initial = {"page_size": page_size, "replication_delay": float(replication_delay)}
         self.verbose = False
         self.base_url = ""
         self._tokens = TokenService(tenant_id=tenant_id, client_id=client_id,
                                     client_secret=client_secret,
                                     client_certificate_pem=client_certificate_pem,
                                     domains=self.domains + self.federated_domains)
-        self._dir = Directory(self.domains, self.federated_domains, self.unverified_domains)
+        self._dir = Directory(self.domains, self.federated_domains, self.unverified_domains,
+                              app_id=client_id)
+        self._dir.replication_delay = float(replication_delay)
         self._log: list[dict] = []
         self._log_lock = threading.Lock()
         self._faults: list[Fault] = []
@@ -136,8 +141,67 @@ class GraphEmulator:
         return copy.deepcopy(self._dir.seed(USER, props))
 
     def add_group(self, **props: Any) -> dict:
-        """Seed a group; ``members=[ids]`` seeds its membership too."""
+        """Seed a group; ``members=[ids]`` seeds its membership too. Registered directory
+        extension properties (register_extension) may be given by their full name."""
         return copy.deepcopy(self._dir.seed(GROUP, props))
+
+    def add_contact(self, **props: Any) -> dict:
+        """Seed an organizational contact (orgContact: read-only through Graph, as contacts are
+        synchronised from on-premises or made in Exchange Online). Its SMTP proxyAddresses share
+        the uniqueness space of users and groups (user resource, "mail and proxyAddresses
+        properties"): a value another object holds raises ValueError."""
+        return copy.deepcopy(self._dir.seed(ORG_CONTACT, props))
+
+    @property
+    def contacts(self) -> dict[str, dict]:
+        with self._dir.lock:
+            return copy.deepcopy(self._dir.contacts)
+
+    # ------------------------------------------------------------------ documented behaviours
+    @property
+    def replication_delay(self) -> float:
+        return self._dir.replication_delay
+
+    def set_replication_delay(self, seconds: float) -> None:
+        """Eventual consistency ("Designing for eventual consistency for Microsoft Entra"): every
+        user or group created through Graph from now on answers its POST with 201 and the
+        object, and is then invisible for *seconds*: GET by id answers 404
+        Request_ResourceNotFound, $filter lists leave it out, members@odata.bind and member
+        changes naming it or made to it, and manager $ref on or to it, answer that it does not
+        exist. 0 turns the delay off for new objects (see replicate_now)."""
+        if seconds < 0:
+            raise ValueError("seconds must not be negative")
+        with self._dir.lock:
+            self._dir.replication_delay = float(seconds)
+
+    def replicate_now(self) -> None:
+        """Make every object created so far visible at once (the delay has passed)."""
+        self._dir.replicate_now()
+
+    def is_visible(self, object_id: str) -> bool:
+        """Whether Graph's reads already show *object_id* (False while it replicates)."""
+        with self._dir.lock:
+            return self._dir.visible(object_id.lower())
+
+    def assign_app_role(self, role_name: str) -> dict:
+        """Give the app's own service principal a directory role (e.g. "Global Administrator",
+        "Privileged Authentication Administrator"), as an admin would in Roles and
+        administrators; GET /servicePrincipals(appId='{client_id}')/memberOf lists it, and with
+        one of those two roles the app may change privileged users' sensitive properties
+        (user-update). Returns the directoryRole."""
+        return copy.deepcopy(self._dir.assign_app_role(role_name))
+
+    @property
+    def service_principal(self) -> dict:
+        return copy.deepcopy(self._dir.service_principal)
+
+    def register_extension(self, name: str, targets: Iterable[str] = ("User", "Group"),
+                           data_type: str = "String") -> str:
+        """Register a directory extension property on the emulator's own app (its client_id)
+        and return its full name, extension_{client_id without dashes}_{name}; users and groups
+        then take it in POST/PATCH, $select and $filter (eq). An unregistered extension_ name is
+        refused as Graph refuses an unknown property."""
+        return self._dir.register_extension(name, targets, data_type)
 
     def assign_role(self, user_id: str, role_name: str = "Global Administrator") -> dict:
         """Make a user a member of a directory role, activating the role if needed, and
@@ -156,7 +220,7 @@ class GraphEmulator:
 
     def get_object(self, object_id: str) -> dict | None:
         with self._dir.lock:
-            found = self._dir.any_object(object_id)
+            found = self._dir.any_object(object_id, visible_only=False, contacts=True)
             if found is None:
                 user = self._dir.find_user(object_id)
                 return copy.deepcopy(user) if user else None
@@ -186,6 +250,7 @@ class GraphEmulator:
             roles = [{**copy.deepcopy(r), "members": list(self._dir.role_members[rid])}
                      for rid, r in self._dir.roles.items()]
             return {"users": copy.deepcopy(list(self._dir.users.values())), "groups": groups,
+                    "contacts": copy.deepcopy(list(self._dir.contacts.values())),
                     "directoryRoles": roles}
 
     # ------------------------------------------------------------------ faults
@@ -227,8 +292,13 @@ class GraphEmulator:
             return None
 
     def reset(self) -> None:
-        """Forget every object, fault and log entry; issued tokens stay valid."""
+        """Forget every object, fault, log entry, app role and extension, and put the page size
+        and replication delay back to what the emulator was made with; issued tokens stay
+        valid."""
         self._dir.clear()
+        with self._dir.lock:
+            self._dir.replication_delay = self._initial["replication_delay"]
+        self.page_size = self._initial["page_size"]
         with self._fault_lock:
             self._faults.clear()
         self.clear_log()

@@ -21,7 +21,7 @@ from ._auth import TokenService
 from ._faults import Fault
 from ._odata import (GraphError, bad_request, make_skiptoken, not_found, parse_filter,
                      parse_select, read_skiptoken, unsupported_query)
-from ._schema import DIRECTORY_ROLE, GROUP, USER, EntitySchema
+from ._schema import DIRECTORY_ROLE, GROUP, ORG_CONTACT, SERVICE_PRINCIPAL, USER, EntitySchema
 from ._store import Directory, project
 
 JSON_TYPE = ("application/json;odata.metadata=minimal;odata.streaming=true;"
@@ -51,6 +51,10 @@ MAX_TOP = 999
 # currently limited to 20 individual requests."
 MAX_BATCH_REQUESTS = 20
 _ROLE_BY_TEMPLATE = re.compile(r"^directoryRoles\(roleTemplateId='([^']*)'\)$")
+_SP_BY_APP_ID = re.compile(r"^servicePrincipals\(appId='([^']*)'\)$")
+# aad-advanced-queries, "Error handling for advanced queries on directory objects".
+_SEARCH_NEEDS_HEADER = ("Request with $search query parameter only works through MSGraph with a "
+                        "special request header: 'ConsistencyLevel: eventual'")
 
 
 class Emulator(Protocol):
@@ -76,7 +80,12 @@ class Emulator(Protocol):
     def reset(self) -> None: ...
     def add_user(self, **props: Any) -> dict: ...
     def add_group(self, **props: Any) -> dict: ...
+    def add_contact(self, **props: Any) -> dict: ...
     def assign_role(self, user_id: str, role_name: str = "Global Administrator") -> dict: ...
+    def assign_app_role(self, role_name: str) -> dict: ...
+    def register_extension(self, name: str, targets: Any = ("User", "Group"),
+                           data_type: str = "String") -> str: ...
+    def set_replication_delay(self, seconds: float) -> None: ...
     def _snapshot(self) -> dict: ...
     def _domain_objects(self) -> list[dict]: ...
     def _organization(self) -> dict: ...
@@ -358,6 +367,21 @@ class Handler(BaseHTTPRequestHandler):
                 return Answer(201, emu.add_user(**(body or {})))
             if route == "/groups" and method == "POST":
                 return Answer(201, emu.add_group(**(body or {})))
+            if route == "/contacts" and method == "POST":
+                return Answer(201, emu.add_contact(**(body or {})))
+            if route == "/app-roles" and method == "POST":
+                if not isinstance(body, dict) or not isinstance(body.get("role_name"), str):
+                    return Answer(400, {"error": "body must be {\"role_name\": ...}"})
+                return Answer(201, emu.assign_app_role(body["role_name"]))
+            if route == "/extensions" and method == "POST":
+                if not isinstance(body, dict):
+                    return Answer(400, {"error": "body must be {\"name\": ...}"})
+                return Answer(201, {"name": emu.register_extension(**body)})
+            if route == "/replication-delay" and method == "PUT":
+                if not isinstance(body, dict) or not isinstance(body.get("seconds"), (int, float)):
+                    return Answer(400, {"error": "body must be {\"seconds\": N}"})
+                emu.set_replication_delay(float(body["seconds"]))
+                return Answer(204)
             if route == "/roles" and method == "POST":
                 if not isinstance(body, dict) or not isinstance(body.get("user_id"), str):
                     return Answer(400, {"error": "body must be {\"user_id\": ..., "
@@ -393,6 +417,14 @@ class Handler(BaseHTTPRequestHandler):
             # directoryrole-get: GET /directoryRoles(roleTemplateId='{roleTemplateId}')
             segs = ["directoryRoles", store.role_by_template(m.group(1))["id"], *segs[1:]]
             n = len(segs)
+        m = _SP_BY_APP_ID.match(segs[0])
+        if m:
+            # serviceprincipal-get: GET /servicePrincipals(appId='{appId}'); the emulator knows
+            # only the app's own service principal.
+            if m.group(1).lower() != store.app_id:
+                raise not_found(m.group(1))
+            segs = ["servicePrincipals", store.service_principal["id"], *segs[1:]]
+            n = len(segs)
         head = segs[0]
 
         def only(*allowed: str) -> None:
@@ -409,6 +441,15 @@ class Handler(BaseHTTPRequestHandler):
                 raise GraphError(400, "BadRequest", "A $batch request cannot be nested in "
                                                     "another $batch request.")
             return self._batch(call)
+        if head in ("users", "groups", "contacts") and n == 2 and segs[1] == "$count":
+            # aad-advanced-queries: "Counting directory objects is only supported using the
+            # advanced queries parameters"; without ConsistencyLevel the $count segment fails.
+            only("GET")
+            if call.header("ConsistencyLevel").lower() != "eventual":
+                raise bad_request("$count is not currently supported.")
+            schema = {"users": USER, "groups": GROUP, "contacts": ORG_CONTACT}[head]
+            return Answer(200, len(store.collection(schema)),
+                          {"Content-Type": "text/plain;charset=utf-8"})
         if head == "users" and n == 1:
             only("GET", "POST")
             if method == "GET":
@@ -446,6 +487,28 @@ class Handler(BaseHTTPRequestHandler):
                      else store.transitive_member_of(obj["id"]))
             return self._list(call, GROUP, items, opts, "directoryObjects", typed=True,
                               filterable=False, schemas=[GROUP, DIRECTORY_ROLE])
+        if head == "contacts":
+            # orgcontact-list / orgcontact-get; organizational contacts have no create or update
+            # in Microsoft Graph v1.0 (they are synchronised from on-premises or made in Exchange
+            # Online), so writes are refused as any method a resource does not offer.
+            only("GET")
+            if n == 1:
+                return self._list(call, ORG_CONTACT,
+                                  [(ORG_CONTACT, c) for c in store.collection(ORG_CONTACT)], opts,
+                                  "contacts", typed=False)
+            if n == 2:
+                return self._entity(ORG_CONTACT, store.contact(segs[1]), opts)
+        if head == "servicePrincipals" and n >= 2:
+            # serviceprincipal-get and serviceprincipal-list-memberof (directoryRole objects with
+            # their @odata.type; paged like every collection).
+            only("GET")
+            if segs[1].lower() != store.service_principal["id"]:
+                raise not_found(segs[1])
+            if n == 2:
+                return self._entity(SERVICE_PRINCIPAL, store.service_principal, opts)
+            if n == 3 and segs[2] in ("memberOf", "transitiveMemberOf"):
+                return self._list(call, GROUP, store.app_member_of(), opts, "directoryObjects",
+                                  typed=True, filterable=False, schemas=[GROUP, DIRECTORY_ROLE])
         if head == "directoryRoles":
             # directoryrole-list ("only returns roles that have been activated"),
             # directoryrole-get, directoryrole-list-members.
@@ -520,8 +583,8 @@ class Handler(BaseHTTPRequestHandler):
                                                       "#organization/$entity", **org})
             return Answer(200, {"@odata.context": f"{emu.base_url}/v1.0/$metadata#organization",
                                 "value": [org]})
-        known = ("users", "groups", "directoryObjects", "directoryRoles", "domains",
-                 "organization", "$batch")
+        known = ("users", "groups", "contacts", "servicePrincipals", "directoryObjects",
+                 "directoryRoles", "domains", "organization", "$batch")
         bad = head if head not in known else segs[-1]
         raise GraphError(400, "BadRequest", f"Resource not found for the segment '{bad}'.")
 
@@ -630,11 +693,13 @@ class Handler(BaseHTTPRequestHandler):
         for opt in opts:
             if opt not in ("$select",):
                 raise bad_request(f"'{opt}' is not supported by the service.")
-        select = parse_select(opts.get("$select"), [schema])
+        extra = emu._dir.extension_props(schema)
+        select = parse_select(opts.get("$select"), [schema], extra)
         ctx = f"{emu.base_url}/v1.0/$metadata#{schema.collection}"
         if select is not None:
             ctx += f"({','.join(select)})"
-        return Answer(200, {"@odata.context": ctx + "/$entity", **project(obj, schema, select)})
+        return Answer(200, {"@odata.context": ctx + "/$entity",
+                            **project(obj, schema, select, extra)})
 
     def _list(self, call: Call, schema: EntitySchema, items: list[tuple[EntitySchema, dict]],
               opts: dict[str, str], context: str, *, typed: bool,
@@ -644,13 +709,14 @@ class Handler(BaseHTTPRequestHandler):
         emu = self.server.emulator
         allowed = {"$select", "$top", "$skiptoken", "$count"}
         if filterable:
-            allowed |= {"$filter", "$orderby"}
+            allowed |= {"$filter", "$orderby", "$search"}
         for opt in opts:
             if opt not in allowed:
                 raise bad_request(f"'{opt}' is not supported by the service.")
         if schemas is None:
             schemas = [USER, GROUP] if typed else [schema]
-        select = parse_select(opts.get("$select"), schemas)
+        extra = emu._dir.extension_props(schema) if not typed else {}
+        select = parse_select(opts.get("$select"), schemas, extra)
         top = emu.page_size
         if "$top" in opts:
             try:
@@ -660,11 +726,26 @@ class Handler(BaseHTTPRequestHandler):
             if not 1 <= top <= MAX_TOP:
                 raise bad_request(f"Invalid page size specified: '{opts['$top']}'. Must be "
                                   f"between 1 and {MAX_TOP} inclusive.")
-        advanced = call.header("ConsistencyLevel").lower() == "eventual"
+        # aad-advanced-queries: advanced query capabilities need "the ConsistencyLevel header set
+        # to eventual and, with the exception of $search, ... the $count query parameter".
+        eventual = call.header("ConsistencyLevel").lower() == "eventual"
+        count = opts.get("$count", "").lower() == "true"
+        advanced = eventual and count
+        if "$search" in opts:
+            if not eventual:
+                raise unsupported_query(_SEARCH_NEEDS_HEADER)
+            items = [(s, o) for s, o in items if _search(opts["$search"], o)]
         if "$filter" in opts:
-            pred = parse_filter(opts["$filter"], schema)
+            pred, needs_advanced = parse_filter(opts["$filter"], schema, extra)
+            if needs_advanced and not advanced:
+                # "If a property or query parameter in the URL is supported only in advanced
+                # queries but either the ConsistencyLevel header or the $count=true query string
+                # is missing, the request returns an error" (Request_UnsupportedQuery,
+                # "Unsupported Query.").
+                raise unsupported_query()
             items = [(s, o) for s, o in items if pred(o)]
         if "$orderby" in opts:
+            # "Using $filter and $orderby together is supported only with advanced queries."
             if "$filter" in opts and not advanced:
                 raise unsupported_query("Sorting not supported for current query.")
             prop, _, direction = opts["$orderby"].strip().partition(" ")
@@ -674,16 +755,14 @@ class Handler(BaseHTTPRequestHandler):
                 raise unsupported_query("Sorting not supported for current query.")
             items = sorted(items, key=lambda so: (so[1].get(name) or "").casefold(),
                            reverse=direction.strip().lower() == "desc")
-        count = opts.get("$count", "").lower() == "true"
-        if count and not advanced:
-            # Directory objects support $count only as an advanced query
-            # (https://learn.microsoft.com/graph/aad-advanced-queries).
-            raise bad_request("$count is not currently supported.")
+        # $count=true without ConsistencyLevel: eventual is "silently ignored" (aad-advanced-queries,
+        # "Error handling"): no @odata.count.
+        count = count and eventual
         offset = read_skiptoken(opts["$skiptoken"]) if "$skiptoken" in opts else 0
         page = items[offset: offset + top]
         value = []
         for s, o in page:
-            shown = project(o, s, select)
+            shown = project(o, s, select, extra)
             if typed:
                 shown = {"@odata.type": f"#microsoft.graph.{s.name}", **shown}
             value.append(shown)
@@ -701,6 +780,31 @@ class Handler(BaseHTTPRequestHandler):
                                       + urlencode(params, quote_via=quote, safe="$,'()"))
         out["value"] = value
         return Answer(200, out)
+
+
+def _search(text: str, obj: dict) -> bool:
+    """$search on directory objects (search-query-parameter): "property:text" clauses, quoted
+    as a whole, joined by AND/OR; a clause matches when a word of the property's value starts
+    with the text (tokenized search), ignoring case. AND binds tighter than OR."""
+    text = text.strip()
+    if len(text) < 2 or text[0] != '"' or text[-1] != '"':
+        raise bad_request("Invalid $search: a search term is a quoted \"property:text\".")
+    ors = [part for part in re.split(r'"\s+OR\s+"', text[1:-1])]
+    for alternative in ors:
+        ok = True
+        for clause in re.split(r'"\s+AND\s+"', alternative):
+            prop, sep, term = clause.partition(":")
+            if not sep or not term:
+                raise bad_request(f"Invalid $search clause: '{clause}'.")
+            value = obj.get(prop.strip())
+            words = re.split(r"[\s._@-]+", value.casefold()) if isinstance(value, str) else []
+            if not any(w.startswith(term.casefold()) for w in words) and not (
+                    isinstance(value, str) and value.casefold().startswith(term.casefold())):
+                ok = False
+                break
+        if ok:
+            return True
+    return False
 
 
 def _batch_error(message: str) -> GraphError:

@@ -6,10 +6,13 @@ and https://learn.microsoft.com/graph/aad-advanced-queries):
     and_expr:= primary ("and" primary)*
     primary := "(" expr ")" | prop "eq" literal | startswith(prop, 'text')
              | prop "/any(" var ":" (var "eq" 'text' | startswith(var, 'text')) ")"
-Operators that Graph allows only as advanced queries (ne, not, endswith, le/ge, eq null,
-in) are refused with Request_UnsupportedQuery, as Graph refuses them without
-ConsistencyLevel: eventual and $count=true. String comparisons ignore case, as the
-directory does for these properties.
+    unary   := "not" unary | primary
+    primary also: prop "ne" literal | prop "in" "(" literal ("," literal)* ")" | endswith(...)
+Operators that Graph allows only as advanced queries (ne, not, endsWith, eq/ne null, eq on the
+properties the tables mark "requires advanced query parameters") are noted by the parser; the
+collection handler refuses them with Request_UnsupportedQuery unless ConsistencyLevel: eventual
+and $count=true are sent. ge/le/gt/lt are not modelled (refused as unsupported). String
+comparisons ignore case, as the directory does for these properties.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ._schema import BOOL, STR, STRLIST, EntitySchema
+from ._schema import BOOL, OBJLIST, STR, STRLIST, EntitySchema
 
 
 class GraphError(Exception):
@@ -106,11 +109,22 @@ def _fold(v: Any) -> Any:
 
 
 class _FilterParser:
-    def __init__(self, text: str, schema: EntitySchema) -> None:
+    """A $filter expression -> a predicate, noting whether it needs advanced query parameters.
+
+    aad-advanced-queries: "The not and ne negation operators are supported only with advanced
+    queries", "The endsWith operator is supported only with advanced queries on mail and
+    userPrincipalName properties", "The in operator is supported by default whenever eq operator
+    is supported by default", and per property whether eq/startsWith work by default, need
+    advanced query parameters, or are not supported at all.
+    """
+
+    def __init__(self, text: str, schema: EntitySchema, extra: dict[str, str]) -> None:
         self.text = text
         self.schema = schema
+        self.extra = extra          # directory extension properties -> kind
         self.toks = _tokenize(text)
         self.i = 0
+        self.advanced = False       # set when any part needs advanced query parameters
 
     # -- token helpers
     def peek(self) -> _Tok:
@@ -146,11 +160,19 @@ class _FilterParser:
         return parts[0] if len(parts) == 1 else (lambda o, ps=parts: any(p(o) for p in ps))
 
     def and_expr(self) -> Predicate:
-        parts = [self.primary()]
+        parts = [self.unary()]
         while self.is_word("and"):
             self.take()
-            parts.append(self.primary())
+            parts.append(self.unary())
         return parts[0] if len(parts) == 1 else (lambda o, ps=parts: all(p(o) for p in ps))
+
+    def unary(self) -> Predicate:
+        if self.is_word("not"):
+            self.take()
+            self.advanced = True
+            inner = self.unary()
+            return lambda o: not inner(o)
+        return self.primary()
 
     def primary(self) -> Predicate:
         tok = self.peek()
@@ -161,9 +183,6 @@ class _FilterParser:
             return pred
         if tok.kind != "ident":
             raise _syntax(self.text, tok.pos)
-        word = tok.value.lower()
-        if word == "not":
-            raise unsupported_query()
         nxt = self.toks[self.i + 1]
         if nxt.kind == "punct" and nxt.value == "(":
             return self.function()
@@ -174,14 +193,28 @@ class _FilterParser:
         return self.comparison(prop, op)
 
     def prop(self, tok: _Tok) -> str:
-        name = self.schema.canonical(tok.value)
+        name = canonical(self.schema, tok.value, self.extra)
         if name is None:
             raise no_such_property(tok.value, self.schema)
         return name
 
+    def kind_of(self, prop: str) -> str:
+        return self.schema.props.get(prop) or self.extra[prop]
+
     def unsupported(self, prop: str) -> GraphError:
         return unsupported_query(f"Unsupported or invalid query filter clause specified for "
                                  f"property '{prop}' of resource '{self.schema.resource}'.")
+
+    def filterable(self, prop: str) -> None:
+        """eq (and what goes with it) on *prop*: by default, as an advanced query, or not at all.
+        Directory extension properties are "filterable" (Add custom data to resources using
+        extensions, "Directory (Microsoft Entra ID) extensions"); their eq works by default."""
+        if prop in self.schema.filter_eq or prop in self.extra:
+            return
+        if prop in self.schema.filter_advanced:
+            self.advanced = True
+            return
+        raise self.unsupported(prop)
 
     def literal(self) -> tuple[str, Any]:
         tok = self.take()
@@ -195,38 +228,70 @@ class _FilterParser:
             return "num", tok.value
         raise _syntax(self.text, tok.pos)
 
-    def comparison(self, prop: str, op: _Tok) -> Predicate:
-        opname = op.value.lower()
-        if opname not in ("eq", "ne", "gt", "ge", "lt", "le", "in"):
-            raise _syntax(self.text, op.pos)
-        kind, value = self.literal()
-        if opname != "eq" or kind == "null" or prop not in self.schema.filter_eq:
-            raise self.unsupported(prop)
-        pkind = self.schema.props[prop]
+    def typed(self, prop: str, kind: str) -> None:
+        pkind = self.kind_of(prop)
         if kind != pkind:
             edm = {STR: "Edm.String", BOOL: "Edm.Boolean", "num": "Edm.Int32"}
             raise GraphError(400, "BadRequest",
                              "A binary operator with incompatible types was detected. Found "
                              f"operand types '{edm.get(pkind, 'Collection(Edm.String)')}' and "
                              f"'{edm[kind]}' for operator kind 'Equal'.")
-        want = _fold(value)
-        return lambda o: _fold(o.get(prop)) == want
+
+    def comparison(self, prop: str, op: _Tok) -> Predicate:
+        opname = op.value.lower()
+        if opname not in ("eq", "ne", "gt", "ge", "lt", "le", "in"):
+            raise _syntax(self.text, op.pos)
+        if opname == "in":
+            return self.in_list(prop)
+        kind, value = self.literal()
+        if opname not in ("eq", "ne") or self.kind_of(prop) in (STRLIST, OBJLIST):
+            raise self.unsupported(prop)
+        self.filterable(prop)
+        if opname == "ne" or kind == "null":
+            self.advanced = True   # ne, and eq/ne null: advanced queries only
+        if kind == "null":
+            test: Callable[[dict], bool] = lambda o: o.get(prop) in (None, "")
+        else:
+            self.typed(prop, kind)
+            want = _fold(value)
+            test = lambda o: _fold(o.get(prop)) == want
+        return test if opname == "eq" else (lambda o: not test(o))
+
+    def in_list(self, prop: str) -> Predicate:
+        self.filterable(prop)
+        self.expect("punct", "(")
+        wanted = []
+        while True:
+            kind, value = self.literal()
+            self.typed(prop, kind)
+            wanted.append(_fold(value))
+            if self.peek().kind == "punct" and self.peek().value == ",":
+                self.take()
+                continue
+            self.expect("punct", ")")
+            break
+        return lambda o: _fold(o.get(prop)) in wanted
 
     def function(self) -> Predicate:
         name = self.take()
         fname = name.value.lower()
-        if fname != "startswith":
+        if fname not in ("startswith", "endswith"):
             raise unsupported_query()
         self.expect("punct", "(")
         prop = self.prop(self.expect("ident"))
         self.expect("punct", ",")
         kind, value = self.literal()
         self.expect("punct", ")")
-        if (prop not in self.schema.filter_eq or self.schema.props[prop] != STR
-                or kind != STR or prop == "id"):
+        if self.kind_of(prop) != STR or kind != STR or prop == "id":
             raise self.unsupported(prop)
-        prefix = value.casefold()
-        return lambda o: isinstance(o.get(prop), str) and o[prop].casefold().startswith(prefix)
+        text = value.casefold()
+        if fname == "endswith":
+            if prop not in self.schema.filter_endswith:
+                raise self.unsupported(prop)
+            self.advanced = True
+            return lambda o: isinstance(o.get(prop), str) and o[prop].casefold().endswith(text)
+        self.filterable(prop)
+        return lambda o: isinstance(o.get(prop), str) and o[prop].casefold().startswith(text)
 
     def lambda_any(self, prop: str) -> Predicate:
         self.expect("punct", "/")
@@ -239,8 +304,8 @@ class _FilterParser:
         var = self.expect("ident").value
         self.expect("punct", ":")
         tok = self.peek()
-        if tok.kind == "ident" and tok.value.lower() == "startswith":
-            self.take()
+        if tok.kind == "ident" and tok.value.lower() in ("startswith", "endswith"):
+            fname = self.take().value.lower()
             self.expect("punct", "(")
             if self.expect("ident").value != var:
                 raise _syntax(self.text, tok.pos)
@@ -249,8 +314,14 @@ class _FilterParser:
             self.expect("punct", ")")
             if kind != STR:
                 raise self.unsupported(prop)
-            prefix = value.casefold()
-            test: Callable[[str], bool] = lambda s: s.casefold().startswith(prefix)
+            text = value.casefold()
+            if fname == "endswith":
+                # proxyAddresses "Supports $filter (eq, not, ge, le, startsWith, endsWith ...)"
+                # (user resource); endsWith is an advanced query.
+                self.advanced = True
+                test: Callable[[str], bool] = lambda s: s.casefold().endswith(text)
+            else:
+                test = lambda s: s.casefold().startswith(text)
         else:
             if self.expect("ident").value != var:
                 raise _syntax(self.text, tok.pos)
@@ -266,17 +337,33 @@ class _FilterParser:
         return lambda o: any(isinstance(s, str) and test(s) for s in (o.get(prop) or []))
 
 
-def parse_filter(text: str, schema: EntitySchema) -> Predicate:
+def canonical(schema: EntitySchema, name: str, extra: dict[str, str] | None = None) -> str | None:
+    """A declared (or registered extension) property's name as Graph spells it; names in query
+    options are case-insensitive."""
+    found = schema.canonical(name)
+    if found is not None or not extra:
+        return found
+    low = name.lower()
+    return next((p for p in extra if p.lower() == low), None)
+
+
+def parse_filter(text: str, schema: EntitySchema,
+                 extra: dict[str, str] | None = None) -> tuple[Predicate, bool]:
+    """The predicate of a $filter, and whether it needs advanced query parameters."""
     if not text.strip():
         raise GraphError(400, "BadRequest", "Invalid filter clause: The query specified in the "
                                             "URI is not valid.")
-    return _FilterParser(text, schema).parse()
+    parser = _FilterParser(text, schema, extra or {})
+    pred = parser.parse()
+    return pred, parser.advanced
 
 
 # ---------------------------------------------------------------------------- $select
 
-def parse_select(text: str | None, schemas: list[EntitySchema]) -> list[str] | None:
-    """Canonical property names of a $select list (each must exist on one of *schemas*)."""
+def parse_select(text: str | None, schemas: list[EntitySchema],
+                 extra: dict[str, str] | None = None) -> list[str] | None:
+    """Canonical property names of a $select list (each must exist on one of *schemas*, or be a
+    registered directory extension property in *extra*)."""
     if text is None:
         return None
     out: list[str] = []
@@ -284,15 +371,15 @@ def parse_select(text: str | None, schemas: list[EntitySchema]) -> list[str] | N
         name = raw.strip()
         if not name:
             raise GraphError(400, "BadRequest", f"Invalid $select: '{text}'.")
-        canonical = None
+        found = None
         for schema in schemas:
-            canonical = schema.canonical(name)
-            if canonical:
+            found = canonical(schema, name, extra)
+            if found:
                 break
-        if canonical is None:
+        if found is None:
             raise no_such_property(name, schemas[0])
-        if canonical not in out:
-            out.append(canonical)
+        if found not in out:
+            out.append(found)
     return out
 
 

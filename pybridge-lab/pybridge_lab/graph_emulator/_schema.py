@@ -3,7 +3,13 @@
 Sources (Microsoft Graph v1.0 reference):
   user:  https://learn.microsoft.com/graph/api/resources/user?view=graph-rest-1.0
   group: https://learn.microsoft.com/graph/api/resources/group?view=graph-rest-1.0
+  orgContact: https://learn.microsoft.com/graph/api/resources/orgcontact?view=graph-rest-1.0
   directoryRole: https://learn.microsoft.com/graph/api/resources/directoryrole?view=graph-rest-1.0
+  servicePrincipal: https://learn.microsoft.com/graph/api/resources/serviceprincipal?view=graph-rest-1.0
+Which $filter operators work by default and which only as advanced queries
+(ConsistencyLevel: eventual and $count=true) follows the per-property tables of
+"Advanced query capabilities on Microsoft Entra ID objects"
+(https://learn.microsoft.com/graph/aad-advanced-queries).
 Only the properties a sync engine can meet are declared; anything else is
 "not a declared property" for the emulator, exactly as an unknown name is for Graph.
 """
@@ -29,9 +35,17 @@ class EntitySchema:
     create_only: frozenset[str]   # settable on POST, refused on PATCH
     required: tuple[str, ...]     # required on POST
     default_select: tuple[str, ...] | None  # returned without $select; None = all
-    filter_eq: frozenset[str]     # supports `eq` (and startswith for strings)
+    filter_eq: frozenset[str]     # supports `eq` (and startswith for strings) by default
     filter_any: frozenset[str]    # string collections supporting any(x:x eq '...')
     orderby: frozenset[str] = field(default_factory=frozenset)
+    # eq/startsWith only as advanced queries (aad-advanced-queries: "Requires advanced query
+    # parameters" in the eq column)
+    filter_advanced: frozenset[str] = field(default_factory=frozenset)
+    # endsWith, only as an advanced query (aad-advanced-queries: "The endsWith operator is
+    # supported only with advanced queries on mail and userPrincipalName properties")
+    filter_endswith: frozenset[str] = field(default_factory=frozenset)
+    # takes directory extension properties (extension_<appId>_<name>): users and groups
+    extensible: bool = False
 
     def canonical(self, name: str) -> str | None:
         """Graph treats property names in query options case-insensitively."""
@@ -89,17 +103,24 @@ USER = EntitySchema(
     default_select=("businessPhones", "displayName", "givenName", "jobTitle", "mail",
                     "mobilePhone", "officeLocation", "preferredLanguage", "surname",
                     "userPrincipalName", "id"),
-    # The "Supports $filter (eq, ...)" notes of the user resource, basic queries only.
+    # aad-advanced-queries, "User properties": eq supported by default.
     filter_eq=frozenset({
-        "id", "accountEnabled", "city", "companyName", "country", "creationType", "department",
-        "displayName", "employeeId", "employeeType", "givenName", "jobTitle", "mail",
-        "mailNickname", "officeLocation", "onPremisesImmutableId", "onPremisesSamAccountName",
-        "onPremisesSecurityIdentifier", "onPremisesSyncEnabled", "onPremisesUserPrincipalName",
-        "postalCode", "preferredLanguage", "state", "surname", "usageLocation",
-        "userPrincipalName", "userType",
+        "id", "accountEnabled", "ageGroup", "city", "consentProvidedForMinor", "country",
+        "creationType", "department", "displayName", "employeeId", "externalUserState",
+        "givenName", "isResourceAccount", "jobTitle", "mail", "mailNickname",
+        "onPremisesImmutableId", "onPremisesSyncEnabled", "onPremisesUserPrincipalName", "state",
+        "surname", "usageLocation", "userPrincipalName", "userType",
     }),
     filter_any=frozenset({"proxyAddresses", "otherMails", "imAddresses"}),
     orderby=frozenset({"displayName", "userPrincipalName"}),
+    # ... and eq only with advanced query parameters.
+    filter_advanced=frozenset({
+        "companyName", "createdDateTime", "employeeHireDate", "employeeType", "faxNumber",
+        "mobilePhone", "officeLocation", "onPremisesSamAccountName", "postalCode",
+        "preferredLanguage", "showInAddressList", "streetAddress",
+    }),
+    filter_endswith=frozenset({"mail", "userPrincipalName"}),
+    extensible=True,
 )
 
 _GROUP_PROPS: dict[str, str] = {
@@ -131,14 +152,39 @@ GROUP = EntitySchema(
     # group-post-groups: displayName, mailEnabled, mailNickname, securityEnabled are required.
     required=("displayName", "mailEnabled", "mailNickname", "securityEnabled"),
     default_select=None,
+    # aad-advanced-queries, "Group properties" (isAssignableToRole, membershipRuleProcessingState
+    # and uniqueName from the group resource's "Supports $filter (eq ...)" notes).
     filter_eq=frozenset({
-        "id", "classification", "description", "displayName", "isAssignableToRole", "mail",
-        "mailEnabled", "mailNickname", "membershipRuleProcessingState",
-        "onPremisesSamAccountName", "onPremisesSecurityIdentifier", "onPremisesSyncEnabled",
-        "preferredLanguage", "securityEnabled", "uniqueName",
+        "id", "classification", "displayName", "isAssignableToRole", "mail", "mailEnabled",
+        "mailNickname", "membershipRule", "membershipRuleProcessingState",
+        "onPremisesSyncEnabled", "securityEnabled", "uniqueName",
     }),
     filter_any=frozenset({"proxyAddresses", "groupTypes", "resourceProvisioningOptions"}),
     orderby=frozenset({"displayName"}),
+    filter_advanced=frozenset({"description", "expirationDateTime", "onPremisesSamAccountName",
+                               "preferredLanguage"}),
+    filter_endswith=frozenset({"mail"}),
+    extensible=True,
+)
+
+# orgContact resource: organizational contacts are synchronised from on-premises or managed in
+# Exchange Online; Microsoft Graph v1.0 offers no create or update for them (orgcontact-list,
+# orgcontact-get are the reads). "Organizational contact properties" of aad-advanced-queries give
+# the $filter support; proxyAddresses supports eq through any() (orgContact resource).
+ORG_CONTACT = EntitySchema(
+    name="orgContact", resource="Contact", collection="contacts",
+    props={"id": STR, "addresses": OBJLIST, "companyName": STR, "deletedDateTime": STR,
+           "department": STR, "displayName": STR, "givenName": STR, "jobTitle": STR,
+           "mail": STR, "mailNickname": STR, "onPremisesLastSyncDateTime": STR,
+           "onPremisesProvisioningErrors": OBJLIST, "onPremisesSyncEnabled": BOOL,
+           "phones": OBJLIST, "proxyAddresses": STRLIST, "serviceProvisioningErrors": OBJLIST,
+           "surname": STR},
+    writable=frozenset(), create_only=frozenset(), required=(), default_select=None,
+    filter_eq=frozenset({"id", "department", "displayName", "givenName", "jobTitle", "mail",
+                         "mailNickname", "onPremisesSyncEnabled", "surname"}),
+    filter_any=frozenset({"proxyAddresses"}),
+    orderby=frozenset({"displayName"}),
+    filter_advanced=frozenset({"companyName"}),
 )
 
 SCHEMAS = {"user": USER, "group": GROUP}  # writable resources
@@ -160,6 +206,16 @@ DIRECTORY_ROLE = EntitySchema(
     name="directoryRole", resource="DirectoryRole", collection="directoryRoles",
     props={"id": STR, "deletedDateTime": STR, "description": STR, "displayName": STR,
            "roleTemplateId": STR},
+    writable=frozenset(), create_only=frozenset(), required=(), default_select=None,
+    filter_eq=frozenset(), filter_any=frozenset(),
+)
+
+# servicePrincipal resource (the app's own, the only one the emulator knows): addressed by id or
+# by appId, "GET /servicePrincipals(appId='{appId}')" (serviceprincipal-get).
+SERVICE_PRINCIPAL = EntitySchema(
+    name="servicePrincipal", resource="ServicePrincipal", collection="servicePrincipals",
+    props={"id": STR, "accountEnabled": BOOL, "appDisplayName": STR, "appId": STR,
+           "deletedDateTime": STR, "displayName": STR, "servicePrincipalType": STR},
     writable=frozenset(), create_only=frozenset(), required=(), default_select=None,
     filter_eq=frozenset(), filter_any=frozenset(),
 )
@@ -200,4 +256,47 @@ BUILT_IN_ROLES: dict[str, tuple[str, str]] = {
         "e8611ab8-c189-46e8-94e1-60213ab1f814",
         "Can manage role assignments in Microsoft Entra ID, and all aspects of Privileged "
         "Identity Management."),
+    "Privileged Authentication Administrator": (
+        "7be44c8a-adaf-4e2a-84d6-ab2649e08a13",
+        "Can access to view, set and reset authentication method information for any user "
+        "(admin or non-admin)."),
+    "Authentication Administrator": (
+        "c4e39bd9-1100-46d3-8c65-fb160da0071f",
+        "Can access to view, set and reset authentication method information for any "
+        "non-admin user."),
+    "Hybrid Identity Administrator": (
+        "8ac3fc64-6eca-42ea-9e69-59f4c7b60eb2",
+        "Can manage Microsoft Entra Connect, Microsoft Entra Cloud Sync, Pass-through "
+        "Authentication, Password Hash Synchronization, Seamless SSO and federation settings."),
+    "Guest Inviter": (
+        "95e79109-95c0-4d8e-aee3-d01accf2d47b",
+        "Can invite guest users independent of the 'members can invite guests' setting."),
+    "Message Center Reader": (
+        "790c1fb9-7f7d-4f88-86a1-ef1f95c05c1b",
+        "Can read messages and updates for their organization in Message Center only."),
+    "Reports Reader": (
+        "4a5d8f65-41da-4de4-8968-e035b65339cf",
+        "Can read sign-in and audit reports."),
 }
+
+# Who can change a privileged user's sensitive properties ("Who can perform sensitive actions",
+# https://learn.microsoft.com/graph/api/resources/users#who-can-perform-sensitive-actions, and
+# user-update: "To update sensitive user properties, such as accountEnabled, mobilePhone, and
+# otherMails for users with privileged administrator roles ... In app-only scenarios, the app must
+# be assigned a higher privileged administrator role"). A user holding no role, or only these
+# roles, is not privileged (user-update: "only allowed on users who are non-administrators or
+# assigned one of the following roles: Directory Readers, Guest Inviter, Message Center Reader,
+# and Reports Reader"):
+UNPRIVILEGED_ROLE_TEMPLATES = frozenset({
+    BUILT_IN_ROLES["Directory Readers"][0], BUILT_IN_ROLES["Guest Inviter"][0],
+    BUILT_IN_ROLES["Message Center Reader"][0], BUILT_IN_ROLES["Reports Reader"][0]})
+# ... and an app may change anyone's sensitive properties when it holds one of these:
+PRIVILEGED_WRITER_TEMPLATES = frozenset({
+    BUILT_IN_ROLES["Global Administrator"][0],
+    BUILT_IN_ROLES["Privileged Authentication Administrator"][0]})
+# The sensitive properties ("Who can perform sensitive actions"): accountEnabled,
+# businessPhones, mobilePhone, onPremisesImmutableId, otherMails, passwordProfile,
+# userPrincipalName.
+SENSITIVE_USER_PROPERTIES = frozenset({
+    "accountEnabled", "businessPhones", "mobilePhone", "onPremisesImmutableId", "otherMails",
+    "passwordProfile", "userPrincipalName"})

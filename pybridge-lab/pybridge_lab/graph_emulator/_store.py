@@ -10,13 +10,16 @@ import copy
 import datetime as dt
 import re
 import threading
+import time
 import uuid
 from typing import Any, Iterable
 from urllib.parse import unquote, urlparse
 
 from ._odata import GraphError, bad_request, invalid_value, not_found
 from ._schema import (BOOL, BUILT_IN_ROLES, DIRECTORY_ROLE, EXTENSION_ATTRIBUTE_NAMES, GROUP,
-                      OBJ, OBJLIST, PASSWORD_PROFILE_KEYS, STR, STRLIST, USER, EntitySchema,
+                      OBJ, OBJLIST, ORG_CONTACT, PASSWORD_PROFILE_KEYS,
+                      PRIVILEGED_WRITER_TEMPLATES, SENSITIVE_USER_PROPERTIES, SERVICE_PRINCIPAL,
+                      STR, STRLIST, UNPRIVILEGED_ROLE_TEMPLATES, USER, EntitySchema,
                       blank_object)
 
 
@@ -59,9 +62,30 @@ _FEDERATED_NEEDS_ANCHOR_MSG = ("SourceAnchor is a required property for creation
                                "federated user.")
 
 
-def _conflict(prop: str) -> GraphError:
+def _conflict(prop: str, holder: tuple[EntitySchema, dict] | None = None) -> GraphError:
+    """Graph's uniqueness refusal: 400 Request_BadRequest with an ObjectConflict detail naming
+    the property and a ConflictingObjects detail naming the holder as "<Type>_<id>". The shape of
+    both details is the one Microsoft shows in ADSyncTools' help for
+    Set-ADSyncToolsOnPremisesAttribute ("ObjectConflict" ... "target":"onPremisesImmutableId",
+    "ConflictingObjects" ... "target":"User_<GUID of the other object in conflict>"); "Group_"
+    and "Contact_" for the other kinds follow it (no page shows them)."""
     msg = f"Another object with the same value for property {prop} already exists."
-    return bad_request(msg, details=[{"code": "ObjectConflict", "message": msg, "target": prop}])
+    details = [{"code": "ObjectConflict", "message": msg, "target": prop}]
+    if holder is not None:
+        details.append({"code": "ConflictingObjects", "message": msg,
+                        "target": f"{holder[0].resource}_{holder[1]['id']}"})
+    return bad_request(msg, details=details)
+
+
+# user-update / "Who can perform sensitive actions": Graph's answer to an app without a higher
+# privileged role changing a privileged user's sensitive property (the standard
+# Authorization_RequestDenied answer of https://learn.microsoft.com/graph/errors).
+def _insufficient_privileges() -> GraphError:
+    return GraphError(403, "Authorization_RequestDenied",
+                      "Insufficient privileges to complete the operation.")
+
+
+_EXTENSION_NAME = re.compile(r"^extension_[0-9a-fA-F]{32}_[A-Za-z0-9_]+$")
 
 
 def _required(prop: str) -> GraphError:
@@ -82,7 +106,7 @@ def password_is_complex(pw: str) -> bool:
 
 class Directory:
     def __init__(self, domains: Iterable[str], federated: Iterable[str] = (),
-                 unverified: Iterable[str] = ()) -> None:
+                 unverified: Iterable[str] = (), app_id: str | None = None) -> None:
         self.domains = [d.lower() for d in domains]          # verified, managed
         self.federated = [d.lower() for d in federated]      # verified, federated
         self.unverified = [d.lower() for d in unverified]    # added, not verified
@@ -99,6 +123,23 @@ class Directory:
         self.roles: dict[str, dict] = {}          # activated directoryRole id -> object
         self.role_members: dict[str, list[str]] = {}   # role id -> member ids
         self.managers: dict[str, str] = {}        # user id -> manager's id
+        self.contacts: dict[str, dict] = {}       # orgContacts (read-only in Graph), seeded
+        # Replication delay ("Designing for eventual consistency for Microsoft Entra",
+        # https://devblogs.microsoft.com/identity/designing-for-eventual-consistency-for-microsoft-entra/:
+        # "A newly created object to return a 'Not Found'"): an object created through Graph
+        # while replication_delay > 0 is invisible to reads until hidden_until[id] (monotonic).
+        self.replication_delay = 0.0
+        self.hidden_until: dict[str, float] = {}
+        # The app's own service principal and the directory roles it holds
+        # (serviceprincipal-list-memberof), for the privileged-user rule of user-update.
+        self.app_id = (app_id or str(uuid.uuid4())).lower()
+        self.service_principal = {
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"sp:{self.app_id}")), "accountEnabled": True,
+            "appDisplayName": "pybridge (lab)", "appId": self.app_id, "deletedDateTime": None,
+            "displayName": "pybridge (lab)", "servicePrincipalType": "Application"}
+        self.app_roles: list[str] = []            # activated role ids the app holds
+        # Directory extension properties registered on the app: full name -> (kind, targets).
+        self.extensions: dict[str, tuple[str, frozenset[str]]] = {}
 
     @property
     def verified(self) -> list[str]:
@@ -120,21 +161,74 @@ class Directory:
             self.roles.clear()
             self.role_members.clear()
             self.managers.clear()
+            self.contacts.clear()
+            self.hidden_until.clear()
+            self.app_roles.clear()
+            self.extensions.clear()
+
+    # ------------------------------------------------------------------ replication
+    def visible(self, oid: str) -> bool:
+        """Whether reads see *oid* yet (replication delay, see __init__)."""
+        until = self.hidden_until.get(oid)
+        if until is None:
+            return True
+        if time.monotonic() >= until:
+            del self.hidden_until[oid]
+            return True
+        return False
+
+    def _created(self, oid: str) -> None:
+        if self.replication_delay > 0:
+            self.hidden_until[oid] = time.monotonic() + self.replication_delay
+
+    def replicate_now(self) -> None:
+        """End every object's replication delay at once."""
+        with self.lock:
+            self.hidden_until.clear()
+
+    # ------------------------------------------------------------------ extensions
+    def register_extension(self, name: str, targets: Iterable[str] = ("User", "Group"),
+                           data_type: str = "String") -> str:
+        """Register a directory extension property on the app (application-post-extensionproperty)
+        and return its name on the target objects, extension_{appId-without-hyphens}_{name}
+        ("Add custom data to resources using extensions", Directory (Microsoft Entra ID)
+        extensions). Raises ValueError for a bad name, target or type."""
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,99}", name):
+            raise ValueError(f"invalid extension name {name!r}")
+        wanted = {t.strip().capitalize() for t in targets}
+        if not wanted or not wanted <= {"User", "Group"}:
+            raise ValueError("targets must be User and/or Group")
+        kinds = {"String": STR, "Boolean": BOOL}
+        if data_type not in kinds:
+            raise ValueError("data_type must be String or Boolean")
+        full = f"extension_{self.app_id.replace('-', '')}_{name}"
+        with self.lock:
+            self.extensions[full] = (kinds[data_type], frozenset(wanted))
+        return full
+
+    def extension_props(self, schema: EntitySchema) -> dict[str, str]:
+        """Registered extension properties the resource *schema* carries: name -> kind."""
+        if not schema.extensible:
+            return {}
+        with self.lock:
+            return {n: k for n, (k, targets) in self.extensions.items()
+                    if schema.resource in targets}
 
     # ------------------------------------------------------------------ lookups
-    def find_user(self, key: str) -> dict | None:
+    def find_user(self, key: str, *, visible_only: bool = False) -> dict | None:
         with self.lock:
             obj = self.users.get(key.lower()) or self.users.get(key)
-            if obj is not None:
-                return obj
-            low = key.casefold()
-            for u in self.users.values():
-                if (u.get("userPrincipalName") or "").casefold() == low:
-                    return u
-            return None
+            if obj is None:
+                low = key.casefold()
+                obj = next((u for u in self.users.values()
+                            if (u.get("userPrincipalName") or "").casefold() == low), None)
+            if obj is not None and visible_only and not self.visible(obj["id"]):
+                return None
+            return obj
 
     def user(self, key: str) -> dict:
-        obj = self.find_user(key)
+        """A user as Graph's reads see it: 404 while it is not replicated yet."""
+        obj = self.find_user(key, visible_only=True)
         if obj is None:
             raise not_found(key)
         return obj
@@ -142,23 +236,38 @@ class Directory:
     def group(self, key: str) -> dict:
         with self.lock:
             obj = self.groups.get(key.lower())
+            if obj is None or not self.visible(obj["id"]):
+                raise not_found(key)
+            return obj
+
+    def contact(self, key: str) -> dict:
+        with self.lock:
+            obj = self.contacts.get(key.lower())
             if obj is None:
                 raise not_found(key)
             return obj
 
-    def any_object(self, key: str) -> tuple[EntitySchema, dict] | None:
+    def any_object(self, key: str, *, visible_only: bool = True,
+                   contacts: bool = False) -> tuple[EntitySchema, dict] | None:
         with self.lock:
-            if key.lower() in self.users:
-                return USER, self.users[key.lower()]
-            if key.lower() in self.groups:
-                return GROUP, self.groups[key.lower()]
-            return None
+            low = key.lower()
+            found: tuple[EntitySchema, dict] | None = None
+            if low in self.users:
+                found = USER, self.users[low]
+            elif low in self.groups:
+                found = GROUP, self.groups[low]
+            elif contacts and low in self.contacts:
+                found = ORG_CONTACT, self.contacts[low]
+            if found is not None and visible_only and not self.visible(found[1]["id"]):
+                return None
+            return found
 
     def collection(self, schema: EntitySchema) -> list[dict]:
+        """A collection as Graph's lists show it (objects not replicated yet left out)."""
         with self.lock:
             table = {USER.name: self.users, GROUP.name: self.groups,
-                     DIRECTORY_ROLE.name: self.roles}[schema.name]
-            return list(table.values())
+                     DIRECTORY_ROLE.name: self.roles, ORG_CONTACT.name: self.contacts}[schema.name]
+            return [o for o in table.values() if self.visible(o["id"])]
 
     def member_objects(self, group_id: str) -> list[tuple[EntitySchema, dict]]:
         with self.lock:
@@ -172,7 +281,8 @@ class Directory:
 
     def groups_of(self, member_id: str) -> list[dict]:
         with self.lock:
-            return [self.groups[g] for g, ms in self.members.items() if member_id in ms]
+            return [self.groups[g] for g, ms in self.members.items()
+                    if member_id in ms and self.visible(g)]
 
     def member_of(self, member_id: str) -> list[tuple[EntitySchema, dict]]:
         """Groups and directory roles *member_id* is a direct member of (user-list-memberof)."""
@@ -238,6 +348,27 @@ class Directory:
             user = self.find_user(member_id)
             if user is None:
                 raise ValueError(f"user {member_id} does not exist")
+            role = self._activate_role(role_name)
+            members = self.role_members.setdefault(role["id"], [])
+            if user["id"] not in members:
+                members.append(user["id"])
+            return role
+
+    def assign_app_role(self, role_name: str) -> dict:
+        """Make the app's own service principal a member of the built-in role *role_name*
+        (activating it if needed); serviceprincipal-list-memberof then lists it. Idempotent."""
+        with self.lock:
+            role = self._activate_role(role_name)
+            if role["id"] not in self.app_roles:
+                self.app_roles.append(role["id"])
+            return role
+
+    def app_member_of(self) -> list[tuple[EntitySchema, dict]]:
+        with self.lock:
+            return [(DIRECTORY_ROLE, self.roles[r]) for r in self.app_roles if r in self.roles]
+
+    def _activate_role(self, role_name: str) -> dict:
+        with self.lock:
             if not isinstance(role_name, str):
                 raise ValueError("role_name must be a string")
             wanted = role_name.strip()
@@ -254,10 +385,28 @@ class Directory:
                         "displayName": name, "roleTemplateId": template}
                 self.roles[oid] = role
                 self.role_members[oid] = []
-            members = self.role_members.setdefault(role["id"], [])
-            if user["id"] not in members:
-                members.append(user["id"])
             return role
+
+    # ------------------------------------------------------------------ privileged users
+    def is_privileged(self, user_id: str) -> bool:
+        """The user holds a directory role other than the four user-update names as harmless."""
+        with self.lock:
+            return any(user_id in self.role_members.get(rid, [])
+                       and r["roleTemplateId"] not in UNPRIVILEGED_ROLE_TEMPLATES
+                       for rid, r in self.roles.items())
+
+    def app_may_touch_privileged(self) -> bool:
+        with self.lock:
+            return any(self.roles[r]["roleTemplateId"] in PRIVILEGED_WRITER_TEMPLATES
+                       for r in self.app_roles if r in self.roles)
+
+    def _check_privileged(self, user: dict, props: Iterable[str]) -> None:
+        """user-update: an app changing accountEnabled, mobilePhone, otherMails... of a user with a
+        privileged administrator role needs a higher privileged role itself (Global
+        Administrator or Privileged Authentication Administrator), else 403."""
+        if set(props) & SENSITIVE_USER_PROPERTIES and self.is_privileged(user["id"]) \
+                and not self.app_may_touch_privileged():
+            raise _insufficient_privileges()
 
     # ------------------------------------------------------------------ validation
     def _check_body(self, schema: EntitySchema, body: Any, *, creating: bool,
@@ -284,6 +433,22 @@ class Directory:
                     # Owners are checked for existence but not modelled further.
                     for url in value:
                         self._resolve_bind(url, "owners")
+                continue
+            if key not in schema.props and _EXTENSION_NAME.match(key):
+                # A directory extension property: accepted in POST/PATCH when registered for
+                # this resource ("Add custom data to resources using extensions"), its value a
+                # primitive of its type, null deleting it; unknown ones are unknown properties.
+                kind = self.extension_props(schema).get(key)
+                if kind is None:
+                    raise bad_request(f"Property '{key}' does not exist as a declared property "
+                                      "or extension property.")
+                if value is not None and not ((kind == STR and isinstance(value, str)
+                                               and len(value) <= 256)
+                                              or (kind == BOOL and isinstance(value, bool))):
+                    raise GraphError(400, "BadRequest", "Cannot convert a primitive value to "
+                                     f"the expected type '{_EDM[kind]}'. See the inner "
+                                     "exception for more details.")
+                values[key] = value
                 continue
             if key not in schema.props:
                 raise bad_request(f"Property '{key}' does not exist as a declared property or "
@@ -386,6 +551,8 @@ class Directory:
             # when specifying this property."
             if not imm or "$" in imm or "_" in imm:
                 raise invalid_value("onPremisesImmutableId", USER)
+        if creating and "usageLocation" in values and values["usageLocation"] is None:
+            raise invalid_value("usageLocation", USER)   # "Not nullable" (user resource)
         if values.get("usageLocation") is not None and not re.fullmatch(
                 r"[A-Za-z]{2}", values["usageLocation"]):
             raise invalid_value("usageLocation", USER)
@@ -432,34 +599,83 @@ class Directory:
     def _check_unique_user(self, values: dict, self_id: str | None) -> None:
         others = [u for u in self.users.values() if u["id"] != self_id]
         upn = values.get("userPrincipalName")
-        if upn and any((u.get("userPrincipalName") or "").casefold() == upn.casefold()
-                       for u in others):
-            raise _conflict("userPrincipalName")
+        if upn:
+            holder = next((u for u in others
+                           if (u.get("userPrincipalName") or "").casefold() == upn.casefold()), None)
+            if holder is not None:
+                raise _conflict("userPrincipalName", (USER, holder))
         imm = values.get("onPremisesImmutableId")
-        if imm and any((u.get("onPremisesImmutableId") or "").casefold() == imm.casefold()
-                       for u in others):
-            raise _conflict("onPremisesImmutableId")
-        taken = self._smtp_addresses(exclude=self_id)
-        mail = values.get("mail")
-        if mail and mail.casefold() in taken:
-            raise _conflict("mail")
-        for addr in values.get("proxyAddresses") or []:
-            _, _, bare = addr.partition(":")
-            if (bare or addr).casefold() in taken:
-                raise _conflict("proxyAddresses")
+        if imm:
+            holder = next((u for u in others
+                           if (u.get("onPremisesImmutableId") or "").casefold() == imm.casefold()),
+                          None)
+            if holder is not None:
+                raise _conflict("onPremisesImmutableId", (USER, holder))
+        self._check_unique_addresses(values, self_id)
 
-    def _smtp_addresses(self, exclude: str | None) -> set[str]:
-        out: set[str] = set()
-        for obj in list(self.users.values()) + list(self.groups.values()):
-            if obj["id"] == exclude:
+    def _check_unique_addresses(self, values: dict, self_id: str | None) -> None:
+        """proxyAddresses "are unique across directory objects (users, groups, and organizational
+        contacts). If a user's mail property conflicts with one of the proxyAddresses of another
+        object, an attempt to update the mail fails" (user resource, "mail and proxyAddresses
+        properties"). mail itself is no key: a mail another object holds only as its mail is
+        accepted (see _apply_mail)."""
+        mail = values.get("mail")
+        if mail:
+            holder = self.proxy_holder(mail, exclude=self_id)
+            if holder is not None:
+                raise _conflict("proxyAddresses", holder)
+        for addr in values.get("proxyAddresses") or []:
+            scheme, _, bare = addr.partition(":")
+            if scheme.lower() != "smtp" or not bare:
                 continue
-            if obj.get("mail"):
-                out.add(obj["mail"].casefold())
-            for addr in obj.get("proxyAddresses") or []:
-                scheme, _, bare = addr.partition(":")
-                if scheme.lower() == "smtp" and bare:
-                    out.add(bare.casefold())
-        return out
+            holder = self.proxy_holder(bare, exclude=self_id)
+            if holder is not None:
+                raise _conflict("proxyAddresses", holder)
+
+    def proxy_holder(self, address: str, exclude: str | None = None
+                     ) -> tuple[EntitySchema, dict] | None:
+        """The user, group or contact (other than *exclude*) holding *address* as an SMTP proxy
+        address, whether reads see it yet or not (uniqueness is the writer's business)."""
+        want = address.casefold()
+        for schema, table in ((USER, self.users), (GROUP, self.groups),
+                              (ORG_CONTACT, self.contacts)):
+            for obj in table.values():
+                if obj["id"] == exclude:
+                    continue
+                for addr in obj.get("proxyAddresses") or []:
+                    scheme, _, bare = addr.partition(":")
+                    if scheme.lower() == "smtp" and bare.casefold() == want:
+                        return schema, obj
+        return None
+
+    def mail_holder(self, address: str, exclude: str | None = None) -> dict | None:
+        want = address.casefold()
+        for table in (self.users, self.groups, self.contacts):
+            for obj in table.values():
+                if obj["id"] != exclude and (obj.get("mail") or "").casefold() == want:
+                    return obj
+        return None
+
+    def _apply_mail(self, obj: dict, old_mail: str | None) -> None:
+        """user resource, "mail and proxyAddresses properties": "When a user's mail property is
+        updated, it triggers recalculation of proxyAddresses and the newly updated mail is set to
+        be the primary proxy address". The former primary stays as a secondary (smtp:) address.
+        A mail that another object already holds as its mail is kept on the user but not added
+        to proxyAddresses (the pages say mail conflicting with a proxy address fails and say
+        nothing of a mail-only duplicate: this is the emulator's reading, see
+        docs/graph-emulator.md)."""
+        if obj.get("onPremisesSyncEnabled"):
+            return   # a synced user's proxyAddresses come from on-premises
+        new = obj.get("mail")
+        proxies = [p for p in obj.get("proxyAddresses") or []]
+        if old_mail and (not new or new.casefold() != old_mail.casefold()):
+            proxies = [("smtp:" + p[5:]) if p.startswith("SMTP:") else p for p in proxies]
+        if new:
+            proxies = [p for p in proxies if p.partition(":")[2].casefold() != new.casefold()]
+            if self.mail_holder(new, exclude=obj["id"]) is None:
+                proxies = [("smtp:" + p[5:]) if p.startswith("SMTP:") else p for p in proxies]
+                proxies.insert(0, f"SMTP:{new}")
+        obj["proxyAddresses"] = proxies
 
     # ------------------------------------------------------------------ users
     def create_user(self, body: Any) -> dict:
@@ -467,7 +683,11 @@ class Directory:
             values, _ = self._check_body(USER, body, creating=True)
             self._check_user_values(values, creating=True, current=None)
             self._check_unique_user(values, None)
-            return self._store_user(values)
+            obj = self._store_user(values)
+            if values.get("mail"):
+                self._apply_mail(obj, None)
+            self._created(obj["id"])
+            return obj
 
     def _store_user(self, values: dict, object_id: str | None = None) -> dict:
         obj = blank_object(USER)
@@ -497,17 +717,30 @@ class Directory:
         with self.lock:
             obj = self.user(key)
             values, _ = self._check_body(USER, body, creating=False, target=obj)
-            for prop in ("accountEnabled", "displayName", "mailNickname", "userPrincipalName"):
+            self._check_privileged(obj, values)
+            # user resource: displayName "can't be cleared during updates"; usageLocation, and
+            # the properties required at creation, are "Not nullable". The wording is Graph's
+            # usual one for an invalid value.
+            for prop in ("accountEnabled", "displayName", "mailNickname", "userPrincipalName",
+                         "usageLocation"):
                 if prop in values and values[prop] is None:
                     raise invalid_value(prop, USER)
             self._check_user_values(values, creating=False, current=obj)
             self._check_unique_user(values, obj["id"])
+            old_mail = obj.get("mail")
             self._apply_user(obj, values)
+            if "mail" in values:
+                self._apply_mail(obj, old_mail)
 
     def delete_user(self, key: str) -> None:
         with self.lock:
             obj = self.user(key)
+            # user-delete: "In app-only scenarios, the User.ReadWrite.All application permission
+            # isn't enough privilege to delete users with privileged administrative roles."
+            if self.is_privileged(obj["id"]) and not self.app_may_touch_privileged():
+                raise _insufficient_privileges()
             del self.users[obj["id"]]
+            self.hidden_until.pop(obj["id"], None)
             self._forget_member(obj["id"])
 
     def _forget_member(self, oid: str) -> None:
@@ -526,7 +759,7 @@ class Directory:
         with self.lock:
             obj = self.user(key)
             mid = self.managers.get(obj["id"])
-            if mid is None or mid not in self.users:
+            if mid is None or mid not in self.users or not self.visible(mid):
                 raise not_found("manager")
             return self.users[mid]
 
@@ -535,7 +768,14 @@ class Directory:
             obj = self.user(key)
             if not isinstance(body, dict) or not isinstance(body.get("@odata.id"), str):
                 raise GraphError(400, "BadRequest", "Invalid request body: an '@odata.id' reference is required.")
-            mid = self._resolve_bind(body["@odata.id"])
+            url = body["@odata.id"]
+            path = urlparse(url).path if "://" in url else url
+            ref = unquote(path.rstrip("/").rsplit("/", 1)[-1])
+            if self.any_object(ref) is None and self.find_user(ref, visible_only=True) is None:
+                # user-post-manager names a user (or contact) that reads do not see (yet): 404,
+                # as for any reference to an object that does not exist.
+                raise not_found(ref)
+            mid = self._resolve_bind(url)
             if mid not in self.users:
                 raise bad_request("The manager must be a user.")
             if mid == obj["id"]:
@@ -586,6 +826,7 @@ class Directory:
             member_ids = self._resolve_binds(binds, existing=[])
             obj = self._store_group(values)
             self.members[obj["id"]] = member_ids
+            self._created(obj["id"])
             return obj
 
     def _store_group(self, values: dict, object_id: str | None = None) -> dict:
@@ -620,6 +861,7 @@ class Directory:
         with self.lock:
             obj = self.group(key)
             del self.groups[obj["id"]]
+            self.hidden_until.pop(obj["id"], None)
             self.members.pop(obj["id"], None)
             self._forget_member(obj["id"])
 
@@ -633,9 +875,9 @@ class Directory:
             raise GraphError(400, "BadRequest",
                              f"Invalid URL format specified in @odata.bind for {what}")
         coll, key = segs[-2], segs[-1]
-        found = self.any_object(key)
+        found = self.any_object(key)   # an object not replicated yet "does not exist" here
         if coll == "users" and found is None:
-            user = self.find_user(key)
+            user = self.find_user(key, visible_only=True)
             found = (USER, user) if user else None
         if found is None or (coll == "users" and found[0] is not USER) or \
                 (coll == "groups" and found[0] is not GROUP):
@@ -671,7 +913,7 @@ class Directory:
             url = body["@odata.id"]
             path = urlparse(url).path if "://" in url else url
             key = unquote(path.rstrip("/").rsplit("/", 1)[-1])
-            if self.any_object(key) is None and self.find_user(key) is None:
+            if self.any_object(key) is None and self.find_user(key, visible_only=True) is None:
                 raise not_found(key)
             oid = self._resolve_bind(url)
             current = self.members.setdefault(grp["id"], [])
@@ -699,9 +941,12 @@ class Directory:
             oid = props.pop("id", None)
             if oid is not None and (not isinstance(oid, str) or not _GUID.match(oid)):
                 raise ValueError(f"id must be a GUID string, not {oid!r}")
-            if oid is not None and self.any_object(oid):
+            if oid is not None and self.any_object(oid, visible_only=False, contacts=True):
                 raise ValueError(f"an object with id {oid} exists already")
+            extensions = self.extension_props(schema)
             for key, value in props.items():
+                if key in extensions:
+                    continue
                 if key not in schema.props:
                     raise ValueError(f"{key!r} is not a declared {schema.name} property")
                 try:
@@ -719,6 +964,18 @@ class Directory:
                 except GraphError as exc:
                     raise ValueError(exc.message) from None
                 return self._store_user(props, oid)
+            try:
+                self._check_unique_addresses({"proxyAddresses": props.get("proxyAddresses")}, None)
+            except GraphError as exc:
+                raise ValueError(exc.message) from None
+            if schema is ORG_CONTACT:
+                n = len(self.contacts) + 1
+                props.setdefault("displayName", f"Seeded contact {n}")
+                obj = blank_object(ORG_CONTACT)
+                obj.update(copy.deepcopy(props))
+                obj["id"] = (oid or str(uuid.uuid4())).lower()
+                self.contacts[obj["id"]] = obj
+                return obj
             n = len(self.groups) + 1
             props.setdefault("displayName", f"Seeded group {n}")
             props.setdefault("mailNickname", f"seededgroup{n}")
@@ -726,7 +983,7 @@ class Directory:
             props.setdefault("securityEnabled", True)
             member_ids = []
             for mid in members or []:
-                found = self.any_object(mid)
+                found = self.any_object(mid, visible_only=False)
                 if found is None:
                     raise ValueError(f"member {mid} does not exist")
                 member_ids.append(found[1]["id"])
@@ -740,8 +997,13 @@ def _already_member() -> GraphError:
                        "modified properties: 'members'.")
 
 
-def project(obj: dict, schema: EntitySchema, select: list[str] | None) -> dict:
-    """The representation Graph returns: the default property set, or $select'ed ones."""
+def project(obj: dict, schema: EntitySchema, select: list[str] | None,
+            extra: Iterable[str] = ()) -> dict:
+    """The representation Graph returns: the default property set, or $select'ed ones.
+    Directory extension properties (*extra*, registered for this resource) appear only on
+    $select in v1.0 ("Add custom data to resources using extensions": "returned ... only on
+    $select through the v1.0 endpoint")."""
+    extra = set(extra)
     names: Iterable[str]
     if select is not None:
         names = select
@@ -751,6 +1013,9 @@ def project(obj: dict, schema: EntitySchema, select: list[str] | None) -> dict:
         names = schema.props
     out: dict = {}
     for name in names:
+        if name in extra and select is not None:
+            out[name] = copy.deepcopy(obj.get(name))
+            continue
         if name not in schema.props:
             continue   # e.g. a group property $select'ed in a mixed members collection
         # passwordProfile is write-only: Graph returns null for it.
