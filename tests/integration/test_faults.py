@@ -162,8 +162,9 @@ def assert_failure_json(r: Run, code: str, *in_reason: str) -> dict:
 # -- SIGKILL ----------------------------------------------------------------------------------------------
 
 def test_sigkill_while_the_create_is_in_flight_then_the_rerun_creates_nothing_twice(lab, tmp_path):
-    """Killed while Graph holds the POST: Graph still commits it, the state has no trace of the run;
-    the next run finds the user by its source anchor (hard match) and creates nothing."""
+    """Killed while Graph holds the POST: Graph still commits it; the state holds what the run recorded before
+    sending the create (the AD object's connector-space and metaverse rows and the create intent, no Entra
+    join and no run); the next run finds the user by its source anchor (hard match) and creates nothing."""
     cfg = lab.config(tmp_path)
     lab.emulator.inject_fault(method="POST", path_regex=POST_USERS, status=None, delay=3)
     first = sync_proc(cfg, lab.dns["user"])
@@ -180,7 +181,11 @@ def test_sigkill_while_the_create_is_in_flight_then_the_rerun_creates_nothing_tw
     (created,) = users_named(lab.emulator, "jdoe@contoso.com")
     assert_state_consistent(cfg)
     assert rows(cfg, "SELECT count(*) FROM runs") == [(0,)]
-    assert rows(cfg, "SELECT count(*) FROM connector_space") == [(0,)]
+    # the intent was committed before the POST: without the answer, no Entra id and no Entra join
+    assert rows(cfg, "SELECT connector FROM connector_space") == [("contoso.com",)]
+    assert rows(cfg, "SELECT count(*) FROM metaverse") == [(1,)]
+    assert rows(cfg, "SELECT connector, kind, entra_id FROM pending_creates") == [("contoso.com", "user", None)]
+    assert rows(cfg, "SELECT count(*) FROM joins WHERE connector='entra'") == [(0,)]
 
     lab.emulator.clear_log()
     second = sync_proc(cfg, lab.dns["user"]).finish()
@@ -196,6 +201,7 @@ def test_sigkill_while_the_create_is_in_flight_then_the_rerun_creates_nothing_tw
     assert (run_dn, status) == (lab.dns["user"], "Success")
     assert json.loads(result)["StartTime"] == doc["StartTime"]  # the run recorded is the second process's
     assert rows(cfg, "SELECT anchor FROM joins WHERE connector='entra'") == [(created["id"],)]
+    assert rows(cfg, "SELECT count(*) FROM pending_creates") == [(0,)]  # the intent is settled
 
 
 # A wrapper around the CLI that pauses the state commit with its transaction open (every row of the run
