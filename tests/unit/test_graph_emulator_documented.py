@@ -314,6 +314,51 @@ def test_member_of_pages_put_a_role_on_page_two(emu, graph, session):
     assert emu.page_size == 100
 
 
+@pytest.mark.parametrize("oversize,page_one", [("cap", 2), ("ignore", 1)])
+def test_a_top_beyond_the_apis_maximum_is_capped_or_ignored(emu, graph, session, oversize, page_one):
+    # paging: a $top above an API's maximum "might be ignored, it might default to the maximum page
+    # size for that API, or Microsoft Graph might return an error"
+    emu.set_paging(page_size=1, max_page_size=2, oversize_top=oversize)
+    user = emu.add_user(userPrincipalName="pat@contoso.com")
+    emu.add_group(displayName="G", members=[user["id"]])
+    emu.add_group(displayName="H", members=[user["id"]])
+    emu.assign_role(user["id"], "Global Administrator")
+    seen, url, params = [], f"/users/{user['id']}/memberOf", {"$top": "999"}
+    first = graph("GET", url, params=params).json()
+    assert len(first["value"]) == page_one and "$top=999" in first["@odata.nextLink"]
+    page = first
+    while True:
+        seen += [v["@odata.type"] for v in page["value"]]
+        if "@odata.nextLink" not in page:
+            break
+        page = session.get(page["@odata.nextLink"], headers=graph.h).json()
+    assert seen[-1] == "#microsoft.graph.directoryRole" and len(seen) == 3
+
+
+def test_a_top_beyond_the_apis_maximum_can_be_an_error(emu, graph):
+    emu.set_paging(max_page_size=10)
+    r = graph("GET", "/users", params={"$top": "11"})
+    assert r.status_code == 400 and _error(r)["message"] == (
+        "Invalid page size specified: '11'. Must be between 1 and 10 inclusive.")
+    assert graph("GET", "/users", params={"$top": "10"}).status_code == 200
+    with pytest.raises(ValueError):
+        emu.set_paging(oversize_top="sometimes")
+
+
+def test_an_admin_can_delete_any_object(emu, graph):
+    admin = emu.add_user(userPrincipalName="gone@contoso.com")
+    emu.assign_role(admin["id"], "Global Administrator")
+    group = emu.add_group(displayName="G", members=[admin["id"]])
+    contact = emu.add_contact(displayName="C")
+    for oid in (admin["id"], contact["id"]):
+        emu.delete_object(oid)
+        assert emu.get_object(oid) is None
+    assert emu.group_members(group["id"]) == []
+    assert graph("GET", f"/users/{admin['id']}").status_code == 404
+    with pytest.raises(ValueError):
+        emu.delete_object(admin["id"])
+
+
 # ---------------------------------------------------------------------------- advanced queries
 # aad-advanced-queries: ne, not, endsWith, eq on advanced-only properties, $search, and $filter with
 # $orderby need ConsistencyLevel: eventual (and $count=true, except $search).

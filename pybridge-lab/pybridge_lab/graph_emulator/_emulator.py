@@ -49,6 +49,13 @@ class GraphEmulator:
         self.federated_domains = [d.lower() for d in federated_domains]
         self.unverified_domains = [d.lower() for d in unverified_domains]
         self.page_size = page_size
+        # paging: "Different APIs might behave differently if you specify a page size (via the $top
+        # query parameter) that exceeds the maximum page size for that API. Depending on the API,
+        # the requested page size might be ignored, it might default to the maximum page size for
+        # that API, or Microsoft Graph might return an error." (Paging Microsoft Graph data in your
+        # app). set_paging chooses the maximum and which of the three happens.
+        self.max_page_size = 999
+        self.oversize_top = "error"
         self._initial = {"page_size": page_size, "replication_delay": float(replication_delay)}
         self.verbose = False
         self.base_url = ""
@@ -183,6 +190,40 @@ class GraphEmulator:
         with self._dir.lock:
             return self._dir.visible(object_id.lower())
 
+    def set_paging(self, *, page_size: int | None = None, max_page_size: int | None = None,
+                   oversize_top: str | None = None) -> None:
+        """The server-side page size (without $top), the largest page a request may ask for,
+        and what a larger $top gets: "error" (400, as for $top above 999), "cap" (pages of
+        max_page_size) or "ignore" (the server-side page size). reset() restores 100, 999,
+        "error"."""
+        if page_size is not None and not 1 <= page_size <= 999:
+            raise ValueError("page_size must be between 1 and 999")
+        if max_page_size is not None and not 1 <= max_page_size <= 999:
+            raise ValueError("max_page_size must be between 1 and 999")
+        if oversize_top is not None and oversize_top not in ("error", "cap", "ignore"):
+            raise ValueError("oversize_top must be error, cap or ignore")
+        if page_size is not None:
+            self.page_size = page_size
+        if max_page_size is not None:
+            self.max_page_size = max_page_size
+        if oversize_top is not None:
+            self.oversize_top = oversize_top
+
+    def delete_object(self, object_id: str) -> None:
+        """Delete a user, group or contact as an administrator would in the admin center (no
+        privilege checks, no log entry). Raises ValueError for an unknown id."""
+        d = self._dir
+        with d.lock:
+            oid = object_id.lower()
+            for table in (d.users, d.groups, d.contacts):
+                if oid in table:
+                    del table[oid]
+                    d.members.pop(oid, None)
+                    d.hidden_until.pop(oid, None)
+                    d._forget_member(oid)
+                    return
+        raise ValueError(f"no object {object_id}")
+
     def assign_app_role(self, role_name: str) -> dict:
         """Give the app's own service principal a directory role (e.g. "Global Administrator",
         "Privileged Authentication Administrator"), as an admin would in Roles and
@@ -299,6 +340,8 @@ class GraphEmulator:
         with self._dir.lock:
             self._dir.replication_delay = self._initial["replication_delay"]
         self.page_size = self._initial["page_size"]
+        self.max_page_size = 999
+        self.oversize_top = "error"
         with self._fault_lock:
             self._faults.clear()
         self.clear_log()

@@ -66,6 +66,8 @@ class Emulator(Protocol):
     base_url: str
     tenant_id: str
     page_size: int
+    max_page_size: int
+    oversize_top: str
     _tokens: TokenService
     _dir: Directory
 
@@ -717,15 +719,21 @@ class Handler(BaseHTTPRequestHandler):
             schemas = [USER, GROUP] if typed else [schema]
         extra = emu._dir.extension_props(schema) if not typed else {}
         select = parse_select(opts.get("$select"), schemas, extra)
-        top = emu.page_size
+        largest = getattr(emu, "max_page_size", MAX_TOP)
+        top = min(emu.page_size, largest)
         if "$top" in opts:
             try:
-                top = int(opts["$top"])
+                asked = int(opts["$top"])
             except ValueError:
-                top = -1
-            if not 1 <= top <= MAX_TOP:
+                asked = -1
+            oversize = getattr(emu, "oversize_top", "error")
+            if not 1 <= asked <= MAX_TOP or (asked > largest and oversize == "error"):
                 raise bad_request(f"Invalid page size specified: '{opts['$top']}'. Must be "
-                                  f"between 1 and {MAX_TOP} inclusive.")
+                                  f"between 1 and {min(MAX_TOP, largest)} inclusive.")
+            if asked <= largest:
+                top = asked
+            elif oversize == "cap":
+                top = largest
         # aad-advanced-queries: advanced query capabilities need "the ConsistencyLevel header set
         # to eventual and, with the exception of $search, ... the $count query parameter".
         eventual = call.header("ConsistencyLevel").lower() == "eventual"
