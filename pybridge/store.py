@@ -311,11 +311,17 @@ class Store:
         self.commit(RunWrites(connector_space=list(writes.connector_space), metaverse=list(writes.metaverse),
                               joins=list(writes.joins)), pending=intent)
 
-    def record_created(self, intent: PendingCreate, entra_id: str, mv_id: str, created: str) -> None:
-        """The create's answer: the new object's id and its join, committed at once, before any follow-up."""
+    def record_created(self, intent: PendingCreate, entra_id: str, mv_id: str, created: str,
+                       answer: CSObject | None = None) -> None:
+        """The create's answer: the new object's id and its join, committed at once, before any follow-up.
+
+        *answer* is the object as Graph's 201 showed it: the Entra connector-space row of the join until a read-back
+        replaces it (a join never points at nothing in the connector space, even while Graph does not show the new
+        object yet)."""
         done = PendingCreate(intent.connector, intent.anchor, intent.kind, intent.lookup, entra_id, intent.started,
                              created)
-        self.commit(RunWrites(joins=[(ENTRA, entra_id, mv_id)]), pending=done)
+        self.commit(RunWrites(connector_space=[answer] if answer is not None else [],
+                              joins=[(ENTRA, entra_id, mv_id)]), pending=done)
 
     # -- the one write ----------------------------------------------------------------------------
     def commit(self, writes: RunWrites, *, pending: PendingCreate | None = None) -> None:

@@ -129,7 +129,13 @@ def _not_visible_yet(status: int, message: str) -> bool:
     eventual consistency for Microsoft Entra"; group-post-members: "Resource ... does not exist or one of its
     queried reference-property objects are not present").
     """
-    return status == 404 or (status == 400 and "does not exist" in message.lower())
+    text = message.lower()
+    # group-post-members / group-post-groups: 400 "The source resource object or one of the objects being referenced
+    # do not exist."; a reference to an object Graph does not show: "Resource '<id>' does not exist or one of its
+    # queried reference-property objects are not present." (Not any 400 saying "does not exist": an unknown
+    # property's "Property 'x' does not exist as a declared property" is no replication delay.)
+    return status == 404 or (status == 400 and ("being referenced do not exist" in text
+                                                 or "queried reference-property objects" in text))
 
 
 class GraphClient:
@@ -423,22 +429,30 @@ class GraphClient:
 
     def create(self, kind: str, body: dict[str, Any], *, members: Sequence[str] = (),
                source_anchor: str | None = None) -> dict[str, Any]:
-        """POST the object (a group with its first 20 members bound, and its source anchor where configured)."""
-        return _plain(self.call("POST", f"/{kind}s", body=self._create_body(kind, body, members, source_anchor),
-                                what=f"Creating the {kind}", ok=(201,)))
+        """POST the object (a group with its first 20 members bound, and its source anchor where configured).
+
+        A group binding a member Graph does not show yet is refused with 400 "... do not exist" (group-post-groups,
+        eventual consistency): nothing was created, so the same POST is sent again within the run's budget.
+        """
+        payload = self._create_body(kind, body, members, source_anchor)
+        return _plain(self._while_replicating(
+            lambda: self.call("POST", f"/{kind}s", body=payload, what=f"Creating the {kind}", ok=(201,)),
+            refusals_only=True))
 
     def members_in_create(self) -> int:
         return MAX_BINDS
 
-    def _while_replicating(self, write: Callable[[], T]) -> T:
+    def _while_replicating(self, write: Callable[[], T], *, refusals_only: bool = False) -> T:
         """A write that names a new object (or one just written) is sent again while Graph answers that the
-        object does not exist yet, within the run's budget; then the error stands."""
+        object does not exist yet, within the run's budget; then the error stands. *refusals_only*: only a 400
+        (a request Graph refused, so one that changed nothing) is sent again."""
         attempt = 0
         while True:
             try:
                 return write()
             except TargetError as exc:
-                if not exc.context.get("replicating") or not self.backoff(attempt):
+                if not exc.context.get("replicating") or (refusals_only and exc.status != 400) \
+                        or not self.backoff(attempt):
                     raise
                 attempt += 1
 

@@ -143,8 +143,10 @@ def _create(run: RunState, step: ProvisioningStep, body: Properties, members: li
     bound = min(len(members), tenant.members_in_create())
     created = _create_once(run, step, body, members[:bound])
     target_id = str(created["id"])
-    run.store.record_created(intent, target_id, run.mv_id, iso(utcnow()))
+    answer = CSObject(connector=ENTRA, anchor=target_id, dn=None, object_type=kind, attributes=dict(created))
+    run.store.record_created(intent, target_id, run.mv_id, iso(utcnow()), answer)
     run.writes.joins.append((ENTRA, target_id, run.mv_id))
+    run.writes.connector_space.append(answer)  # replaced by what the read-back shows, once Graph shows it
     return target_id, bound
 
 
@@ -161,6 +163,9 @@ def _create_once(run: RunState, step: ProvisioningStep, body: Properties, member
         return tenant.create(kind, body, members=members, source_anchor=anchor)
     except TargetError as exc:
         if not (exc.context.get("uncertain") or exc.status in (500, 502, 504)):
+            # Graph answered and refused the create: nothing was made, so the recorded intent is settled (left in
+            # place it would make the next runs look for a group that never existed)
+            run.writes.confirmed_creates.append((run.connector.name, run.anchor_guid or ""))
             raise
         lost = exc
     for attempt in range(LOST_CREATE_LOOKUPS):
@@ -191,13 +196,35 @@ def _create_once(run: RunState, step: ProvisioningStep, body: Properties, member
 
 
 def _holding_own_anchor(run: RunState, exc: TargetError) -> Properties | None:
-    """A uniqueness conflict whose holder carries this object's own source anchor: the object itself."""
+    """A uniqueness conflict whose holder carries this object's own source anchor: the object itself.
+
+    Graph names the holder in the conflict (ConflictingObjects); when the lookup by UPN does not show it yet
+    (replication), it is read by id, waiting within the run's budget. A holder Graph still does not show is
+    almost certainly the first create, made moments ago: the run stops there (EntraReplicationDelay) with the
+    create still on record, and creates nothing more.
+    """
     if exc.error_code != "AttributeValueMustBeUnique":
         return None
     upn = run.export.desired.get("userPrincipalName")
     holders = run.tenant.address_holders(user_principal_name=str(upn) if upn else None, kinds=("user",))
-    return next((h.properties for h in holders
-                 if h.properties.get("onPremisesImmutableId") == run.source_anchor), None)
+    found = next((h.properties for h in holders if h.properties.get("onPremisesImmutableId") == run.source_anchor),
+                 None)
+    if found is not None or holders:
+        return found
+    for holder_id in exc.context.get("holders") or []:
+        holder = run.tenant.read_back("user", str(holder_id))
+        if holder is None:
+            raise StepFailed(Status.FAILURE, "EntraReplicationDelay",
+                             f"The answer to the create of this user was lost, and sending it again was refused: "
+                             f"Entra object {holder_id} already holds its userPrincipalName {upn}. Microsoft Graph "
+                             f"does not show {holder_id} yet (Entra ID replicates new objects with a delay), so it "
+                             "cannot be confirmed to be this user, though it almost certainly is the first create. "
+                             "Nothing more is created.",
+                             "Run the sync again in a minute: pybridge finds the user by its source anchor once "
+                             "Microsoft Graph shows it.")
+        if holder.get("onPremisesImmutableId") == run.source_anchor:
+            return holder
+    return None
 
 
 def _confirm(run: RunState, step: ProvisioningStep, target_id: str, created: bool) -> None:

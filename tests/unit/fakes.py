@@ -87,6 +87,7 @@ class FakeTenant:
     app_roles: list[dict[str, Any]] = field(default_factory=list)  # directory roles the app itself holds
     group_anchor: str | None = None  # the property groups keep their source anchor in (None: nowhere)
     hidden_reads: int = 0  # a new object stays invisible to this many reads (replication delay)
+    lookups_hide_new: bool = False  # address_holders leaves out objects still invisible (as Graph's $filter does)
     _hidden: dict[str, int] = field(default_factory=dict)
     members: dict[str, list[str]] = field(default_factory=dict)
     managers: dict[str, str] = field(default_factory=dict)
@@ -159,6 +160,8 @@ class FakeTenant:
         out = []
         for kind in kinds:
             for obj in self._collection(kind).values():
+                if self.lookups_hide_new and self._hidden.get(obj["id"]):
+                    continue
                 held = {str(p).split(":", 1)[-1].lower() for p in obj.get("proxyAddresses") or []}
                 upn = str(obj.get("userPrincipalName") or "").lower()
                 if (user_principal_name and kind == "user" and upn == user_principal_name.lower()) or \
@@ -201,10 +204,11 @@ class FakeTenant:
         self._check("create")
         assert len(members) <= self.members_in_create()
         upn = str(body.get("userPrincipalName") or "").lower()
-        if kind == "user" and any(str(u.get("userPrincipalName")).lower() == upn for u in self.users.values()):
+        holder = next((u for u in self.users.values() if str(u.get("userPrincipalName")).lower() == upn), None)
+        if kind == "user" and holder is not None:
             raise TargetError("Creating the user failed: Graph answered 400 Request_BadRequest: Another object with "
                               "the same value for property userPrincipalName already exists.",
-                              error_code="AttributeValueMustBeUnique", status=400)
+                              error_code="AttributeValueMustBeUnique", status=400, holders=[holder["id"]])
         new = dict(body, id=str(uuid.uuid4()))
         if kind == "user":
             new.setdefault("onPremisesSyncEnabled", True)

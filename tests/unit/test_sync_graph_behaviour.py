@@ -188,6 +188,40 @@ def test_a_retried_user_create_that_meets_its_own_first_create_takes_it(env, ten
     assert len(tenant.users) == 1
 
 
+def test_a_retried_user_create_meeting_a_first_create_graph_does_not_show_yet_stops_and_keeps_the_record(env, tenant):
+    """The conflict names the holder (ConflictingObjects); Graph shows it neither to the lookup nor by id within
+    the run: the run stops with EntraReplicationDelay, blames no other object, and keeps the create on record."""
+    tenant.lose_create_answer = True
+    tenant.hidden_reads = 50
+    tenant.lookups_hide_new = True
+    result, _ = sync(env)
+    (first,) = tenant.users
+    assert result.status_info.error_code == "EntraReplicationDelay", result.status_info
+    assert first in result.status_info.reason and "another object" not in result.status_info.reason.lower()
+    assert len(creates(tenant)) == 2 and len(tenant.users) == 1   # the retry was refused: one user only
+    assert pending(env, JANE) is not None and pending(env, JANE).entra_id is None
+
+    tenant._hidden.clear()  # replication done: the next run finds it by its source anchor
+    settled, _ = sync(env)
+    assert settled.status_info.status == Status.SUCCESS and settled.target_identity.id == first
+    assert len(creates(tenant)) == 2 and pending(env, JANE) is None
+
+
+@pytest.mark.parametrize("dn", [JANE, SALES])
+def test_a_create_graph_refuses_settles_its_record(env, tenant, dn):
+    """Graph answered the create with a refusal: nothing was made, so the record of the create is settled and the
+    next run is free to create (for a group, no "CreateNotConfirmed" for an hour)."""
+    tenant.fail["create"] = TargetError("Creating the object failed: Graph answered 400 Request_BadRequest: Invalid "
+                                        "value specified for property 'displayName'.", error_code="GraphBadRequest",
+                                        status=400)
+    result, _ = sync(env, dn)
+    assert result.status_info.error_code == "GraphBadRequest"
+    assert pending(env, dn) is None and tenant.users == {} and tenant.groups == {}
+    again, _ = sync(env, dn)
+    assert again.status_info.status == Status.SUCCESS and again.action == Action.CREATE
+    assert len(tenant.users) + len(tenant.groups) == 1 and pending(env, dn) is None
+
+
 # -- every address is checked ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", ["user", "group", "contact"])
 def test_a_secondary_address_another_object_holds_is_named_with_what_resiliency_would_do(env, tenant, kind):
