@@ -38,6 +38,7 @@ BASE_SELECT = {"user": USER_SELECT, "group": GROUP_SELECT, "contact": CONTACT_SE
 COLLECTION = {"user": "users", "group": "groups", "contact": "contacts"}  # orgContact lives at /contacts
 MAX_BINDS = 20  # members@odata.bind values per request (group-post-members)
 MAX_BATCH = 20  # requests per JSON $batch (json-batching)
+MAX_OR_CLAUSES = 15  # clauses under one "or" in a directory $filter
 
 
 def _plain(obj: dict[str, Any]) -> dict[str, Any]:
@@ -361,8 +362,14 @@ class GraphClient:
             for address in addresses:
                 clauses += [f"mail eq {odata_quote(address)}",
                             f"proxyAddresses/any(p:p eq {odata_quote('smtp:' + address)})"]
-            if clauses:
-                holders += [CloudObject(kind, o) for o in self._find(kind, " or ".join(clauses), properties)]
+            seen: set[str] = set()
+            # Graph refuses a directory $filter with more than 15 clauses under one "or" (Request_UnsupportedQuery
+            # "Too many child clauses ... Max allowed: 15."): an object with many addresses is asked in parts
+            for i in range(0, len(clauses), MAX_OR_CLAUSES):
+                for o in self._find(kind, " or ".join(clauses[i:i + MAX_OR_CLAUSES]), properties):
+                    if o.get("id") not in seen:
+                        seen.add(str(o.get("id")))
+                        holders.append(CloudObject(kind, o))
         return holders
 
     def directory_roles(self, user_id: str) -> list[dict[str, Any]]:

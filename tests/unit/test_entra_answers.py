@@ -79,3 +79,26 @@ def test_a_create_refused_for_any_other_reason_is_not_sent_again():
     with pytest.raises(TargetError):
         client.create("group", {"displayName": "Sales", "mailNickname": "sales"})
     assert client.sent == [("POST", "/groups")]
+
+
+def test_many_addresses_are_looked_up_in_filters_of_at_most_fifteen_clauses():
+    def page(value):
+        r = requests.Response()
+        r.status_code = 200
+        r._content = json.dumps({"value": value}).encode()
+        return r
+
+    holder = {"id": "u9", "mail": "a3@contoso.com"}
+    client = _Client([page([holder]), page([holder, {"id": "u10"}])])
+    seen_filters: list[str] = []
+    call = client.call
+
+    def recording_call(method, path, *, what, params=None, **kw):
+        seen_filters.append(params["$filter"])
+        return call(method, path, what=what, params=params, **kw)
+
+    client.call = recording_call  # type: ignore[method-assign]
+    addresses = [f"a{i}@contoso.com" for i in range(10)]
+    found = client.address_holders(user_principal_name="a0@contoso.com", addresses=addresses, kinds=("user",))
+    assert [len(f.split(" or ")) for f in seen_filters] == [15, 6]   # 1 UPN + 2 per address = 21 clauses
+    assert [h.properties["id"] for h in found] == ["u9", "u10"]    # each holder once

@@ -405,6 +405,16 @@ def test_basic_filters_need_nothing_and_unsupported_stays_unsupported(emu, graph
     assert [u["displayName"] for u in r.json()["value"]] == ["Bo", "Ann"]
 
 
+def test_at_most_fifteen_clauses_under_one_or(emu, graph):
+    ann = emu.add_user(userPrincipalName="ann@contoso.com")
+    clauses = [f"mail eq 'x{i}@contoso.com'" for i in range(14)] + ["userPrincipalName eq 'ann@contoso.com'"]
+    assert _ids(graph("GET", "/users", params={"$filter": " or ".join(clauses)})) == [ann["id"]]
+    r = graph("GET", "/users", params={"$filter": " or ".join(clauses + ["mail eq 'y@contoso.com'"])})
+    assert r.status_code == 400 and _error(r)["code"] == "Request_UnsupportedQuery"
+    assert _error(r)["message"] == ("Too many child clauses specified in search filter expression containing 'OR' "
+                                    "operators: 16. Max allowed: 15.")
+
+
 # ---------------------------------------------------------------------------- directory extensions
 # "Add custom data to resources using extensions", Directory (Microsoft Entra ID) extensions.
 
