@@ -140,7 +140,8 @@ def _create_once(run: RunState, step: ProvisioningStep, body: Properties,
             step.details[d.CREATE_ANSWER_LOST] = "the object was found by " + (
                 "onPremisesImmutableId" if kind == "user" else "mailNickname and displayName")
             return found, 0
-        if not tenant.backoff(attempt):
+        if not tenant.backoff(attempt, f"the {kind} was created without an answer, and Microsoft Graph may "
+                                       "still be committing it"):
             break
     if kind == "user":
         step.details[d.CREATE_ANSWER_LOST] = "not found; created again"
