@@ -154,7 +154,10 @@ def run(config_path: str | None, notify: Notify | None = None) -> tuple[str, lis
         cfg = configlib.load(config_path)
         rules = load_rules(cfg)
     except ConfigError as exc:
-        return path, [Check("configuration", path, False, exc.message, CONFIG_FIX)]
+        head = exc.message.splitlines()[0] if exc.message else "the configuration cannot be used"
+        problems = [p for p in exc.problems if p not in head]
+        detail = head + (" " + "; ".join(problems) if len(problems) > 1 or problems and head.endswith(":") else "")
+        return path, [Check("configuration", path, False, detail, CONFIG_FIX)]
     path = str(cfg.path or path)
     connectors = len(cfg.ad_connectors)
     checks = [Check("configuration", path, True,

@@ -242,7 +242,14 @@ class _Urllib3Words(logging.Filter):
         return True
 
 
+class _Demote(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
 _HANDLERS: list[logging.Handler] = []
+_DEMOTE = _Demote()
 _URLLIB3_FILTER = _Urllib3Words()
 
 
@@ -277,6 +284,11 @@ def _configure_logging(verbosity: int, log_file: str | None = None) -> None:
     console.setLevel(logging.INFO)
     console.propagate = False
     logging.getLogger("msal").setLevel(logging.WARNING)  # msal's debug log is about tokens: never written
+    # Python's warnings (a library's deprecation notice) are for developers: the debug log, not a person's stderr
+    logging.captureWarnings(True)
+    captured = logging.getLogger("py.warnings")
+    if _DEMOTE not in captured.filters:
+        captured.addFilter(_DEMOTE)
     pool = logging.getLogger("urllib3.connectionpool")
     if _URLLIB3_FILTER not in pool.filters:
         pool.addFilter(_URLLIB3_FILTER)
@@ -339,6 +351,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     for warning in cfg.warnings:
         _warn(warning)
+    logging.getLogger("pybridge").info("configuration: %s", cfg.path)
     identity = identity_kind(dn)
     if identity is not None:
         found = _find_object(cfg, identity, dn, args.format)
@@ -715,22 +728,58 @@ def _commands(parser: argparse.ArgumentParser) -> Any:
 _VALUE_OPTIONS = ("--log-file",)
 
 
-def _command_word(argv: Sequence[str]) -> str | None:
-    """The command in *argv*: its first word that is neither an option nor the value of one."""
+def _command_index(argv: Sequence[str], value_options: Sequence[str] = _VALUE_OPTIONS) -> int | None:
+    """Where the command is in *argv*: its first word that is neither an option nor the value of one."""
     skip = False
-    for a in argv:
+    for i, a in enumerate(argv):
         if skip:
             skip = False
-        elif a in _VALUE_OPTIONS:
+        elif a in value_options:
             skip = True
         elif not a.startswith("-"):
-            return a
+            return i
     return None
 
 
-def _parser_for(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, str | None]:
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The command in *argv* (see _command_index)."""
+    i = _command_index(argv)
+    return None if i is None else argv[i]
+
+
+def _plugin_options_after_command(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """`pybridge --dir D lab up` as `pybridge lab --dir D up`: a plugin command's own options, typed before
+    the command, are moved after it (pybridge's top level cannot know a plugin's options)."""
+    commands = _commands(parser).choices
+    plugin_parsers = [p for p in commands.values() if p.get_default("plugin_run") is not None]
+    own = set(parser._option_string_actions)
+    valued = {name for p in plugin_parsers for name, action in p._option_string_actions.items()
+              if action.nargs != 0 and name not in own}
+    i = _command_index(argv, (*_VALUE_OPTIONS, *valued))
+    if i is None or argv[i] not in commands or commands[argv[i]].get_default("plugin_run") is None:
+        return argv
+    sub = commands[argv[i]]
+    before: list[str] = []
+    moved: list[str] = []
+    j = 0
+    while j < i:
+        word, name = argv[j], argv[j].split("=", 1)[0]
+        action = sub._option_string_actions.get(name)
+        if action is not None and name not in own:
+            moved.append(word)
+            if "=" not in word and action.nargs != 0 and j + 1 < i:
+                moved.append(argv[j + 1])
+                j += 1
+        else:
+            before.append(word)
+        j += 1
+    return [*before, argv[i], *moved, *argv[i + 1:]]
+
+
+def _parser_for(argv: list[str]) -> tuple[argparse.ArgumentParser, str | None]:
     """The parser for *argv*, with plugins only when they are needed; or a one-line error (exit 2) when the
-    command comes with a distribution that is not installed."""
+    command comes with a distribution that is not installed. *argv* is put in the order the parser reads
+    (a plugin command's options typed before it move after it)."""
     parser = build_parser()
     command = _command_word(argv)
     top_help = command is None and any(a in ("-h", "--help") for a in argv)
@@ -739,6 +788,8 @@ def _parser_for(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, str | Non
         return parser, None
     broken = add_plugins(parser)
     _with_global_options(parser)
+    argv[:] = _plugin_options_after_command(argv, parser)
+    command = _command_word(argv)
     if top_help:
         missing = [(name, dist, how) for name, (dist, how) in PLUGIN_HINTS.items()
                    if name not in _commands(parser).choices]
@@ -786,6 +837,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _say("interrupted; nothing was committed to the state store")
         return 130
+    except BrokenPipeError:  # `pybridge ... | head`: the reader left; no traceback for that
+        import os
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return EXIT_FAILURE
     return EXIT_USAGE
 
 

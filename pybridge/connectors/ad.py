@@ -6,6 +6,7 @@ never part of a filter at all.
 """
 from __future__ import annotations
 
+import logging
 import re
 import ssl
 import uuid
@@ -33,6 +34,7 @@ _RANGE = re.compile(r"^(?P<name>[^;]+);range=(?P<lo>\d+)-(?P<hi>\d+|\*)$", re.IG
 IN_CHAIN = "1.2.840.113556.1.4.1941"
 MAX_FOUND = 10  # find(): enough to show that a value names several objects
 
+log = logging.getLogger("pybridge.ad")
 ConnectionFactory = Callable[[str, ADConnector, str], ldap3.Connection]
 
 
@@ -112,6 +114,7 @@ class ADSession:
             try:
                 self.conn = self._factory(url, self.connector, self._password)
                 self.server_url = url
+                log.info("bound to %s as %s (connector %s)", url, self.connector.username, self.connector.name)
                 return url
             except lx.LDAPInvalidCredentialsResult:
                 raise SourceError(

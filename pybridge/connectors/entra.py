@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
 import string
 import time
@@ -34,6 +35,7 @@ USER_SELECT = ("id", "userPrincipalName", "displayName", "givenName", "surname",
 GROUP_SELECT = ("id", "displayName", "mailNickname", "description", "mailEnabled", "securityEnabled",
                 "proxyAddresses", "onPremisesSyncEnabled")
 BASE_SELECT = {"user": USER_SELECT, "group": GROUP_SELECT}
+log = logging.getLogger("pybridge.graph")
 MAX_BINDS = 20  # members@odata.bind values per request (group-post-members)
 MAX_BATCH = 20  # requests per JSON $batch (json-batching)
 
@@ -83,9 +85,8 @@ def random_password(length: int = 24) -> str:
 
 
 def _host_port(exc: BaseException) -> str | None:
-    pool = getattr(exc, "pool", None)
-    conn = getattr(exc, "conn", None)
-    for holder in (pool, conn):
+    own = getattr(exc, "__dict__", {})  # instance attributes only: urllib3's deprecated properties warn
+    for holder in (own.get("conn"), own.get("pool")):
         host = getattr(holder, "host", None)
         if host:
             port = getattr(holder, "port", None)
@@ -273,6 +274,8 @@ class GraphClient:
         # reuse it in this process for at most 5 minutes; msal's cache renews it before it expires
         self._token_until = time.monotonic() + min(300, max(0, int(result.get("expires_in", 300)) - 300))
         self._token_from_cache = result.get("token_source") == "cache"
+        log.info("token for app %s in tenant %s (%s)", self.entra.client_id, self.entra.tenant_id,
+                 "from msal's token cache" if self._token_from_cache else f"from {self.entra.authority_host}")
         return self._token
 
     def granted_roles(self) -> list[str] | None:
