@@ -91,6 +91,7 @@ def run_steps(env: Environment, dn: str, options: Options | None = None,
         result.status_info.additional_details = (
             f"{len(run.unresolved)} reference(s) could not be resolved and were not exported: "
             + "; ".join(run.unresolved[:20]) + (" ..." if len(run.unresolved) > 20 else ""))
+        result.warnings.append(result.status_info.additional_details)
     if finish is not None:
         finish(result)
     _commit(run)
