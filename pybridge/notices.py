@@ -38,7 +38,9 @@ Notify = Callable[[Notice], None]
 
 def seconds(value: float) -> str:
     """1 s, 0.5 s, 18 s: whole seconds without decimals, short waits with one."""
-    return f"{value:.0f} s" if value >= 10 or float(value).is_integer() else f"{value:.1f} s"
+    if value >= 10:
+        return f"{value:.0f} s"
+    return f"{value:.1f}".rstrip("0").rstrip(".") + " s"
 
 
 def describe(notice: Notice) -> str:
