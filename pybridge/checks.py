@@ -19,8 +19,11 @@ REQUIRED_PERMISSIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("create and update users", ("User.ReadWrite.All", "Directory.ReadWrite.All")),
     ("create and update groups and their members",
      ("Group.ReadWrite.All", "Directory.ReadWrite.All", "GroupMember.ReadWrite.All")),
-    ("read the tenant's domains and administrator roles",
-     ("Directory.Read.All", "Directory.ReadWrite.All")),
+    ("read the tenant's domains (UPN suffixes)",
+     ("Directory.Read.All", "Directory.ReadWrite.All", "Domain.Read.All", "Domain.ReadWrite.All")),
+    ("see who holds administrator roles (soft match never takes over an administrator)",
+     ("Directory.Read.All", "Directory.ReadWrite.All", "RoleManagement.Read.Directory", "RoleManagement.Read.All",
+      "RoleManagement.ReadWrite.Directory")),
 )
 #: GroupMember.ReadWrite.All changes members of existing groups only; creating groups needs one of these too.
 GROUP_CREATE = ("Group.Create", "Group.ReadWrite.All", "Directory.ReadWrite.All")
@@ -62,7 +65,7 @@ def permission_checks(roles: list[str] | None, tenant: str) -> list[Check]:
         needs = "; ".join(f"to {need}: {' or '.join(options)}" for need, options in missing)
         return [Check("permissions", tenant, False, f"the app holds {shown}; missing {needs}",
                       "In the app registration, API permissions -> Add a permission -> Microsoft Graph -> "
-                      "Application permissions: add " + ", ".join(options[0] for _, options in missing)
+                      "Application permissions: add " + ", ".join(dict.fromkeys(o[0] for _, o in missing))
                       + ", then Grant admin consent.")]
     detail = f"the app holds {shown}"
     held = {r.lower() for r in roles}

@@ -127,7 +127,7 @@ _CODES = [
     ErrorCode("GraphAuthorizationFailed", "nonServiceFailure",
               "Microsoft Graph refused the call: the app lacks a permission.",
               "Grant the app the Graph application permissions User.ReadWrite.All, Group.ReadWrite.All and "
-              "Domain.Read.All, with admin consent."),
+              "Directory.Read.All, with admin consent; `pybridge config check` names what is missing."),
     ErrorCode("GraphResourceNotFound", "failure", "Microsoft Graph says the object does not exist.",
               "Run the sync again; the object may have been deleted in Entra ID meanwhile."),
     ErrorCode("GraphServiceError", "nonServiceFailure", "Microsoft Graph failed (5xx) after retries.",

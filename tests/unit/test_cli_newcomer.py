@@ -165,6 +165,7 @@ def test_permissions_ok_with_the_documented_set_and_its_equivalents():
     from pybridge.checks import permission_checks
     for roles in (["User.ReadWrite.All", "Group.ReadWrite.All", "Directory.Read.All"],
                   ["Directory.ReadWrite.All"],
+                  ["User.ReadWrite.All", "Group.ReadWrite.All", "Domain.Read.All", "RoleManagement.Read.Directory"],
                   ["user.readwrite.all", "group.readwrite.all", "directory.read.all"]):
         (check,) = permission_checks(roles, "t")
         assert check.ok, roles
@@ -172,6 +173,7 @@ def test_permissions_ok_with_the_documented_set_and_its_equivalents():
 
 @pytest.mark.parametrize("roles,missing", [
     (["User.ReadWrite.All", "Group.ReadWrite.All"], "Directory.Read.All"),
+    (["User.ReadWrite.All", "Group.ReadWrite.All", "Domain.Read.All"], "Directory.Read.All"),
     (["Group.ReadWrite.All", "Directory.Read.All"], "User.ReadWrite.All"),
     (["User.Read.All"], "Group.ReadWrite.All"),
     (["User.ReadWrite.All", "GroupMember.ReadWrite.All", "Directory.Read.All"], "Group.Create"),
