@@ -601,9 +601,20 @@ def cmd_rules(args: argparse.Namespace) -> int:
             attrs = {k: v if isinstance(v, list) else [v] for k, v in raw.items() if v is not None}
             ctx = {}
         else:
+            from .cli_args import LABELS, identity_kind, normalize_argument
             from .core import scoping
             from .core import dn as dnlib
-            from .engine import ad_session
+            from .engine import ad_session, find_objects
+            args.dn = normalize_argument(args.dn, note=_say)  # as `sync` reads its DN argument
+            identity = identity_kind(args.dn)
+            if identity is not None:
+                found = find_objects(cfg, *identity)
+                if len(found) != 1:
+                    _say(f"error: {LABELS[identity[0]]} {identity[1]} names {len(found) or 'no'} object"
+                         f"{'s' if len(found) != 1 else ''} in the configured partitions")
+                    return EXIT_FAILURE
+                args.dn = found[0][1]
+                _say(f"{LABELS[identity[0]]} {identity[1]} is {args.dn}")
             match = scoping.find_partition(cfg.ad_connectors, args.dn)
             if match is None:
                 _say("error: the DN is not in a configured partition")

@@ -324,3 +324,13 @@ def test_control_characters_from_ad_never_reach_the_terminal_raw(lab, tmp_path, 
     assert row.index("FilteredObject") == header.index("ERROR CODE")
     as_json = json.loads(pybridge("history", "list", "--config", str(cfg), "--json").stdout)
     assert as_json[0]["dn"] == hostile_user
+
+
+def test_rules_test_reads_the_object_named_as_sync_names_it(lab, tmp_path):
+    cfg = str(lab.config(tmp_path))
+    for typed in ("jdoe@contoso.com", "CONTOSO\\jdoe", " CN=Jane Doe, OU=Users, OU=Corp, DC=contoso, DC=com\r\n"):
+        r = pybridge("rules", "test", "--config", cfg, "-e", "[sAMAccountName]", "-d", typed)
+        assert r.code == 0, (typed, r.err)
+        assert json.loads(r.stdout) == "jdoe"
+    missing = pybridge("rules", "test", "--config", cfg, "-e", "[sAMAccountName]", "-d", "nobody@contoso.com")
+    assert missing.code == 1 and "names no object" in missing.err
