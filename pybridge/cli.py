@@ -77,8 +77,9 @@ def log_file(args: argparse.Namespace) -> str | None:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse's default exits 2 too; keep the message short
+        from .terminal import for_terminal
         self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"pybridge: error: {message}\n")
+        self.exit(EXIT_USAGE, f"pybridge: error: {for_terminal(message)}\n")
 
 
 def build_parser(plugins: bool = False) -> argparse.ArgumentParser:

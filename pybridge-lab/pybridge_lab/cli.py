@@ -79,7 +79,8 @@ def run(args: argparse.Namespace, prefix: str = "pybridge lab") -> int:
     from . import orchestrator
 
     def log(message: str) -> None:
-        sys.stderr.write(f"{prefix}: {message}\n")
+        from pybridge.terminal import for_terminal
+        sys.stderr.write(f"{prefix}: {for_terminal(message, newlines=True)}\n")
 
     lab_dir = Path(args.dir or os.environ.get("PYBRIDGE_LAB_DIR") or "lab").resolve()
     try:
