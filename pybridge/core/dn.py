@@ -73,7 +73,8 @@ def tidy(dn: str) -> str:
     Spaces around '=' and around the ',' or '+' between components are removed (RFC 2253 and 1779
     readers, and AD, accept "CN=Jane Doe, OU=Users" and "CN = Jane Doe"); an escaped space
     (``\\ `` or ``\\20``) at either end of a value is part of the value and stays, as does every
-    other escape, exactly as written. Text that is not a DN is returned unchanged for the DN check
+    other escape, exactly as written. RFC 1779's ';' separator is not taken for one (RFC 4514 has none,
+    and a ';' stays where it was typed). Text that is not a DN is returned unchanged for the DN check
     to refuse.
     """
     if "=" not in dn:
@@ -96,14 +97,14 @@ def tidy(dn: str) -> str:
             while i < n and not (dn[i] == '"' and not _escaped(dn, i)):
                 i += 1
             i = min(i + 1, n)
-        while i < n and not (dn[i] in ",+;" and not _escaped(dn, i)):
+        while i < n and not (dn[i] in ",+" and not _escaped(dn, i)):
             i += 1
         end = i
         while end > start and dn[end - 1] == " " and not _escaped(dn, end - 1):
             end -= 1
         out.append(f"{attr}={dn[start:end]}")
         if i < n:
-            out.append("," if dn[i] == ";" else dn[i])
+            out.append(dn[i])
             i += 1
     return "".join(out)
 

@@ -215,17 +215,33 @@ def test_waiting_for_the_lock_is_announced(lab, tmp_path):
     cfg = lab.config(tmp_path)
     state = Path(yaml.safe_load(cfg.read_text())["state"]["path"])
     lock = FileLock(state.with_suffix(".lock"))
-    assert lock.try_acquire()
-    timer = threading.Timer(2.0, lock.release)
-    timer.start()
+    assert lock.try_acquire()  # a sync in progress, as another process would hold it
+    proc = subprocess.Popen([sys.executable, "-m", "pybridge", "sync", "--config", str(cfg), "--no-html-report",
+                             "--wait", "120", lab.dns["user"]], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL)
+    announced = threading.Event()
+    err_lines: list[bytes] = []
+
+    def read_stderr() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            err_lines.append(line)
+            if b"waiting up to" in line:
+                announced.set()
+
+    reader = threading.Thread(target=read_stderr, daemon=True)
+    reader.start()
     try:
-        r = sync(cfg, "--wait", "30", lab.dns["user"])
+        assert announced.wait(120), b"".join(err_lines).decode()  # said while it waits, not afterwards
     finally:
-        timer.cancel()
         lock.release()
-    assert r.code == 0, r.err
-    assert f"pybridge: waiting up to 30 s: another sync holds the lock on state {state}; this one starts as soon " \
-           "as it finishes" in r.err
+    out = proc.stdout.read() if proc.stdout else b""
+    assert proc.wait(180) == 0
+    reader.join(30)
+    err = b"".join(err_lines).decode()
+    assert f"pybridge: waiting up to 120 s: another sync holds the lock on state {state}; this one starts as " \
+           "soon as it finishes" in err
+    assert json.loads(out)["StatusInfo"]["Status"] == "Success"
 
 
 # -- 4. no configuration where none is needed; config check ----------------------------------------------

@@ -42,7 +42,8 @@ def test_a_dn_as_typed_is_left_alone_and_nothing_is_said():
     ("CN=Rock (Star) *\\\\ Ops, OU=Users", "CN=Rock (Star) *\\\\ Ops,OU=Users"),
     ("CN=a+SN=b , DC=x", "CN=a+SN=b,DC=x"),
     ("CN=Zoë Ångström, DC=x", "CN=Zoë Ångström,DC=x"),
-    ("CN=Jane Doe;OU=Users", "CN=Jane Doe,OU=Users"),  # RFC 2253's ';' separator
+    ("CN=Jane Doe;OU=Users", "CN=Jane Doe;OU=Users"),  # RFC 1779's ';' is left for the DN check to refuse
+    ("CN=x'; Remove-Item C:\\ -Recurse #,OU=Corp", "CN=x'; Remove-Item C:\\ -Recurse #,OU=Corp"),
 ])
 def test_escapes_stay_exactly_as_typed(typed, expected):
     assert normalize_argument(typed) == expected
