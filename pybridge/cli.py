@@ -34,10 +34,52 @@ PLUGIN_GROUP = "pybridge.commands"
 PLUGIN_HINTS = {"lab": ("pybridge-lab", "pip install ./pybridge-lab (scripts/setup installs it)")}
 
 
+GLOBAL_TITLE = "global options (before or after the command)"
+VERBOSE_HELP = "more detail on stderr (-vv: debug)"
+LOG_FILE_HELP = ("also write what goes to stderr, and the debug log, to FILE (appended; time-stamped); secrets are "
+                 "never logged")
+
+
+def _add_global_options(parser: argparse.ArgumentParser, top: bool = False) -> None:
+    """-v and --log-file on *parser*: the top-level parser keeps them as verbose/log_file, every command's
+    and action's parser as verbose_sub/log_file_sub (not set unless given, so they never undo the top's)."""
+    if getattr(parser, "_pybridge_globals", False):
+        return
+    group = parser.add_argument_group(GLOBAL_TITLE)
+    if top:
+        group.add_argument("-v", "--verbose", action="count", default=0, help=VERBOSE_HELP)
+        group.add_argument("--log-file", metavar="FILE", default=None, help=LOG_FILE_HELP)
+    else:
+        group.add_argument("-v", "--verbose", action="count", dest="verbose_sub", default=argparse.SUPPRESS,
+                           help=VERBOSE_HELP)
+        group.add_argument("--log-file", metavar="FILE", dest="log_file_sub", default=argparse.SUPPRESS,
+                           help=LOG_FILE_HELP)
+    parser._pybridge_globals = True  # type: ignore[attr-defined]
+
+
+def _with_global_options(parser: argparse.ArgumentParser) -> None:
+    """Give every command and action below *parser* (plugins' too) the global options, so that
+    `pybridge sync -v ...` works as `pybridge -v sync ...` does, and every --help shows them."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _add_global_options(sub)
+                _with_global_options(sub)
+
+
+def verbosity(args: argparse.Namespace) -> int:
+    return int(getattr(args, "verbose", 0) or 0) + int(getattr(args, "verbose_sub", 0) or 0)
+
+
+def log_file(args: argparse.Namespace) -> str | None:
+    return getattr(args, "log_file_sub", None) or getattr(args, "log_file", None)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse's default exits 2 too; keep the message short
+        from .terminal import for_terminal
         self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"pybridge: error: {message}\n")
+        self.exit(EXIT_USAGE, f"pybridge: error: {for_terminal(message)}\n")
 
 
 def build_parser(plugins: bool = False) -> argparse.ArgumentParser:
@@ -47,7 +89,7 @@ def build_parser(plugins: bool = False) -> argparse.ArgumentParser:
                 "Connect's Invoke-ADSyncSingleObjectSync).", epilog=EPILOG,
                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"pybridge {__version__}")
-    p.add_argument("-v", "--verbose", action="count", default=0, help="more detail on stderr (-vv: debug)")
+    _add_global_options(p, top=True)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -101,11 +143,14 @@ def build_parser(plugins: bool = False) -> argparse.ArgumentParser:
                         description="The sync rules in force: Entra Connect's defaults and the files in rules.files.")
     rsub = ru.add_subparsers(dest="rules_command", metavar="ACTION")
     rsub.required = True
+    rules_config = ("configuration file whose rules (rules.files) to show besides the defaults; without one "
+                    "(no --config, no $PYBRIDGE_CONFIG, none in the default place), the built-in rules")
     rl = rsub.add_parser("list", help="every rule by precedence: direction, object types, link type, enabled")
-    rl.add_argument("--config", metavar="PATH", help="configuration file")
+    rl.add_argument("--config", metavar="PATH", help=rules_config)
+    rl.add_argument("--json", action="store_true", help="print one JSON document (a list) instead of a table")
     rs = rsub.add_parser("show", help="one rule: scope, join conditions and attribute flows")
     rs.add_argument("name", metavar="NAME", help="the rule's name, e.g. \"In from AD - User Join\"")
-    rs.add_argument("--config", metavar="PATH", help="configuration file")
+    rs.add_argument("--config", metavar="PATH", help=rules_config)
     rt = rsub.add_parser("test", help="evaluate an expression against a live object or given attributes",
                          description="Evaluate an expression of Entra Connect's expression language and print the "
                          "value as JSON (or the error, with its position).")
@@ -137,24 +182,145 @@ def build_parser(plugins: bool = False) -> argparse.ArgumentParser:
     rep.add_argument("--report-dir", metavar="DIR", help="directory for the report (default: report.directory)")
     rep.add_argument("--open-report", action="store_true", help="open the report in the default browser")
 
+    co = sub.add_parser("config", help="check the configuration against the directory and the tenant, or print "
+                        "the documented example",
+                        description="'config check' validates the configuration file, then tests each domain "
+                        "controller (bind, read the partition root), the token, the app's Graph permissions and the "
+                        "tenant's verified domains, and reports each as ok or failed with the fix. 'config example' "
+                        "prints the documented example configuration (every key, its default and meaning).",
+                        epilog="exit codes (check): 0 all ok, 1 a check failed, 2 the configuration is unusable",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    csub = co.add_subparsers(dest="config_command", metavar="ACTION")
+    csub.required = True
+    cc = csub.add_parser("check", help="validate the file, then test each DC, the token, permissions and domains")
+    cc.add_argument("--config", metavar="PATH", help="configuration file (default: $PYBRIDGE_CONFIG, then the "
+                    "platform's config directory)")
+    cc.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
+    csub.add_parser("example", help="print the documented example configuration (redirect it to a file to start)")
+
     p.commands = sub  # type: ignore[attr-defined]  # what add_plugins adds to
     if plugins:
         add_plugins(p)
     return p
 
 
-def _configure_logging(verbosity: int) -> None:
-    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
-    logging.basicConfig(level=level, stream=sys.stderr, format="pybridge: %(levelname)s: %(message)s")
+class _StderrHandler(logging.Handler):
+    """Log records on whatever sys.stderr is when they are emitted (tests swap it per run)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:  # noqa: BLE001 - logging never breaks a run
+            self.handleError(record)
 
 
-def _progress_printer(mode: str):  # type: ignore[no-untyped-def]
+class _TerminalFormatter(logging.Formatter):
+    """Every log line escaped for a terminal (values from AD and Graph can hold control characters)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from .terminal import for_terminal
+        return for_terminal(super().format(record), newlines=True)
+
+
+class _Urllib3Words(logging.Filter):
+    """urllib3's own warnings ("Retrying (Retry(total=1, ...)) after connection broken by 'NewConnectionError(...)'")
+    never reach a person: a retried connection is announced in pybridge's words as the wait it is, anything
+    else of urllib3's goes to the debug log only."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR:
+            return True
+        if isinstance(record.msg, str) and record.msg.startswith("Retrying") and isinstance(record.args, tuple):
+            from .connectors.entra import connection_problem
+            from .notices import Waiting
+            error = next((a for a in record.args if isinstance(a, BaseException)), None)
+            retry = record.args[0] if record.args else None
+            delay = retry.get_backoff_time() if hasattr(retry, "get_backoff_time") else 0.0
+            _notice(Waiting(float(delay or 0.0), connection_problem(error) if error is not None else
+                            "the connection failed", then="connecting again"))
+            return False
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"  # the handlers' levels decide: -vv, --log-file
+        return True
+
+
+class _Demote(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
+_HANDLERS: list[logging.Handler] = []
+_DEMOTE = _Demote()
+_URLLIB3_FILTER = _Urllib3Words()
+
+
+def _configure_logging(verbosity: int, log_file: str | None = None) -> None:
+    """stderr shows warnings (-v: information, -vv: debug); --log-file FILE gets everything, at debug."""
+    from .terminal import CONSOLE_LOG
+    root = logging.getLogger()
+    console = logging.getLogger(CONSOLE_LOG)
+    for handler in _HANDLERS:
+        root.removeHandler(handler)
+        console.removeHandler(handler)
+        handler.close()
+    _HANDLERS.clear()
+    level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    stderr = _StderrHandler(level)
+    stderr.setFormatter(_TerminalFormatter("pybridge: %(levelname)s: %(message)s"))
+    root.addHandler(stderr)
+    _HANDLERS.append(stderr)
+    if log_file:
+        try:
+            to_file = logging.FileHandler(log_file, mode="a", encoding="utf-8")
+        except OSError as exc:
+            sys.stderr.write(f"pybridge: WARNING: cannot write the log file {log_file}: {exc.strerror or exc}\n")
+        else:
+            to_file.setLevel(logging.DEBUG)
+            to_file.setFormatter(_TerminalFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+            root.addHandler(to_file)
+            console.addHandler(to_file)
+            _HANDLERS.append(to_file)
+            level = logging.DEBUG
+    root.setLevel(level)
+    console.setLevel(logging.INFO)
+    console.propagate = False
+    logging.getLogger("msal").setLevel(logging.WARNING)  # msal's debug log is about tokens: never written
+    # Python's warnings (a library's deprecation notice) are for developers: the debug log, not a person's stderr
+    logging.captureWarnings(True)
+    captured = logging.getLogger("py.warnings")
+    if _DEMOTE not in captured.filters:
+        captured.addFilter(_DEMOTE)
+    pool = logging.getLogger("urllib3.connectionpool")
+    if _URLLIB3_FILTER not in pool.filters:
+        pool.addFilter(_URLLIB3_FILTER)
+
+
+def _say(text: str) -> None:
+    """One line (or more) for the person at the terminal, on stderr, prefixed 'pybridge: ' and escaped."""
+    from .terminal import say
+    say("pybridge: " + text)
+
+
+def _warn(text: str) -> None:
+    _say("WARNING: " + text)
+
+
+def _notice(notice) -> None:  # type: ignore[no-untyped-def]
+    """The CLI's notifier: waits and progress of the run, as they happen."""
+    from .notices import describe
+    _say(describe(notice))
+
+
+def _progress_printer(mode: str, mode_note: str | None = None):  # type: ignore[no-untyped-def]
+    """*mode_note* ("STAGING: nothing was written to Entra ID") is added to the export step's line."""
     import json
 
     def text(step):  # type: ignore[no-untyped-def]
+        from .terminal import say
         reason = step.details.get("Reason")
-        sys.stderr.write(f"[{step.number:2d}/10] {step.name} ({step.type.value}): {step.status.value}"
-                         + (f" - {reason}" if reason else "") + "\n")
+        note = f" ({mode_note})" if mode_note and step.number == 10 and step.status.value != "Skipped" else ""
+        say(f"[{step.number:2d}/10] {step.name} ({step.type.value}): {step.status.value}"
+            + (f" - {reason}" if reason else "") + note)
 
     def machine(step):  # type: ignore[no-untyped-def]
         sys.stderr.write("PYBRIDGE-PROGRESS " + json.dumps({"step": step.number, "of": 10, "name": step.name,
@@ -165,13 +331,13 @@ def _progress_printer(mode: str):  # type: ignore[no-untyped-def]
 
 def cmd_sync(args: argparse.Namespace) -> int:
     from . import config as configlib
-    from .cli_args import resolve_dn
+    from .cli_args import identity_kind, resolve_dn
     from .errors import ConfigError, PyBridgeError, UsageError
 
     try:
-        dn = resolve_dn(args.dn, args.dn_positional)
+        dn = resolve_dn(args.dn, args.dn_positional, note=_say)
     except UsageError as exc:
-        sys.stderr.write(f"pybridge: error: {exc}\n")
+        _say(f"error: {exc}")
         return EXIT_USAGE
     args.dn, args.dn_positional = dn, None
     if getattr(args, "computer_name", None):
@@ -181,34 +347,92 @@ def cmd_sync(args: argparse.Namespace) -> int:
         cfg = configlib.load(args.config)
         load_rules(cfg)
     except ConfigError as exc:
-        sys.stderr.write(f"pybridge: configuration error: {exc}\n")
+        _say(f"configuration error: {exc}")
         _print_failure(dn, "ConfigurationError", str(exc).splitlines()[0], args.format, exc.problems)
         return EXIT_USAGE
     for warning in cfg.warnings:
-        sys.stderr.write(f"pybridge: WARNING: {warning}\n")
+        _warn(warning)
+    logging.getLogger("pybridge").info("configuration: %s", cfg.path)
+    identity = identity_kind(dn)
+    if identity is not None:
+        found = _find_object(cfg, identity, dn, args.format)
+        if isinstance(found, int):
+            return found
+        dn = args.dn = found
     if args.report_dir:
         from dataclasses import replace
         from pathlib import Path
         cfg = replace(cfg, report_dir=Path(args.report_dir))
+    mode_note = _announce_mode(args, cfg)
     from .engine import sync_object
     try:
         result = sync_object(dn, cfg, staging_mode=args.staging_mode, what_if=args.what_if,
-                             progress=_progress_printer(args.progress), wait=args.wait,
-                             warn=lambda m: sys.stderr.write(f"pybridge: WARNING: {m}\n"),
-                             report_dir=None if args.no_html_report else cfg.report_dir)
+                             progress=_progress_printer(args.progress, mode_note), wait=args.wait,
+                             warn=_warn, report_dir=None if args.no_html_report else cfg.report_dir,
+                             notify=_notice)
     except PyBridgeError as exc:  # the run could not start: the sync lock, the state store
-        sys.stderr.write(f"pybridge: error: {exc}\n")
+        _say(f"error: {exc}")
         _print_failure(dn, exc.error_code, exc.message, args.format, recommended=exc.recommended_action)
         return EXIT_FAILURE
     _emit(result, args.format, cfg.entra.tenant_id)
+    for warning in getattr(result, "warnings", None) or []:
+        _warn(str(warning))
     if result.report_path:
         _announce_report(result.report_path, args.progress, args.open_report)
     status = result.status_info
     if status.error_code:
-        sys.stderr.write(f"pybridge: {status.status.value}: {status.error_code}: {status.reason}\n")
+        _say(f"{status.status.value}: {status.error_code}: {status.reason}")
         if status.recommended_action:
-            sys.stderr.write(f"pybridge: recommended action: {status.recommended_action}\n")
+            _say(f"recommended action: {status.recommended_action}")
+    elif mode_note:
+        _say(f"{status.status.value} ({mode_note}; the export step lists what would have been sent)")
     return result.exit_code
+
+
+def _announce_mode(args: argparse.Namespace, cfg) -> str | None:  # type: ignore[no-untyped-def]
+    """Say before the run, unmistakably, when it writes nothing to Entra ID; returns the export step's note."""
+    if args.what_if:
+        _say("WHAT-IF: nothing will be written to Entra ID, and nothing to the local state (--what-if)")
+        return "WHAT-IF: nothing was written to Entra ID or the local state"
+    if args.staging_mode or cfg.sync.staging_mode:
+        why = "--staging-mode" if args.staging_mode else f"sync.staging_mode: true in {cfg.path}"
+        _say(f"STAGING MODE: nothing will be written to Entra ID; import and sync are committed to the local "
+             f"state ({why})")
+        return "STAGING: nothing was written to Entra ID"
+    return None
+
+
+def _find_object(cfg, identity: tuple[str, str], argument: str, fmt: str) -> str | int:  # type: ignore[no-untyped-def]
+    """The DN that a UPN, DOMAIN\\sAMAccountName or objectGUID names, said on stderr; or, when it names
+    none or several objects (or the directory cannot be searched), the failure printed and its exit code."""
+    from .cli_args import LABELS
+    from .engine import find_objects
+    from .errors import PyBridgeError
+
+    kind, value = identity
+    label = LABELS[kind]
+    try:
+        found = find_objects(cfg, kind, value)
+    except PyBridgeError as exc:
+        _say(f"error: {exc}")
+        _print_failure(argument, exc.error_code, exc.message, fmt, recommended=exc.recommended_action)
+        return EXIT_FAILURE
+    if len(found) == 1:
+        connector, dn = found[0]
+        _say(f"{label} {value} is {dn} (connector \"{connector}\")")
+        return dn
+    partitions = "; ".join(f"{p} ({c.name})" for c in cfg.ad_connectors for p in c.partitions)
+    if not found:
+        code = "IdentityNotFound"
+        reason = (f"No object with {label} \"{value}\" was found in the partitions of the configured AD "
+                  f"connectors ({partitions}), or the connector account cannot see it.")
+    else:
+        code = "IdentityAmbiguous"
+        reason = (f"{label} \"{value}\" names {len(found)} objects: "
+                  + "; ".join(f"{dn} (connector \"{c}\")" for c, dn in found) + ".")
+    _say(f"Failure: {code}: {reason}")
+    _print_failure(argument, code, reason, fmt)
+    return EXIT_FAILURE
 
 
 def _remote_sync(args: argparse.Namespace) -> int:
@@ -219,14 +443,14 @@ def _remote_sync(args: argparse.Namespace) -> int:
     try:
         remote, report_dir = configlib.load_remote(args.config)
     except ConfigError as exc:
-        sys.stderr.write(f"pybridge: configuration error: {exc}\n")
+        _say(f"configuration error: {exc}")
         return EXIT_USAGE
     return run_sync(args, remote, report_dir=report_dir)
 
 
 def _announce_report(path: str, progress: str, open_it: bool) -> None:
     import json
-    sys.stderr.write(f"pybridge: report: {path}\n")
+    _say(f"report: {path}")
     if progress == "json":
         sys.stderr.write("PYBRIDGE-REPORT " + json.dumps({"path": path}) + "\n")
     if open_it:
@@ -273,7 +497,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     try:
         cfg = configlib.load(args.config, check_secrets=False)
     except ConfigError as exc:
-        sys.stderr.write(f"pybridge: configuration error: {exc}\n")
+        _say(f"configuration error: {exc}")
         return EXIT_USAGE
     try:
         if args.scheduler_command == "get":
@@ -283,16 +507,16 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
             changes = {prop: getattr(args, opt) for opt, prop in SCHEDULER_OPTIONS.items()
                        if getattr(args, opt) is not None}
             if not changes:
-                sys.stderr.write("pybridge: error: nothing to set (see pybridge scheduler set --help)\n")
+                _say("error: nothing to set (see pybridge scheduler set --help)")
                 return EXIT_USAGE
             store = Store.open(cfg.state_path)
             values = scheduler.set_(store, cfg, changes)
         store.close()
     except UsageError as exc:
-        sys.stderr.write(f"pybridge: error: {exc}\n")
+        _say(f"error: {exc}")
         return EXIT_USAGE
     except PyBridgeError as exc:
-        sys.stderr.write(f"pybridge: error: {exc}\n")
+        _say(f"error: {exc}")
         return EXIT_FAILURE
     sys.stdout.write(json.dumps(values) + "\n")
     return EXIT_SUCCESS
@@ -323,24 +547,36 @@ def cmd_rules(args: argparse.Namespace) -> int:
     from .engine import load_rules
     from .errors import ConfigError, PyBridgeError
 
+    needs_config = args.rules_command == "test" and bool(args.dn)
     try:
-        cfg = configlib.load(args.config, check_secrets=args.rules_command == "test" and bool(args.dn))
-        rules = load_rules(cfg)
+        if needs_config or configlib.configured(args.config):
+            cfg = configlib.load(args.config, check_secrets=needs_config)
+            rules = load_rules(cfg)
+        else:  # listing, showing or testing the rules needs no configuration: Entra Connect's defaults
+            from .engine import builtin_rules
+            rules = builtin_rules()
+            if args.rules_command != "test":
+                _say("no configuration file (--config, $PYBRIDGE_CONFIG): the built-in rules")
     except ConfigError as exc:
-        sys.stderr.write(f"pybridge: configuration error: {exc}\n")
+        _say(f"configuration error: {exc}")
         return EXIT_USAGE
     if args.rules_command == "list":
-        sys.stdout.write(f"{'PRECEDENCE':>10}  {'DIRECTION':<8}  {'SOURCE -> TARGET':<24}  {'LINK':<10}  "
-                         f"{'ENABLED':<7}  NAME\n")
-        for r in rules.rules:
-            types = f"{r.source_object_type} -> {r.target_object_type}"
-            sys.stdout.write(f"{r.precedence:>10}  {r.direction:<8}  {types:<24}  {r.link_type:<10}  "
-                             f"{str(r.enabled):<7}  {r.name}\n")
+        rows = [{"precedence": r.precedence, "direction": r.direction, "sourceObjectType": r.source_object_type,
+                 "targetObjectType": r.target_object_type, "linkType": r.link_type, "enabled": r.enabled,
+                 "name": r.name, "origin": r.origin} for r in rules.rules]
+        if args.json:
+            sys.stdout.write(json.dumps(rows, ensure_ascii=False) + "\n")
+            return EXIT_SUCCESS
+        from .terminal import table
+        sys.stdout.write(table(("PRECEDENCE", "DIRECTION", "SOURCE -> TARGET", "LINK", "ENABLED", "NAME"),
+                               [(r["precedence"], r["direction"], f"{r['sourceObjectType']} -> "
+                                 f"{r['targetObjectType']}", r["linkType"], r["enabled"], r["name"])
+                                for r in rows], right=(0,)))
         return EXIT_SUCCESS
     if args.rules_command == "show":
         rule = rules.get(args.name)
         if rule is None:
-            sys.stderr.write(f"pybridge: error: no rule named {args.name!r} (see pybridge rules list)\n")
+            _say(f"error: no rule named {args.name!r} (see pybridge rules list)")
             return EXIT_USAGE
         doc = {"name": rule.name, "description": rule.description, "direction": rule.direction,
                "connector": rule.connector, "sourceObjectType": rule.source_object_type,
@@ -355,7 +591,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
     try:
         expr = compile_expression(args.expression)
     except RuleError as exc:
-        sys.stderr.write(f"pybridge: expression error: {exc}\n")
+        _say(f"expression error: {exc}")
         return EXIT_USAGE
     try:
         if args.attributes:
@@ -366,27 +602,38 @@ def cmd_rules(args: argparse.Namespace) -> int:
             attrs = {k: v if isinstance(v, list) else [v] for k, v in raw.items() if v is not None}
             ctx = {}
         else:
+            from .cli_args import LABELS, identity_kind, normalize_argument
             from .core import scoping
             from .core import dn as dnlib
-            from .engine import ad_session
+            from .engine import ad_session, find_objects
+            args.dn = normalize_argument(args.dn, note=_say)  # as `sync` reads its DN argument
+            identity = identity_kind(args.dn)
+            if identity is not None:
+                found = find_objects(cfg, *identity)
+                if len(found) != 1:
+                    _say(f"error: {LABELS[identity[0]]} {identity[1]} names {len(found) or 'no'} object"
+                         f"{'s' if len(found) != 1 else ''} in the configured partitions")
+                    return EXIT_FAILURE
+                args.dn = found[0][1]
+                _say(f"{LABELS[identity[0]]} {identity[1]} is {args.dn}")
             match = scoping.find_partition(cfg.ad_connectors, args.dn)
             if match is None:
-                sys.stderr.write("pybridge: error: the DN is not in a configured partition\n")
+                _say("error: the DN is not in a configured partition")
                 return EXIT_FAILURE
             with ad_session(match.connector) as ad:
                 obj = ad.read(args.dn, sorted(set(expr.attributes) | {"objectClass"}))
             if obj is None:
-                sys.stderr.write(f"pybridge: error: {args.dn} was not found or is not readable\n")
+                _say(f"error: {args.dn} was not found or is not readable")
                 return EXIT_FAILURE
             attrs = obj.attributes
             fqdn = dnlib.domain_fqdn(match.partition)
             ctx = {"Domain.FQDN": fqdn, "Forest.FQDN": fqdn, "Connector.Name": match.connector.name, "dn": obj.dn}
         value = expr(attrs, ctx)
     except (OSError, ValueError) as exc:
-        sys.stderr.write(f"pybridge: error: {exc}\n")
+        _say(f"error: {exc}")
         return EXIT_USAGE
     except PyBridgeError as exc:
-        sys.stderr.write(f"pybridge: evaluation error: {exc}\n")
+        _say(f"evaluation error: {exc}")
         return EXIT_FAILURE
     from .core.values import display
     def plain(v):  # type: ignore[no-untyped-def]
@@ -411,12 +658,10 @@ def cmd_history(args: argparse.Namespace) -> int:
             if args.json:
                 sys.stdout.write(json.dumps(runs) + "\n")
             else:
-                sys.stdout.write(f"{'STARTED (UTC)':<24}  {'ID':<36}  {'ACTION':<6}  {'STATUS':<7}  "
-                                 f"{'ERROR CODE':<28}  DN\n")
-                for r in runs:
-                    staged = " (staging)" if r["staging"] else ""
-                    sys.stdout.write(f"{r['started']:<24}  {r['id']:<36}  {r['action'] or '':<6}  "
-                                     f"{r['status'] or '':<7}  {r['error_code'] or '':<28}  {r['dn']}{staged}\n")
+                from .terminal import table
+                sys.stdout.write(table(("STARTED (UTC)", "ID", "ACTION", "STATUS", "ERROR CODE", "DN"),
+                                       [(r["started"], r["id"], r["action"], r["status"], r["error_code"],
+                                         f"{r['dn']}{' (staging)' if r['staging'] else ''}") for r in runs]))
             return EXIT_SUCCESS
         run_id, doc = _find_run(store, args.run_id)
         result = adsync.from_adsync(doc)
@@ -432,11 +677,40 @@ def cmd_history(args: argparse.Namespace) -> int:
         sys.stdout.write(str(path) + "\n")
         return EXIT_SUCCESS
     except (ConfigError, UsageError) as exc:
-        sys.stderr.write(f"pybridge: error: {exc}\n")
+        _say(f"error: {exc}")
         return EXIT_USAGE
     except (PyBridgeError, OSError) as exc:
-        sys.stderr.write(f"pybridge: error: {exc}\n")
+        _say(f"error: {exc}")
         return EXIT_FAILURE
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    """`config example` prints the documented example; `config check` tests the configuration, part by part."""
+    import json
+
+    if args.config_command == "example":
+        from .config import example_text
+        sys.stdout.write(example_text())
+        return EXIT_SUCCESS
+    from . import checks
+    path, results = checks.run(args.config, notify=_notice)
+    unusable = len(results) == 1 and results[0].check == "configuration" and not results[0].ok
+    ok = all(c.ok for c in results)
+    if args.json:
+        sys.stdout.write(json.dumps({"config": path, "ok": ok, "checks": [c.to_json() for c in results]},
+                                    ensure_ascii=False) + "\n")
+    else:
+        from .terminal import table
+        rows = [("ok" if c.ok else "FAILED", c.check, c.target, c.detail + (f" -> fix: {c.fix}" if c.fix else ""))
+                for c in results]
+        sys.stdout.write(table(("STATUS", "CHECK", "TARGET", "DETAIL"), rows))
+    if unusable:
+        _say(f"configuration error: {results[0].detail}")
+        return EXIT_USAGE
+    failed = [c for c in results if not c.ok]
+    if failed:
+        _say(f"{len(failed)} of {len(results)} checks failed")
+    return EXIT_FAILURE if failed else EXIT_SUCCESS
 
 
 def add_plugins(parser: argparse.ArgumentParser) -> dict[str, str]:
@@ -462,20 +736,72 @@ def _commands(parser: argparse.ArgumentParser) -> Any:
     return parser.commands  # type: ignore[attr-defined]
 
 
+#: pybridge's own options that take a value as the next word (the word is not the command).
+_VALUE_OPTIONS = ("--log-file",)
+
+
+def _command_index(argv: Sequence[str], value_options: Sequence[str] = _VALUE_OPTIONS) -> int | None:
+    """Where the command is in *argv*: its first word that is neither an option nor the value of one."""
+    skip = False
+    for i, a in enumerate(argv):
+        if skip:
+            skip = False
+        elif a in value_options:
+            skip = True
+        elif not a.startswith("-"):
+            return i
+    return None
+
+
 def _command_word(argv: Sequence[str]) -> str | None:
-    """The command in *argv*: its first word that is not an option (pybridge's own options take no value)."""
-    return next((a for a in argv if not a.startswith("-")), None)
+    """The command in *argv* (see _command_index)."""
+    i = _command_index(argv)
+    return None if i is None else argv[i]
 
 
-def _parser_for(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, str | None]:
+def _plugin_options_after_command(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """`pybridge --dir D lab up` as `pybridge lab --dir D up`: a plugin command's own options, typed before
+    the command, are moved after it (pybridge's top level cannot know a plugin's options)."""
+    commands = _commands(parser).choices
+    plugin_parsers = [p for p in commands.values() if p.get_default("plugin_run") is not None]
+    own = set(parser._option_string_actions)
+    valued = {name for p in plugin_parsers for name, action in p._option_string_actions.items()
+              if action.nargs != 0 and name not in own}
+    i = _command_index(argv, (*_VALUE_OPTIONS, *valued))
+    if i is None or argv[i] not in commands or commands[argv[i]].get_default("plugin_run") is None:
+        return argv
+    sub = commands[argv[i]]
+    before: list[str] = []
+    moved: list[str] = []
+    j = 0
+    while j < i:
+        word, name = argv[j], argv[j].split("=", 1)[0]
+        action = sub._option_string_actions.get(name)
+        if action is not None and name not in own:
+            moved.append(word)
+            if "=" not in word and action.nargs != 0 and j + 1 < i:
+                moved.append(argv[j + 1])
+                j += 1
+        else:
+            before.append(word)
+        j += 1
+    return [*before, argv[i], *moved, *argv[i + 1:]]
+
+
+def _parser_for(argv: list[str]) -> tuple[argparse.ArgumentParser, str | None]:
     """The parser for *argv*, with plugins only when they are needed; or a one-line error (exit 2) when the
-    command comes with a distribution that is not installed."""
+    command comes with a distribution that is not installed. *argv* is put in the order the parser reads
+    (a plugin command's options typed before it move after it)."""
     parser = build_parser()
     command = _command_word(argv)
     top_help = command is None and any(a in ("-h", "--help") for a in argv)
     if not top_help and (command is None or command in _commands(parser).choices):
+        _with_global_options(parser)
         return parser, None
     broken = add_plugins(parser)
+    _with_global_options(parser)
+    argv[:] = _plugin_options_after_command(argv, parser)
+    command = _command_word(argv)
     if top_help:
         missing = [(name, dist, how) for name, (dist, how) in PLUGIN_HINTS.items()
                    if name not in _commands(parser).choices]
@@ -502,7 +828,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(missing + "\n")
         return EXIT_USAGE
     args = parser.parse_args(argv)
-    _configure_logging(args.verbose)
+    _configure_logging(verbosity(args), log_file(args))
     try:
         if args.command == "sync":
             return cmd_sync(args)
@@ -515,12 +841,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_history(args)
         if args.command == "rules":
             return cmd_rules(args)
+        if args.command == "config":
+            return cmd_config(args)
         if args.command == "compare":
             from .remote.cli import run_compare
             return run_compare(args)
     except KeyboardInterrupt:
-        sys.stderr.write("pybridge: interrupted; nothing was committed to the state store\n")
+        _say("interrupted; nothing was committed to the state store")
         return 130
+    except BrokenPipeError:  # `pybridge ... | head`: the reader left; no traceback for that
+        import os
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return EXIT_FAILURE
     return EXIT_USAGE
 
 

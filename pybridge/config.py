@@ -569,13 +569,26 @@ def resolve_path(explicit: str | os.PathLike[str] | None) -> Path:
     return platform.config_path()
 
 
+def configured(explicit: str | os.PathLike[str] | None = None) -> bool:
+    """Whether a configuration is asked for or present: --config, $PYBRIDGE_CONFIG, or a file in the default
+    place. Commands that can do without one (`rules list`, `rules show`) use the built-in defaults if not."""
+    return bool(explicit) or bool(os.environ.get("PYBRIDGE_CONFIG")) or platform.config_path().exists()
+
+
+def example_text() -> str:
+    """The documented example configuration shipped in the package (`pybridge config example` prints it)."""
+    from importlib.resources import files
+    return files("pybridge").joinpath("data", "pybridge.example.yaml").read_text(encoding="utf-8")
+
+
 def load(explicit: str | os.PathLike[str] | None = None, *, check_secrets: bool = True) -> Config:
     path = resolve_path(explicit)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"configuration file {path} not found (give --config PATH or set PYBRIDGE_CONFIG; "
-                          "config/pybridge.example.yaml documents every key)",
+        origin = " (from $PYBRIDGE_CONFIG)" if not explicit and os.environ.get("PYBRIDGE_CONFIG") else ""
+        raise ConfigError(f"configuration file {path}{origin} not found (give --config PATH or set "
+                          "PYBRIDGE_CONFIG; `pybridge config example` prints a documented example to start from)",
                           problems=[f"{path}: not found"]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"configuration file {path} cannot be read: {exc}", problems=[str(exc)]) from None

@@ -11,7 +11,8 @@ from .connectors.entra import GraphClient, certificate_credential, token_cache_f
 from .core.model import ProvisioningStep, SyncResult
 from .core.rules import RuleSet
 from .errors import AuthenticationError
-from .scheduler import SyncLock
+from .notices import Notify
+from .scheduler import SyncLock, concurrent_cycle_warning
 from .store import Store
 from .sync.ports import Directory
 from .sync.state import Environment, Options, Progress
@@ -63,11 +64,14 @@ class ConnectionPool:
         self._graph: dict[tuple[EntraConnector, Path], GraphClient] = {}
         self._ad: dict[ADConnector, ADSession] = {}
 
-    def graph(self, config: Config) -> GraphClient:
+    def graph(self, config: Config, notify: Notify | None = None) -> GraphClient:
+        """The Graph client for *config*; its waits and progress are told to *notify* (this run's)."""
         key = (config.entra, token_cache_path(config))  # the settings themselves: never a recycled id
         if key not in self._graph:
             self._graph[key] = graph_client(config)
-        return self._graph[key]
+        client = self._graph[key]
+        client.notify = notify
+        return client
 
     def ad(self, connector: ADConnector) -> ADSession:
         session = self._ad.pop(connector, None)
@@ -103,15 +107,44 @@ def load_rules(config: Config) -> RuleSet:
     return _RULES[key]
 
 
+def find_objects(config: Config, kind: str, value: str) -> list[tuple[str, str]]:
+    """The objects *value* names as their *kind* in every configured AD connector: (connector name, DN) each.
+
+    An object reached through two connectors (overlapping partitions) is listed once: objects are told
+    apart by their objectGUID. Raises SourceError when a connector's directory cannot be searched.
+    """
+    found: dict[object, tuple[str, str]] = {}
+    for connector in config.ad_connectors:
+        session = POOL.ad(connector)
+        healthy = False
+        try:
+            for obj in session.find(kind, value):
+                guid = next(iter(obj.attributes.get("objectGUID") or []), None)
+                found.setdefault(guid if guid is not None else (connector.name, obj.dn), (connector.name, obj.dn))
+            healthy = True
+        finally:
+            POOL.release(session, healthy)
+    return list(found.values())
+
+
+def builtin_rules() -> RuleSet:
+    """Entra Connect's default rules alone, as a configuration with no rules of its own gets them."""
+    from .config import SyncSettings
+    return RuleSet.load([], source_anchor=SyncSettings().source_anchor, include_defaults=True)
+
+
 def sync_object(distinguished_name: str, config: Config, *, staging_mode: bool = False, what_if: bool = False,
                 progress: Progress | None = None, store: Store | None = None, wait: float = 0.0,
-                warn: Callable[[str], None] | None = None, report_dir: Path | None = None) -> SyncResult:
+                warn: Callable[[str], None] | None = None, report_dir: Path | None = None,
+                notify: Notify | None = None) -> SyncResult:
     """Synchronise one AD object to Entra ID and return the result of the ten steps.
 
     Takes the sync lock (waiting up to *wait* seconds for a running sync); raises
     LockError (no-start-ma-already-running) or StateError when the run cannot start.
     With *report_dir*, the HTML report is written there (its path lands in the result
     and in the run history); a report that cannot be written is a warning, not a failure.
+    *notify* hears of every wait (Graph's throttling and faults, the lock) and of the
+    progress of long member writes (pybridge.notices).
     """
 
     def write_report(result: SyncResult) -> None:
@@ -130,16 +163,17 @@ def sync_object(distinguished_name: str, config: Config, *, staging_mode: bool =
                 warn(f"the HTML report could not be rendered ({type(exc).__name__}: {exc}); the sync itself is "
                      "recorded. Please report the problem (run with -vv for the details).")
 
-    with SyncLock(config, wait=wait):
+    with SyncLock(config, wait=wait, notify=notify):
         own_store = store is None
         store = store or Store.open(config.state_path, read_only=what_if)
         try:
-            if warn and store.scheduler_settings().get("SyncCycleEnabled", True):
-                warn("the sync scheduler is enabled (SyncCycleEnabled = True); as Microsoft recommends for Single "
-                     "Object Sync, disable it first: 'pybridge scheduler set --sync-cycle-enabled false' "
-                     "(Set-ADSyncScheduler -SyncCycleEnabled $false), and enable it again afterwards")
+            if warn:
+                concurrent = concurrent_cycle_warning(store)
+                if concurrent:
+                    warn(concurrent)
             env = Environment(config=config, store=store, rules=load_rules(config), directory_for=POOL.ad,
-                              tenant_for=POOL.graph, progress=progress, release_directory=POOL.release)
+                              tenant_for=lambda cfg: POOL.graph(cfg, notify), progress=progress,
+                              release_directory=POOL.release)
             return run_steps(env, distinguished_name, Options(staging_mode=staging_mode, what_if=what_if),
                              finish=write_report)
         finally:

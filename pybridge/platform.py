@@ -47,6 +47,32 @@ def report_dir(system: str | None = None) -> Path:
     return state_dir(system) / "reports"
 
 
+#: Where Entra Connect installs its sync engine (miiserver.exe is the ADSync service's program).
+ENTRA_CONNECT_ENGINE = ("Microsoft Azure AD Sync", "Bin", "miiserver.exe")
+
+
+def entra_connect_installed(system: str | None = None) -> bool:
+    """True on a Windows server where Entra Connect's own sync engine (the ADSync service) is installed.
+
+    Only there can Entra Connect's scheduler start a sync cycle while pybridge syncs: pybridge runs
+    no cycles of its own, and Entra Connect runs on Windows only.
+    """
+    if not _system(system).startswith("win"):
+        return False
+    program_files = Path(os.environ.get("ProgramFiles", r"C:\Program Files"))
+    if program_files.joinpath(*ENTRA_CONNECT_ENGINE).is_file():
+        return True
+    try:
+        import winreg  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return False
+    try:  # pragma: no cover - Windows only
+        winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, r"SYSTEM\CurrentControlSet\Services\ADSync").Close()
+        return True
+    except OSError:  # pragma: no cover
+        return False
+
+
 def make_private_dir(path: Path) -> Path:
     """Create *path* (and parents) so that only its owner can list it.
 

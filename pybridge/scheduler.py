@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import timespan
+from . import platform, timespan
 from .config import Config
 from .errors import LockError, StateError, UsageError
+from .notices import Notify, Waiting
 from .platform import FileLock
 from .store import Store
 
@@ -96,19 +97,45 @@ def set_(store: Store, config: Config, changes: dict[str, Any]) -> dict[str, Any
     return get(store, config)
 
 
+def concurrent_cycle_warning(store: Store, system: str | None = None) -> str | None:
+    """The warning a sync gives when a sync cycle of Entra Connect could run at the same time, else None.
+
+    pybridge runs no sync cycles, so on its own the scheduler's settings mean nothing to a sync. They
+    mean something on a Windows server where Entra Connect's sync engine is installed and the scheduler
+    was enabled (SyncCycleEnabled set to true with `scheduler set` or Set-ADSyncScheduler): a cycle of
+    Entra Connect may then export the same object while pybridge does. A state where the scheduler was
+    never configured never warns.
+    """
+    if store.scheduler_settings().get("SyncCycleEnabled") is not True:
+        return None
+    if not platform.entra_connect_installed(system):
+        return None
+    return ("Entra Connect's sync engine is installed on this server and the sync scheduler is enabled "
+            "(SyncCycleEnabled = True): a sync cycle of Entra Connect may export this object while pybridge "
+            "does. As Microsoft recommends for Single Object Sync, disable the scheduler first "
+            "(Set-ADSyncScheduler -SyncCycleEnabled $false in Entra Connect's ADSync module, and 'pybridge "
+            "scheduler set --sync-cycle-enabled false'), and enable it again afterwards")
+
+
 @dataclass
 class SyncLock:
     """The one-sync-at-a-time lock (Entra Connect's "no-start-ma-already-running")."""
 
     config: Config
     wait: float = 0.0
+    notify: Notify | None = None  # hears of the wait, when another sync holds the lock
 
     def __post_init__(self) -> None:
         self._lock = FileLock(lock_path(self.config))
 
     def __enter__(self) -> "SyncLock":
         deadline = time.monotonic() + max(self.wait, 0.0)
+        announced = False
         while not self._try():
+            if not announced and self.wait > 0 and self.notify is not None:
+                self.notify(Waiting(self.wait, f"another sync holds the lock on state {self.config.state_path}; "
+                                    "this one starts as soon as it finishes", at_most=True))
+                announced = True
             if time.monotonic() >= deadline:
                 waited = f" after waiting {self.wait:g} s" if self.wait else ""
                 raise LockError(

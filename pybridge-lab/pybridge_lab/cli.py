@@ -23,6 +23,25 @@ DESCRIPTION = ("Provision and run a Samba AD DC and a Microsoft Graph emulator o
                "directory, and write a ready configuration.")
 DIR_HELP = "lab directory (default: $PYBRIDGE_LAB_DIR or ./lab)"
 
+#: The sample objects `lab up` seeds, by the key `--sync KEY` takes, and what each shows (samba.py seeds them;
+#: tests/unit/test_lab_dist.py keeps the two lists equal).
+SAMPLES = {
+    "user": "Jane Doe: a user in scope (what --sync alone syncs)",
+    "user_comma": "Smith, John: a comma in the name, escaped in the DN",
+    "user_nonascii": "Zoë Ångström: non-ASCII characters",
+    "user_special": "Rock (Star) *\\ Ops: LDAP filter characters in the name",
+    "user_disabled": "Bob Disabled: a disabled account",
+    "user_excluded": "Xavier Excluded: in the excluded OU, out of scope (exit 3)",
+    "hidden": "Hidden User: the connector account may not read it (ObjectNotAccessible)",
+    "connector": "svc-pybridge: the connector account, outside the synchronised OU",
+    "contact": "Partner Contact: a contact (Graph cannot write contacts)",
+    "group": "Sales: a security group with a nested group",
+    "group_nested": "Sales EMEA: the group nested in Sales",
+    "group_pilot": "Pilot Sync: the filtering group for group-based filtering",
+}
+SAMPLES_EPILOG = ("sample objects (lab up --sync KEY; lab status shows their DNs):\n"
+                  + "".join(f"  {key:<15}{text}\n" for key, text in SAMPLES.items()))
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The lab's options and subcommands on *parser* (`pybridge lab` or `pybridge-lab`)."""
@@ -34,8 +53,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                     help="loopback address the DC and the emulator listen on (default 127.0.0.1; another 127.x "
                     "address lets a second lab run beside the first)")
     up.add_argument("--sync", metavar="KEY", nargs="?", const="user",
-                    help="then sync a sample object (default: the sample user) and print its JSON")
-    status = lsub.add_parser("status", help="show what runs and where the configuration is")
+                    help="then sync a sample object (default: user, the sample user) and print its JSON; KEY is one "
+                    "of: " + ", ".join(SAMPLES))
+    up.epilog, up.formatter_class = SAMPLES_EPILOG, argparse.RawDescriptionHelpFormatter
+    status = lsub.add_parser("status", help="show what runs, where, the configuration and the sample objects",
+                             epilog=SAMPLES_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    status.add_argument("--json", action="store_true", help="print one JSON document instead of lines")
     down = lsub.add_parser("down", help="stop exactly what 'lab up' started")
     for action in (up, status, down):  # `lab --dir D up` and `lab up --dir D` alike
         action.add_argument("--dir", metavar="DIR", default=argparse.SUPPRESS, help=DIR_HELP)
@@ -43,7 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def register(subparsers: Any) -> None:
     """The ``pybridge.commands`` entry point: add `lab` to pybridge's command line."""
-    lab = subparsers.add_parser("lab", help=HELP, description=DESCRIPTION)
+    lab = subparsers.add_parser("lab", help=HELP, description=DESCRIPTION, epilog=SAMPLES_EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(lab)
     lab.set_defaults(plugin_run=lambda args: run(args, prefix="pybridge lab"))
 
@@ -55,7 +79,8 @@ def run(args: argparse.Namespace, prefix: str = "pybridge lab") -> int:
     from . import orchestrator
 
     def log(message: str) -> None:
-        sys.stderr.write(f"{prefix}: {message}\n")
+        from pybridge.terminal import for_terminal
+        sys.stderr.write(f"{prefix}: {for_terminal(message, newlines=True)}\n")
 
     lab_dir = Path(args.dir or os.environ.get("PYBRIDGE_LAB_DIR") or "lab").resolve()
     try:
@@ -75,8 +100,11 @@ def run(args: argparse.Namespace, prefix: str = "pybridge lab") -> int:
             return EXIT_SUCCESS
         if args.lab_command == "status":
             status = orchestrator.status(lab_dir)
-            for key, value in status.items():
-                sys.stdout.write(f"{key}: {value}\n")
+            if getattr(args, "json", False):
+                import json
+                sys.stdout.write(json.dumps(status, ensure_ascii=False) + "\n")
+            else:
+                sys.stdout.write(_status_text(status))
             return EXIT_SUCCESS if status.get("samba") == "running" and status.get("graph") == "running" \
                 else EXIT_FAILURE
         orchestrator.down(lab_dir, log=log)
@@ -86,9 +114,24 @@ def run(args: argparse.Namespace, prefix: str = "pybridge lab") -> int:
         return EXIT_USAGE
 
 
+def _status_text(status: dict[str, Any]) -> str:
+    """`lab status` for a person: what runs where, the configuration, and the samples to try."""
+    from pybridge.terminal import for_terminal, table
+
+    lines = [f"{key}: {for_terminal(value)}\n" for key, value in status.items() if key != "samples"]
+    samples = status.get("samples") or {}
+    if samples:
+        config = status.get("config") or "CONFIG"
+        lines.append(f"\nsample objects: pybridge lab up --sync KEY, or pybridge sync --config {for_terminal(config)} "
+                     "\"DN\"\n")
+        lines.append(table(("KEY", "DN"), [(key, dn) for key, dn in samples.items()]))
+    return "".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The `pybridge-lab` command."""
-    parser = argparse.ArgumentParser(prog="pybridge-lab", description=DESCRIPTION)
+    parser = argparse.ArgumentParser(prog="pybridge-lab", description=DESCRIPTION, epilog=SAMPLES_EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"pybridge-lab {__version__}")
     add_arguments(parser)
     return run(parser.parse_args(argv), prefix="pybridge-lab")

@@ -92,7 +92,7 @@ def _start_emulator(lab_dir: Path, state: dict[str, Any], ca: Any, log: Log) -> 
 
 
 def write_config(lab_dir: Path, state: dict[str, Any], info: Any) -> Path:
-    """The configuration a new user would write for this lab (see config/pybridge.example.yaml)."""
+    """The configuration a new user would write for this lab (see `pybridge config example`)."""
     base_dn = info.base_dn
     cfg = {
         "version": 1,
@@ -117,7 +117,7 @@ def write_config(lab_dir: Path, state: dict[str, Any], info: Any) -> Path:
         "report": {"directory": str(lab_dir / "reports")},
     }
     path = lab_dir / "pybridge.yaml"
-    path.write_text("# Written by `pybridge lab up`; every key is documented in config/pybridge.example.yaml.\n"
+    path.write_text("# Written by `pybridge lab up`; `pybridge config example` prints every key, documented.\n"
                     + yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
     return path
 
@@ -169,11 +169,16 @@ def status(lab_dir: Path) -> dict[str, str]:
         from .ca import CertPair
         samba_running = SambaDC(lab_dir / "samba", ca=CertPair(ca_dir / "ca.pem", ca_dir / "ca.key"),
                                 host=state.get("host", DEFAULT_HOST)).is_running()
+    from .cli import SAMPLES
+    seeded = state.get("samples") or {}
     return {"lab": str(lab_dir),
+            "host": state.get("host", DEFAULT_HOST),
             "samba": "running" if samba_running else "stopped",
             "graph": "running" if _alive(state.get("graph_pid")) else "stopped",
             "graph_url": state.get("graph_url", ""),
-            "config": state.get("config", "")}
+            "config": state.get("config", ""),
+            # what `lab up --sync KEY` takes, in the order `lab --help` lists them
+            "samples": {key: seeded[key] for key in SAMPLES if key in seeded}}
 
 
 def down(lab_dir: Path, log: Log = lambda m: None) -> None:

@@ -6,8 +6,10 @@ never part of a filter at all.
 """
 from __future__ import annotations
 
+import logging
 import re
 import ssl
+import uuid
 from typing import Callable, Sequence
 from urllib.parse import urlsplit
 
@@ -16,6 +18,7 @@ from ldap3.core import exceptions as lx
 from ldap3.utils.conv import escape_filter_chars
 
 from ..config import ADConnector
+from ..core import dn as dnlib
 from ..core.model import Attributes, Value
 from ..errors import SourceError
 from ..sync.ports import DirectoryObject, Members
@@ -29,7 +32,9 @@ BOOLEAN_ATTRIBUTES = {"iscriticalsystemobject"}
 RANGED_ATTRIBUTES = ("member",)
 _RANGE = re.compile(r"^(?P<name>[^;]+);range=(?P<lo>\d+)-(?P<hi>\d+|\*)$", re.IGNORECASE)
 IN_CHAIN = "1.2.840.113556.1.4.1941"
+MAX_FOUND = 10  # find(): enough to show that a value names several objects
 
+log = logging.getLogger("pybridge.ad")
 ConnectionFactory = Callable[[str, ADConnector, str], ldap3.Connection]
 
 
@@ -109,6 +114,7 @@ class ADSession:
             try:
                 self.conn = self._factory(url, self.connector, self._password)
                 self.server_url = url
+                log.info("bound to %s as %s (connector %s)", url, self.connector.username, self.connector.name)
                 return url
             except lx.LDAPInvalidCredentialsResult:
                 raise SourceError(
@@ -150,7 +156,8 @@ class ADSession:
         self.close()
 
     # -- reads ------------------------------------------------------------------------------------
-    def _search(self, base: str, filt: str, attributes: list[str], scope: str = ldap3.BASE) -> list[dict]:
+    def _search(self, base: str, filt: str, attributes: list[str], scope: str = ldap3.BASE,
+                size_limit: int = 0) -> list[dict]:
         if self.conn is None:
             self.connect()
         assert self.conn is not None
@@ -158,7 +165,7 @@ class ADSession:
         for attempt in (1, 2):
             try:
                 self.conn.search(base, filt, search_scope=scope, attributes=attributes,
-                                 dereference_aliases=ldap3.DEREF_NEVER)
+                                 dereference_aliases=ldap3.DEREF_NEVER, size_limit=size_limit)
                 break
             except (lx.LDAPSocketOpenError, lx.LDAPSocketReceiveError, lx.LDAPSessionTerminatedByServerError,
                     lx.LDAPCommunicationError, OSError) as exc:
@@ -182,7 +189,7 @@ class ADSession:
                               error_code="InvalidDistinguishedName",
                               recommended_action="Pass the object's distinguished name exactly as Active "
                                                  "Directory shows it.")
-        if code not in (0,):
+        if code not in (0, 4):  # 4: sizeLimitExceeded, the entries up to the limit came
             raise SourceError(f'Reading "{base}" failed: {result.get("description")} {result.get("message", "")}'.strip(),
                               error_code="LdapError", ldap_result=code,
                               recommended_action="Check the connector account's permissions on the object.")
@@ -240,3 +247,65 @@ class ADSession:
         """Transitive membership through the in-chain matching rule (the group DN escaped by ldap3)."""
         filt = f"(memberOf:{IN_CHAIN}:={escape_filter_chars(group_dn)})"
         return bool(self._search(dn, filt, ["1.1"]))
+
+    # -- finding an object by another identity than its DN ------------------------------------------
+    def find(self, kind: str, value: str) -> list[DirectoryObject]:
+        """Objects of the connector's partitions that *value* names as their *kind* (see ports.Directory.find).
+
+        The filter is built with ldap3's escape_filter_chars (an objectGUID as its escaped bytes), so no
+        value can change the search; each partition is searched as a subtree.
+        """
+        bases = list(self.connector.partitions)
+        if kind == "objectGUID":
+            raw = uuid.UUID(value.strip().strip("{}")).bytes_le  # AD stores a GUID little-endian
+            filt = "(objectGUID=" + "".join(f"\\{b:02x}" for b in raw) + ")"
+        elif kind == "userPrincipalName":
+            filt = f"(userPrincipalName={escape_filter_chars(value)})"
+        elif kind == "sAMAccountName":
+            domain, _, name = value.partition("\\")
+            bases = [p for p in bases if self._names_domain(p, domain)]
+            filt = f"(sAMAccountName={escape_filter_chars(name)})"
+        else:
+            raise ValueError(f"cannot find objects by {kind}")
+        found: list[DirectoryObject] = []
+        for base in bases:
+            for entry in self._search(base, filt, ["objectGUID"], scope=ldap3.SUBTREE, size_limit=MAX_FOUND):
+                raw_attrs = entry.get("raw_attributes") or {}
+                guid = next((list(v) for k, v in raw_attrs.items() if k.lower() == "objectguid"), [])
+                found.append(DirectoryObject(dn=entry.get("dn") or "", attributes={"objectGUID": _decode(
+                    "objectGUID", guid)}))
+        return found[:MAX_FOUND]
+
+    def _names_domain(self, partition: str, domain: str) -> bool:
+        """Whether DOMAIN of DOMAIN\\name names *partition*'s domain: its NetBIOS name (read from the
+        forest's crossRef), its DNS name, or the DNS name's first label; all case-insensitive."""
+        fqdn = dnlib.domain_fqdn(partition).lower()
+        wanted = domain.strip().lower()
+        if wanted in (fqdn, fqdn.split(".")[0]):
+            return True
+        return wanted == (self._netbios_name(partition) or "").lower()
+
+    def _netbios_name(self, partition: str) -> str | None:
+        root = ",".join(f"DC={dnlib.escape_value(label)}" for label in dnlib.domain_fqdn(partition).split(".")
+                        if label)
+        if not root:
+            return None
+        try:
+            dse = self._search("", "(objectClass=*)", ["configurationNamingContext"])
+            config_nc = _first_text(dse, "configurationNamingContext")
+            if not config_nc:
+                return None
+            refs = self._search(f"CN=Partitions,{config_nc}",
+                                f"(&(objectClass=crossRef)(nCName={escape_filter_chars(root)}))", ["nETBIOSName"],
+                                scope=ldap3.LEVEL)
+        except SourceError:
+            return None  # the connector account may not read the configuration: DNS names still work
+        return _first_text(refs, "nETBIOSName")
+
+
+def _first_text(entries: list[dict], name: str) -> str | None:
+    for entry in entries:
+        for key, raw in (entry.get("raw_attributes") or {}).items():
+            if key.lower() == name.lower() and raw:
+                return bytes(raw[0]).decode("utf-8", errors="replace")
+    return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import secrets
 import string
 import time
@@ -23,6 +24,7 @@ from .. import platform
 from ..config import EntraConnector
 from ..core.model import CloudObject
 from ..errors import AuthenticationError, TargetError
+from ..notices import Notify, Progress
 from ..sync.ports import WriteDescription
 from .retry import RETRIABLE_STATUS, RetryBudget, may_retry
 
@@ -36,6 +38,7 @@ CONTACT_SELECT = ("id", "displayName", "mail", "mailNickname", "proxyAddresses",
 T = TypeVar("T")
 BASE_SELECT = {"user": USER_SELECT, "group": GROUP_SELECT, "contact": CONTACT_SELECT}
 COLLECTION = {"user": "users", "group": "groups", "contact": "contacts"}  # orgContact lives at /contacts
+log = logging.getLogger("pybridge.graph")
 MAX_BINDS = 20  # members@odata.bind values per request (group-post-members)
 MAX_BATCH = 20  # requests per JSON $batch (json-batching)
 MAX_OR_CLAUSES = 15  # clauses under one "or" in a directory $filter
@@ -83,6 +86,95 @@ def random_password(length: int = 24) -> str:
     chars += [secrets.choice(alphabet) for _ in range(length - len(chars))]
     secrets.SystemRandom().shuffle(chars)
     return "".join(chars)
+
+
+def _host_port(exc: BaseException) -> str | None:
+    own = getattr(exc, "__dict__", {})  # instance attributes only: urllib3's deprecated properties warn
+    for holder in (own.get("conn"), own.get("pool")):
+        host = getattr(holder, "host", None)
+        if host:
+            port = getattr(holder, "port", None)
+            return f"{host}:{port}" if port else str(host)
+    request = getattr(exc, "request", None)
+    url = getattr(request, "url", None)
+    if isinstance(url, str) and url:
+        from urllib.parse import urlsplit
+        parts = urlsplit(url)
+        return parts.netloc or None
+    return None
+
+
+def connection_problem(exc: BaseException) -> str:
+    """What went wrong with a connection, in pybridge's words ("127.0.0.1:443 refused the connection").
+
+    requests and urllib3 wrap the real cause in several layers whose text is their own repr
+    ("HTTPSConnectionPool(host=...): Max retries exceeded ... NewConnectionError(...)"); this walks the
+    layers to the cause and names it with the host and port, and nothing else.
+    """
+    import socket
+    import ssl
+
+    chain: list[BaseException] = []
+    todo: list[object] = [exc]
+    while todo and len(chain) < 20:
+        e = todo.pop(0)
+        if not isinstance(e, BaseException) or any(e is c for c in chain):
+            continue
+        chain.append(e)
+        todo += [getattr(e, "reason", None), e.__cause__, e.__context__, *getattr(e, "args", ())]
+    where = next((h for h in map(_host_port, chain) if h), None) or "the server"
+    names = {type(e).__name__ for e in chain}
+
+    def has(*kinds: type[BaseException]) -> BaseException | None:
+        return next((e for e in chain if isinstance(e, kinds)), None)
+
+    cert = has(ssl.SSLCertVerificationError)
+    if cert is not None:
+        why = getattr(cert, "verify_message", None) or "not trusted"
+        return (f"the TLS certificate of {where} was not accepted ({why}); entra.ca_file names the CA to trust")
+    if has(ssl.SSLError) is not None or "SSLError" in names:
+        return f"the TLS handshake with {where} failed"
+    if has(socket.gaierror) is not None or "NameResolutionError" in names:
+        return f"the name {where.rsplit(':', 1)[0]} could not be resolved"
+    if has(ConnectionRefusedError) is not None:
+        return f"{where} refused the connection"
+    if "ConnectTimeout" in names or "ConnectTimeoutError" in names:
+        return f"{where} did not accept a connection in time"
+    if "ReadTimeout" in names or "ReadTimeoutError" in names or has(TimeoutError) is not None:
+        return f"{where} did not answer in time"
+    unreachable = next((e for e in chain if isinstance(e, OSError) and e.errno in (101, 113, 10051, 10065)), None)
+    if unreachable is not None:
+        return f"{where} is unreachable (no route to it)"
+    if has(ConnectionResetError, ConnectionAbortedError) is not None or \
+            names & {"RemoteDisconnected", "ProtocolError", "ChunkedEncodingError"}:
+        return f"{where} closed the connection without an answer"
+    return f"the connection to {where} failed ({type(chain[-1]).__name__})"
+
+
+def token_roles(token: str) -> list[str] | None:
+    """The application permissions in an access token's ``roles`` claim, or None when it has none.
+
+    The payload is read without verifying the signature: only to tell an admin which permissions the
+    app holds (Graph verifies the token itself on every call).
+    """
+    import base64
+    import binascii
+
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, binascii.Error):
+        return None
+    roles = claims.get("roles") if isinstance(claims, dict) else None
+    return [str(r) for r in roles] if isinstance(roles, list) else None
+
+
+def _doing(what: str) -> str:
+    """\"Looking up users where ...\" -> \"looking up users\": the request named for a person, without its filter."""
+    short = what.split(" where ", 1)[0]
+    return short[:1].lower() + short[1:]
 
 
 def classify(response: requests.Response, what: str, waited: float = 0.0) -> TargetError:
@@ -144,9 +236,11 @@ class GraphClient:
 
     def __init__(self, entra: EntraConnector, credential: str | dict[str, str], *,
                  session: requests.Session | None = None, token_cache_path: Path | None = None,
-                 budget: RetryBudget | None = None) -> None:
+                 budget: RetryBudget | None = None, notify: Notify | None = None) -> None:
         self.entra = entra
-        self.budget = budget or RetryBudget(max_wait=entra.retry_max_wait, max_attempts=entra.retry_max_attempts)
+        self.notify = notify  # told of waits and of the progress of long member writes
+        self.budget = budget or RetryBudget(max_wait=entra.retry_max_wait, max_attempts=entra.retry_max_attempts,
+                                            notify=notify)
         verify: bool | str = False if not entra.verify_tls else (str(entra.ca_file) if entra.ca_file else True)
         self.session = session or VerifyingSession(verify, entra.timeout)
         self.base = f"{entra.graph_endpoint}/v1.0"
@@ -168,7 +262,8 @@ class GraphClient:
     # -- token ------------------------------------------------------------------------------------
     def start_run(self) -> None:
         """A client kept between syncs (the in-process API): each run gets its own retry budget."""
-        self.budget = RetryBudget(max_wait=self.entra.retry_max_wait, max_attempts=self.entra.retry_max_attempts)
+        self.budget = RetryBudget(max_wait=self.entra.retry_max_wait, max_attempts=self.entra.retry_max_attempts,
+                                  notify=self.notify)
         self.requests = 0
         self._domains = None
 
@@ -193,8 +288,8 @@ class GraphClient:
                                    "tenant) and entra.authority_host (national clouds have their own).") from None
         except requests.RequestException as exc:
             raise AuthenticationError(
-                f"No token could be had from {self.entra.authority_host}: {type(exc).__name__}: "
-                f"{str(exc).splitlines()[0] if str(exc) else ''}", error_code="GraphUnavailable",
+                f"No token could be had from {self.entra.authority_host}: {connection_problem(exc)}.",
+                error_code="GraphUnavailable",
                 recommended_action="Check network access and TLS trust (entra.ca_file) for entra.authority_host.") \
                 from None
         if "access_token" not in result:
@@ -204,7 +299,13 @@ class GraphClient:
         # reuse it in this process for at most 5 minutes; msal's cache renews it before it expires
         self._token_until = time.monotonic() + min(300, max(0, int(result.get("expires_in", 300)) - 300))
         self._token_from_cache = result.get("token_source") == "cache"
+        log.info("token for app %s in tenant %s (%s)", self.entra.client_id, self.entra.tenant_id,
+                 "from msal's token cache" if self._token_from_cache else f"from {self.entra.authority_host}")
         return self._token
+
+    def granted_roles(self) -> list[str] | None:
+        """The application permissions the app holds, from its token's roles claim (None: no such claim)."""
+        return token_roles(self.token())
 
     def _token_error(self, result: dict[str, Any]) -> AuthenticationError:
         error = result.get("error", "unknown_error")
@@ -270,7 +371,8 @@ class GraphClient:
                 if delay is None:
                     exc.context["uncertain"] = method.upper() == "POST"
                     raise
-                self.budget.wait(delay)
+                problem = exc.context.get("problem") or exc.message
+                self.budget.wait(delay, f"Microsoft Graph could not be reached while {_doing(what)}: {problem}")
                 attempt += 1
                 continue
             if resp.status_code == 401 and self._token_from_cache and not refreshed:
@@ -280,12 +382,21 @@ class GraphClient:
                 refreshed = True
                 continue
             if resp.status_code in RETRIABLE_STATUS and may_retry(method, resp.status_code):
-                delay = self.budget.next_delay(attempt, resp.headers.get("Retry-After"))
+                asked = resp.headers.get("Retry-After")
+                delay = self.budget.next_delay(attempt, asked)
                 if delay is not None:
-                    self.budget.wait(delay)
+                    self.budget.wait(delay, self._wait_cause(resp.status_code, resp.reason, asked, what))
                     attempt += 1
                     continue
             return resp
+
+    @staticmethod
+    def _wait_cause(status: int, reason: str | None, retry_after: str | None, what: str) -> str:
+        """Why a request is repeated, for a person: who answered what, and what it asked for."""
+        answer = f"{status} {reason}".strip() if reason else str(status)
+        asked = f", Retry-After: {retry_after.strip()}" if retry_after else ", no Retry-After: backing off"
+        verb = "throttled" if status == 429 else "is unavailable for" if status == 503 else "failed"
+        return f"Microsoft Graph {verb} {_doing(what)} ({answer}{asked})"
 
     def _send(self, method: str, url: str, params: dict[str, str] | None, body: Any,
               what: str) -> requests.Response:
@@ -297,8 +408,9 @@ class GraphClient:
             return self.session.request(method, url, params=params, headers=headers,
                                         data=json.dumps(body) if body is not None else None)
         except requests.RequestException as exc:
-            raise TargetError(f"{what} failed: Microsoft Graph could not be reached or did not answer "
-                              f"({type(exc).__name__})", error_code="GraphUnavailable",
+            problem = connection_problem(exc)
+            raise TargetError(f"{what} failed: Microsoft Graph could not be reached or did not answer: {problem}",
+                              error_code="GraphUnavailable", problem=problem,
                               recommended_action=("Check network access to entra.graph_endpoint, then run the "
                                                   "sync again: pybridge looks an object up before creating it, so "
                                                   "a create that reached Graph is never made twice.")) from None
@@ -482,20 +594,36 @@ class GraphClient:
         """Add and remove members: members@odata.bind 20 per PATCH, $ref removals, 20 of those per $batch.
 
         Returns the number of $batch requests made. An add of a member that is already there and a
-        removal of one that is already gone count as done (the change is idempotent).
+        removal of one that is already gone count as done (the change is idempotent). When the change
+        takes more than one $batch, the notifier hears how far it is after each one.
         """
-        inner: list[dict[str, Any]] = []
+        return self._change_members(group_id, adds, removes)
+
+    def _change_members(self, group_id: str, adds: Sequence[str], removes: Sequence[str],
+                        added_before: int = 0) -> int:
+        inner: list[tuple[dict[str, Any], int, int]] = []  # (request, members it adds, members it removes)
         for i in range(0, len(adds), MAX_BINDS):  # Graph binds at most 20 members per request
-            inner.append({"method": "PATCH", "url": f"/groups/{group_id}",
-                          "headers": {"Content-Type": "application/json"},
-                          "body": {"members@odata.bind": [self._ref(m) for m in adds[i:i + MAX_BINDS]]}})
+            chunk = adds[i:i + MAX_BINDS]
+            inner.append(({"method": "PATCH", "url": f"/groups/{group_id}",
+                           "headers": {"Content-Type": "application/json"},
+                           "body": {"members@odata.bind": [self._ref(m) for m in chunk]}}, len(chunk), 0))
         for m in removes:
-            inner.append({"method": "DELETE", "url": f"/groups/{group_id}/members/{m}/$ref"})
+            inner.append(({"method": "DELETE", "url": f"/groups/{group_id}/members/{m}/$ref"}, 0, 1))
         batches = 0
+        added, removed = added_before, 0
+        long_write = len(inner) > MAX_BATCH
         for i in range(0, len(inner), MAX_BATCH):  # a JSON batch holds at most 20 requests
-            chunk = inner[i:i + MAX_BATCH]  # idempotent: an add already made or a removal already done is fine
-            self._while_replicating(lambda: self.batch(chunk, what=f"Changing the members of group {group_id}"))
+            part = inner[i:i + MAX_BATCH]  # idempotent: an add already made or a removal already done is fine
+            self._while_replicating(lambda: self.batch([r for r, _, _ in part],
+                                                       what=f"Changing the members of group {group_id}"))
             batches += 1
+            added += sum(a for _, a, _ in part)
+            removed += sum(r for _, _, r in part)
+            if long_write and self.notify is not None:
+                if adds:
+                    self.notify(Progress("members", added, added_before + len(adds), "added"))
+                if removes and (removed or not adds):
+                    self.notify(Progress("members", removed, len(removes), "removed"))
         return batches
 
     # -- the Tenant port: staging mode and waiting --------------------------------------------------
@@ -513,11 +641,12 @@ class GraphClient:
     def describe_manager_change(self, manager_id: str | None) -> str:
         return f"PUT manager/$ref -> {manager_id}" if manager_id else "DELETE manager/$ref"
 
-    def backoff(self, attempt: int) -> bool:
+    def backoff(self, attempt: int, why: str | None = None) -> bool:
         delay = self.budget.next_delay(attempt, None)
         if delay is None:
             return False
-        self.budget.wait(max(delay, 0.5 * 2 ** attempt))
+        self.budget.wait(max(delay, 0.5 * 2 ** attempt),
+                         why or "Microsoft Graph may not show a recent write yet (replication)", then="looking again")
         return True
 
     def app_directory_roles(self) -> list[dict[str, Any]]:
@@ -554,7 +683,9 @@ class GraphClient:
                     raise TargetError(f"{what} failed: Graph throttled {len(pending)} request(s) of a $batch beyond "
                                       f"the wait limit (entra.retry.max_wait, waited {self.budget.waited:.0f} s)",
                                       error_code="Throttled", status=429)
-                self.budget.wait(delay)
+                self.budget.wait(delay, f"Microsoft Graph throttled {len(pending)} of the requests of a $batch "
+                                        f"while {_doing(what)}" + (f" (Retry-After: {asked:g})" if asked is not None
+                                                                   else " (no Retry-After: backing off)"))
                 attempt += 1
         return [done[k] for k in sorted(done, key=int)]
 

@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from ..notices import Notify, Waiting
+
 RETRIABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 NOT_EXECUTED_STATUS = frozenset({429, 503})  # Graph did not run the request: safe to repeat any method
 IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "PATCH", "DELETE", "HEAD"})
@@ -48,6 +50,7 @@ class RetryBudget:
     retries: int = 0
     sleep: Callable[[float], None] = time.sleep
     rng: random.Random = field(default_factory=random.Random)
+    notify: Notify | None = None  # told of every wait before it starts (the CLI prints it)
 
     def next_delay(self, attempt: int, retry_after: str | None) -> float | None:
         """Seconds to wait before attempt *attempt*+1, or None when the attempts or the budget are spent."""
@@ -60,7 +63,10 @@ class RetryBudget:
             return None
         return delay
 
-    def wait(self, delay: float) -> None:
+    def wait(self, delay: float, cause: str = "Microsoft Graph asked to wait", then: str = "trying again") -> None:
+        """Wait *delay* seconds, counted against the budget; *cause* and *then* tell the notifier why."""
+        if delay > 0 and self.notify is not None:
+            self.notify(Waiting(delay, cause, then=then, waited=self.waited, budget=self.max_wait))
         self.waited += delay
         self.retries += 1
         if delay > 0:

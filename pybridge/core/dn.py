@@ -59,6 +59,56 @@ def escape_value(value: str) -> str:
 RDN = tuple[tuple[str, str], ...]  # ((attr_lower, value), ...) for multi-valued RDNs
 
 
+def _escaped(text: str, index: int) -> bool:
+    """True when the character at *index* follows an odd number of backslashes (it is escaped)."""
+    count = 0
+    while index - count - 1 >= 0 and text[index - count - 1] == "\\":
+        count += 1
+    return count % 2 == 1
+
+
+def tidy(dn: str) -> str:
+    """*dn* without the optional spaces RFC 4514 parsers and Active Directory accept, escapes intact.
+
+    Spaces around '=' and around the ',' or '+' between components are removed (RFC 2253 and 1779
+    readers, and AD, accept "CN=Jane Doe, OU=Users" and "CN = Jane Doe"); an escaped space
+    (``\\ `` or ``\\20``) at either end of a value is part of the value and stays, as does every
+    other escape, exactly as written. RFC 1779's ';' separator is not taken for one (RFC 4514 has none,
+    and a ';' stays where it was typed). Text that is not a DN is returned unchanged for the DN check
+    to refuse.
+    """
+    if "=" not in dn:
+        return dn
+    out: list[str] = []
+    i, n = 0, len(dn)
+    while i < n:
+        while i < n and dn[i] == " ":
+            i += 1
+        eq = dn.find("=", i)
+        if eq < 0:
+            return dn  # a component without '=': not a DN this function can tidy
+        attr = dn[i:eq].strip(" ")
+        i = eq + 1
+        while i < n and dn[i] == " ":
+            i += 1
+        start = i
+        if i < n and dn[i] == '"':  # an RFC 1779 quoted value: kept as it is
+            i += 1
+            while i < n and not (dn[i] == '"' and not _escaped(dn, i)):
+                i += 1
+            i = min(i + 1, n)
+        while i < n and not (dn[i] in ",+" and not _escaped(dn, i)):
+            i += 1
+        end = i
+        while end > start and dn[end - 1] == " " and not _escaped(dn, end - 1):
+            end -= 1
+        out.append(f"{attr}={dn[start:end]}")
+        if i < n:
+            out.append(dn[i])
+            i += 1
+    return "".join(out)
+
+
 def split(dn: str) -> list[RDN]:
     """Split *dn* into RDNs of (lower-cased type, unescaped value); raises InvalidDnError."""
     if not isinstance(dn, str) or not dn.strip():

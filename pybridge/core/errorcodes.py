@@ -21,9 +21,20 @@ class ErrorCode:
 
 _CODES = [
     ErrorCode("ConfigurationError", "nonServiceFailure", "The configuration file or a secret it names is unusable.",
-              "Fix the settings listed in the message; config/pybridge.example.yaml documents every key."),
+              "Fix the settings listed in the message; `pybridge config example` prints a configuration that "
+              "documents every key, and `pybridge config check` tests one."),
     ErrorCode("InvalidDistinguishedName", "nonServiceFailure", "The distinguished name given is not a valid DN.",
-              "Pass the DN exactly as Active Directory shows it, with RFC 4514 escapes (\\, for a comma)."),
+              "Pass the DN exactly as Active Directory shows it, with RFC 4514 escapes (\\, for a comma), or "
+              "name the object by its userPrincipalName, DOMAIN\\sAMAccountName or objectGUID."),
+    ErrorCode("IdentityNotFound", "nonServiceFailure",
+              "No object in the configured AD connectors' partitions has the userPrincipalName, sAMAccountName "
+              "or objectGUID given instead of a DN (or the connector account cannot see it).",
+              "Check the value (for DOMAIN\\name, DOMAIN is the domain's NetBIOS or DNS name) and the partitions "
+              "in ad_connectors[].partitions, or pass the object's distinguished name."),
+    ErrorCode("IdentityAmbiguous", "nonServiceFailure",
+              "The userPrincipalName, sAMAccountName or objectGUID given instead of a DN names several objects "
+              "(in several connectors' directories).",
+              "Pass the distinguished name of the object you mean; the reason lists the candidates."),
     ErrorCode("PartitionNotInScope", "nonServiceFailure",
               "The DN is not inside any naming context selected on an AD connector.",
               "Check the DN's domain, or add its partition to ad_connectors[].partitions."),
@@ -116,7 +127,7 @@ _CODES = [
     ErrorCode("GraphAuthorizationFailed", "nonServiceFailure",
               "Microsoft Graph refused the call: the app lacks a permission.",
               "Grant the app the Graph application permissions User.ReadWrite.All, Group.ReadWrite.All and "
-              "Domain.Read.All, with admin consent."),
+              "Directory.Read.All, with admin consent; `pybridge config check` names what is missing."),
     ErrorCode("GraphResourceNotFound", "failure", "Microsoft Graph says the object does not exist.",
               "Run the sync again; the object may have been deleted in Entra ID meanwhile."),
     ErrorCode("GraphServiceError", "nonServiceFailure", "Microsoft Graph failed (5xx) after retries.",

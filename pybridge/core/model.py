@@ -157,6 +157,7 @@ class SyncResult:
     extra: dict[str, Any] = field(default_factory=dict)
     # what the admin must know although the run did what it could: unresolved references, a new object Graph
     # does not show yet, a joined object deleted in the cloud, what Entra Connect would do to a departed object
+    # (the CLI says each on stderr)
     warnings: list[str] = field(default_factory=list)
 
     def step(self, key: StepKey) -> ProvisioningStep | None:

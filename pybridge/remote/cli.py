@@ -24,6 +24,12 @@ from .settings import (AUTHS, MODULE_SHORTCUTS, TRANSPORTS, RemoteSettings, Serv
 EXIT_SUCCESS, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 
+def _line(stream: TextIO, text: str) -> None:
+    """A line for a person: what servers and results say is escaped for the terminal (pybridge.terminal)."""
+    from ..terminal import for_terminal
+    stream.write(for_terminal(text, newlines=True) + "\n")
+
+
 class _NoArgvSecret(argparse.Action):
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
                  option_string: str | None = None) -> None:
@@ -175,13 +181,12 @@ def _progress_printer(mode: str, err: TextIO) -> Callable[[str, str, str], None]
 
     def text(name: str, stage: str, message: str) -> None:
         with lock:
-            err.write(f"pybridge: {name}: {message}\n")
+            _line(err, f"pybridge: {name}: {message}")
             err.flush()
 
     def machine(name: str, stage: str, message: str) -> None:
         with lock:
-            err.write("PYBRIDGE-PROGRESS " + json.dumps({"computer": name, "stage": stage, "message": message},
-                                                        ensure_ascii=False) + "\n")
+            err.write("PYBRIDGE-PROGRESS " + json.dumps({"computer": name, "stage": stage, "message": message}) + "\n")
             err.flush()
     return machine if mode == "json" else text
 
@@ -192,8 +197,8 @@ def _render(doc: dict[str, Any], fmt: str, err: TextIO) -> str:
         try:
             out = graph.to_graph(adsync.from_adsync(doc))
         except (ValueError, KeyError, TypeError) as exc:  # a result in a shape pybridge does not know
-            err.write(f"pybridge: {doc.get('ComputerName')}: WARNING: the result cannot be shown as --format graph "
-                      f"({type(exc).__name__}: {exc}); printed in the adsync shape\n")
+            _line(err, f"pybridge: {doc.get('ComputerName')}: WARNING: the result cannot be shown as --format "
+                       f"graph ({type(exc).__name__}: {exc}); printed in the adsync shape")
         else:
             out.setdefault("computerName", doc.get("ComputerName"))
             return json.dumps(out, ensure_ascii=False, separators=(",", ":"))
@@ -217,7 +222,7 @@ def run_sync(args: argparse.Namespace, remote: RemoteSettings, *, report_dir: Pa
 
     def usage(messages: list[str]) -> int:
         for m in messages:
-            err.write(f"pybridge: error: {m}\n")
+            _line(err, f"pybridge: error: {m}")
         return EXIT_USAGE
 
     try:
@@ -242,7 +247,7 @@ def run_sync(args: argparse.Namespace, remote: RemoteSettings, *, report_dir: Pa
     if problems:
         return usage(problems)
     for w in warnings:
-        err.write(f"pybridge: WARNING: {w}\n")
+        _line(err, f"pybridge: WARNING: {w}")
     passwords = _passwords(servers, problems, stdin=stdin,
                            prompt=prompt or (lambda text: getpass.getpass(text, stream=err)))
     if problems:
@@ -262,22 +267,22 @@ def run_sync(args: argparse.Namespace, remote: RemoteSettings, *, report_dir: Pa
     fmt = getattr(args, "format", "adsync") or "adsync"
     for o in outcomes:
         for w in o.warnings:
-            err.write(f"pybridge: {o.name}: WARNING: {w}\n")
+            _line(err, f"pybridge: {o.name}: WARNING: {w}")
         for e in o.errors:
-            err.write(f"pybridge: {o.name}: error: {e}\n")
+            _line(err, f"pybridge: {o.name}: error: {e}")
         status = o.document.get("StatusInfo") or {}
         if status.get("ErrorCode"):
-            err.write(f"pybridge: {o.name}: {status.get('Status')}: {status.get('ErrorCode')}: "
-                      f"{status.get('Reason')}\n")
+            _line(err, f"pybridge: {o.name}: {status.get('Status')}: {status.get('ErrorCode')}: "
+                       f"{status.get('Reason')}")
             if status.get("RecommendedAction"):
-                err.write(f"pybridge: {o.name}: recommended action: {status['RecommendedAction']}\n")
+                _line(err, f"pybridge: {o.name}: recommended action: {status['RecommendedAction']}")
         out.write(_render(o.document, fmt, err) + "\n")
     out.flush()
     if getattr(args, "remote_compare", False):
         if len(outcomes) < 2:
-            err.write("pybridge: WARNING: --compare needs at least two servers\n")
+            _line(err, "pybridge: WARNING: --compare needs at least two servers")
         else:
-            err.write(render_text(compare([o.document for o in outcomes])) + "\n")
+            _line(err, render_text(compare([o.document for o in outcomes])))
     err.flush()
     return worst_exit_code([o.exit_code for o in outcomes])
 
@@ -321,16 +326,16 @@ def run_compare(args: argparse.Namespace, *, out: TextIO | None = None, err: Tex
                 docs.append(doc)
                 names.append(label if len(found) == 1 else f"{label} #{i}")
     except ValueError as exc:
-        err.write(f"pybridge compare: error: {exc}\n")
+        _line(err, f"pybridge compare: error: {exc}")
         return EXIT_USAGE
     if len(docs) < 2:
-        err.write(f"pybridge compare: error: need at least two results, got {len(docs)}\n")
+        _line(err, f"pybridge compare: error: need at least two results, got {len(docs)}")
         return EXIT_USAGE
     result = compare(docs, labels_for(docs, names))
     if getattr(args, "compare_format", "text") == "json":
         out.write(json.dumps(to_json(result), ensure_ascii=False) + "\n")
     else:
-        out.write(render_text(result) + "\n")
+        _line(out, render_text(result))
     return EXIT_SUCCESS if result.identical else EXIT_FAILURE
 
 

@@ -175,7 +175,8 @@ def _create_once(run: RunState, step: ProvisioningStep, body: Properties, member
                 "onPremisesImmutableId" if kind == "user" else "its source anchor property"
                 if run.config.entra.group_anchor_property else "mailNickname and displayName")
             return found
-        if not tenant.backoff(attempt):
+        if not tenant.backoff(attempt, f"the {kind} was created without an answer, and Microsoft Graph may "
+                                       "still be committing it"):
             break
     if kind == "user":
         step.details[d.CREATE_ANSWER_LOST] = "not found; created again"

@@ -56,6 +56,13 @@ class Directory(Protocol):
         """Whether *dn* is a member of *group_dn*, directly or through nested groups."""
         ...
 
+    def find(self, kind: str, value: str) -> list[DirectoryObject]:
+        """The objects of the connector's partitions that *value* names as their *kind*: "userPrincipalName",
+        "sAMAccountName" (DOMAIN\\name, DOMAIN being the domain's NetBIOS or DNS name) or "objectGUID" (the
+        GUID's string form). Each comes with its objectGUID; at most a few are returned (enough to tell one
+        from several)."""
+        ...
+
     def close(self) -> None:
         ...
 
@@ -157,6 +164,7 @@ class Tenant(Protocol):
     def describe_manager_change(self, manager_id: str | None) -> str:
         ...
 
-    def backoff(self, attempt: int) -> bool:
-        """Wait before looking again (attempt 0, 1, ...) within the run's wait budget; False when it is spent."""
+    def backoff(self, attempt: int, why: str | None = None) -> bool:
+        """Wait before looking again (attempt 0, 1, ...) within the run's wait budget; False when it is spent.
+        *why* says what is awaited (it is announced with the wait)."""
         ...

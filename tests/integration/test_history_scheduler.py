@@ -55,15 +55,21 @@ def test_history_is_purged_after_the_interval(lab, tmp_path):
     assert len(runs) == 1
 
 
-def test_scheduler_get_set_and_the_warning(lab, tmp_path):
+def test_scheduler_get_set_and_the_warning(lab, tmp_path, monkeypatch):
     cfg = lab.config(tmp_path, **{"sync.staging_mode": True})
     got = json.loads(run_cli("scheduler", "get", "--config", str(cfg)).stdout)
     assert got["SyncCycleEnabled"] is True and got["StagingModeEnabled"] is True
     assert got["SyncCycleInProgress"] is False
     assert list(got)[:3] == ["AllowedSyncCycleInterval", "CurrentlyEffectiveSyncCycleInterval",
                              "CustomizedSyncCycleInterval"]
+    # the warning means something only where Entra Connect's own engine could run a cycle meanwhile
+    from pybridge import platform
+    monkeypatch.setattr(platform, "entra_connect_installed", lambda system=None: True)
+    never_configured = run_cli("sync", "--config", str(cfg), lab.dns["user"])
+    assert "SyncCycleEnabled" not in never_configured.stderr
+    assert run_cli("scheduler", "set", "--config", str(cfg), "--sync-cycle-enabled", "true").code == 0
     warned = run_cli("sync", "--config", str(cfg), lab.dns["user"])
-    assert "SyncCycleEnabled = True" in warned.stderr
+    assert "SyncCycleEnabled = True" in warned.stderr and "Entra Connect's sync engine is installed" in warned.stderr
     changed = run_cli("scheduler", "set", "--config", str(cfg), "--sync-cycle-enabled", "false",
                       "--customized-sync-cycle-interval", "01:00:00")
     doc = json.loads(changed.stdout)

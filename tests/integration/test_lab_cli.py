@@ -41,6 +41,18 @@ def test_lab_up_sync_status_down(tmp_path):
 
         status = pybridge("lab", "--dir", str(lab), "status")
         assert status.returncode == 0 and "samba: running" in status.stdout and "graph: running" in status.stdout
+        # what a newcomer needs to go on: where it runs, the configuration, and the samples by --sync key
+        assert f"host: {HOST}\n" in status.stdout and f"config: {config}\n" in status.stdout
+        rows = {line.split(None, 1)[0]: line.split(None, 1)[1] for line in status.stdout.splitlines()
+                if line.startswith(("user", "group", "contact"))}
+        assert rows["user"] == "CN=Jane Doe,OU=Users,OU=Corp,DC=contoso,DC=com"
+        assert rows["user_comma"] == "CN=Smith\\, John,OU=Users,OU=Corp,DC=contoso,DC=com"
+        from pybridge_lab.cli import SAMPLES
+        as_json = pybridge("--dir", str(lab), "lab", "status", "--json")  # --dir where a user may type it
+        assert as_json.returncode == 0, as_json.stderr
+        shown = json.loads(as_json.stdout)
+        assert list(shown["samples"]) == list(SAMPLES) and shown["host"] == HOST
+        assert shown["samples"]["group_pilot"] == "CN=Pilot Sync,OU=Groups,OU=Corp,DC=contoso,DC=com"
 
         # the written configuration is all a user needs: a second sync through it changes nothing
         again = pybridge("sync", "--config", str(config), "CN=Jane Doe,OU=Users,OU=Corp,DC=contoso,DC=com")

@@ -140,7 +140,9 @@ TRANSPORTS = pytest.mark.parametrize("transport", ["psrp", "winrs"])
 # -- success, staging, streams, report --------------------------------------------------------------------------
 @TRANSPORTS
 def test_sync_on_the_server_returns_its_result_streams_and_report(lab, endpoints, pki, tmp_path, transport):
-    ep = endpoints(engine_config=engine_config(lab, tmp_path / "engine"))
+    # the engine's configuration turns certificate validation off, so the engine warns on every run
+    unvalidated = {"ad_connectors.0.tls": {"validate": False}}
+    ep = endpoints(engine_config=engine_config(lab, tmp_path / "engine", **unvalidated))
     run = sync(*connect_args(ep, pki, transport=transport), "--distinguished-name", lab.dns["user"],
                "--report-dir", str(tmp_path / "local"))
     assert run.code == 0, run.stderr
@@ -154,7 +156,7 @@ def test_sync_on_the_server_returns_its_result_streams_and_report(lab, endpoints
     assert call.parameters == {"DistinguishedName": ("String", lab.dns["user"])}
     assert any(r["method"] == "POST" and r["path"] == "/v1.0/users" for r in writes(lab.emulator))
     # the engine's warning came back through the remote warning stream
-    assert "pybridge: 127.0.0.1: WARNING: the sync scheduler is enabled" in run.stderr
+    assert "pybridge: 127.0.0.1: WARNING: TLS certificate validation is OFF for AD connector" in run.stderr
     assert not ep.refused
     # the HTML report: copied and verified, or (while the engine writes none) said so
     server_reports = sorted((tmp_path / "server-aadc01" / "reports").glob("*.htm"))

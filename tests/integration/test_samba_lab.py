@@ -422,6 +422,33 @@ def test_start_refuses_a_busy_address_quickly(lab, tmp_path):
     assert not dc.is_provisioned()  # refused before provisioning started, so at once
 
 
+def test_a_upn_held_in_two_forests_is_ambiguous(lab, samba_lab, tmp_path):
+    """`pybridge sync UPN` with two AD connectors whose directories both hold the UPN (this module's DC and the
+    session's, both seeded with the sample): the UPN names two objects, and the run refuses to guess."""
+    import json
+
+    import yaml
+    _, info, dns, _ = lab
+    samba_lab.emulator.reset()
+    path = samba_lab.config(tmp_path)
+    cfg = yaml.safe_load(path.read_text())
+    second = dict(cfg["ad_connectors"][0], name="second-forest", servers=[info.ldaps_url],
+                  tls={"validate": True, "ca_file": str(info.ca_file)},
+                  account={"username": info.connector_username, "password_file": str(info.connector_password_file)})
+    cfg["ad_connectors"].append(second)
+    path.write_text(yaml.safe_dump(cfg))
+    run = subprocess.run([sys.executable, "-m", "pybridge", "sync", "--config", str(path), "--no-html-report",
+                          "jdoe@contoso.com"], capture_output=True, text=True, timeout=180)
+    assert run.returncode == 1, run.stderr
+    info_ = json.loads(run.stdout)["StatusInfo"]
+    assert info_["Status"] == "Failure" and info_["ErrorCode"] == "IdentityAmbiguous"
+    assert info_["Reason"].startswith('userPrincipalName "jdoe@contoso.com" names 2 objects: ')
+    assert 'connector "contoso.com"' in info_["Reason"] and 'connector "second-forest"' in info_["Reason"]
+    assert dns["user"] in info_["Reason"]
+    assert "pybridge: Failure: IdentityAmbiguous:" in run.stderr
+    assert samba_lab.emulator.requests == []
+
+
 def test_stop_ends_samba_and_frees_the_ports(lab):
     """Runs last: it stops the module's DC."""
     dc, info, _, _ = lab

@@ -115,13 +115,15 @@ Describe 'Runbook scenarios against the lab' -Tag 'Lab' {
         $settings.SyncCycleInProgress | Should -BeFalse
     }
 
-    It 'warns about the enabled scheduler until Set-ADSyncScheduler -SyncCycleEnabled $false, then no more' {
+    It 'never warns about the scheduler where no Entra Connect sync engine can run a cycle, enabled or not' {
+        # pybridge runs no sync cycles: the warning is only for a server where Entra Connect's engine is
+        # installed (tests/unit/test_cli_newcomer.py drives that case)
         if ($script:SkipReason) { return }
         $before = (Get-ADSyncScheduler -ConfigPath $script:SchedulerConfig).SyncCycleEnabled
         try {
             Set-ADSyncScheduler -SyncCycleEnabled $true -ConfigPath $script:SchedulerConfig
             $null = Invoke-ADSyncSingleObjectSync -DistinguishedName $script:Samples.user -ConfigPath $script:SchedulerConfig -NoHtmlReport -StagingMode -WarningVariable enabledWarnings -WarningAction SilentlyContinue
-            @($enabledWarnings | Where-Object { $_.Message -match 'SyncCycleEnabled' }).Count | Should -Be 1
+            @($enabledWarnings | Where-Object { $_.Message -match 'SyncCycleEnabled|scheduler' }).Count | Should -Be 0
 
             Set-ADSyncScheduler -SyncCycleEnabled $false -ConfigPath $script:SchedulerConfig
             (Get-ADSyncScheduler -ConfigPath $script:SchedulerConfig).SyncCycleEnabled | Should -BeFalse

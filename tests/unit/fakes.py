@@ -252,7 +252,7 @@ class FakeTenant:
     def describe_manager_change(self, manager_id: str | None) -> str:
         return f"set manager {manager_id}" if manager_id else "remove manager"
 
-    def backoff(self, attempt: int) -> bool:
+    def backoff(self, attempt: int, why: str | None = None) -> bool:
         self.waits += 1
         return attempt < 2
 
