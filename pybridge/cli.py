@@ -96,7 +96,12 @@ def build_parser(plugins: bool = False) -> argparse.ArgumentParser:
     s = sub.add_parser("sync", help="synchronise one object (the ten steps) and print the result as JSON",
                        description="Run the ten steps of Single Object Sync for one AD object and print one JSON "
                        "document on stdout.", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    s.add_argument("dn_positional", nargs="?", metavar="DN", help="the object's distinguished name")
+    s.add_argument("dn_positional", nargs="*", metavar="DN",
+                   help="the object's distinguished name; several DNs are synced in one process, one JSON "
+                   "document per line")
+    s.add_argument("--input", metavar="FILE",
+                   help="read the DNs from FILE, one per line ('-' for stdin, read as lines arrive); blank lines "
+                   "are skipped")
     s.add_argument("--distinguished-name", "-d", dest="dn", metavar="DN",
                    help="the object's distinguished name (RFC 4514, e.g. \"CN=Smith\\, John,OU=Users,DC=contoso,DC=com\")")
     s.add_argument("--staging-mode", action="store_true",
@@ -118,8 +123,10 @@ def build_parser(plugins: bool = False) -> argparse.ArgumentParser:
                    help="wait up to SECONDS for a running sync to finish (default: fail at once with "
                    "no-start-ma-already-running)")
     from .remote.cli import add_compare_parser, add_sync_arguments
+    from .scan.cli import add_scan_parser
     add_sync_arguments(s)
     add_compare_parser(sub)
+    add_scan_parser(sub, EPILOG)
 
     sch = sub.add_parser("scheduler", help="Get-ADSyncScheduler / Set-ADSyncScheduler settings",
                          description="Read or change the scheduler settings kept in the state store (the "
@@ -334,8 +341,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from .cli_args import identity_kind, resolve_dn
     from .errors import ConfigError, PyBridgeError, UsageError
 
+    positional = list(args.dn_positional or [])
+    if args.input is not None or len(positional) > 1:
+        return _batch_sync(args)
     try:
-        dn = resolve_dn(args.dn, args.dn_positional, note=_say)
+        dn = resolve_dn(args.dn, positional[0] if positional else None, note=_say)
     except UsageError as exc:
         _say(f"error: {exc}")
         return EXIT_USAGE
@@ -433,6 +443,119 @@ def _find_object(cfg, identity: tuple[str, str], argument: str, fmt: str) -> str
     _say(f"Failure: {code}: {reason}")
     _print_failure(argument, code, reason, fmt)
     return EXIT_FAILURE
+
+
+def _batch_arguments(args: argparse.Namespace) -> Iterator[str]:
+    """The objects of a batch as given: the arguments, then --input's lines (read lazily: stdin may still be
+    filling); blank lines are skipped."""
+    yield from ([args.dn] if args.dn is not None else []) + list(args.dn_positional or [])
+    if args.input is not None:
+        stream = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8-sig", errors="replace")
+        try:
+            for line in stream:
+                if line.strip():
+                    yield line
+        finally:
+            if stream is not sys.stdin:
+                stream.close()
+
+
+def _batch_dns(args: argparse.Namespace, cfg, failed: list[int]) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """The DNs of a batch, each normalised as a single run's DN is; a UPN, DOMAIN\\sAMAccountName or objectGUID
+    is resolved to the one DN it names. An entry that names no object prints its failure (one JSON document, as
+    for any object) and counts in *failed*; the batch goes on."""
+    from .cli_args import identity_kind, resolve_dn
+
+    for given in _batch_arguments(args):
+        dn = resolve_dn(None, given, note=_say)
+        identity = identity_kind(dn)
+        if identity is not None:
+            found = _find_object(cfg, identity, dn, args.format)
+            if isinstance(found, int):
+                failed.append(found)
+                continue
+            dn = found
+        yield dn
+
+
+def _batch_sync(args: argparse.Namespace) -> int:
+    """`pybridge sync DN DN ...` / `--input FILE`: one process, one lock, shared connections and token; one
+    JSON document per line as each object is done. Exit code: 1 if any object failed, else 3 if any was
+    skipped, else 0 (2 for usage and configuration errors)."""
+    from . import config as configlib
+    from .engine import load_rules, sync_objects
+    from .errors import ConfigError, PyBridgeError
+
+    if getattr(args, "computer_name", None):
+        _say("error: several DNs (or --input) run locally only; give one DN with --computer-name")
+        return EXIT_USAGE
+    if args.input not in (None, "-"):
+        try:
+            open(args.input, encoding="utf-8").close()
+        except OSError as exc:
+            _say(f"error: --input {args.input}: {exc.strerror or exc}")
+            return EXIT_USAGE
+    try:
+        cfg = configlib.load(args.config)
+        load_rules(cfg)
+    except ConfigError as exc:
+        _say(f"configuration error: {exc}")
+        for given in _batch_arguments(args):
+            _print_failure(given.strip(), "ConfigurationError", str(exc).splitlines()[0], args.format, exc.problems)
+        return EXIT_USAGE
+    for warning in cfg.warnings:
+        _warn(warning)
+    if args.report_dir:
+        from dataclasses import replace
+        from pathlib import Path
+        cfg = replace(cfg, report_dir=Path(args.report_dir))
+    _announce_mode(args, cfg)
+    worst, count, failed = EXIT_SUCCESS, 0, []
+    dns = _batch_dns(args, cfg, failed)
+    progress = _batch_progress(args.progress)
+    try:
+        results = sync_objects(dns, cfg, staging_mode=args.staging_mode, what_if=args.what_if,
+                               progress=progress, wait=args.wait,
+                               warn=_warn, report_dir=None if args.no_html_report else cfg.report_dir,
+                               notify=_notice)
+        for result in results:
+            count += 1
+            _emit(result, args.format, cfg.entra.tenant_id)
+            for warning in result.warnings:
+                _warn(f"{result.distinguished_name}: {warning}")
+            if result.report_path:
+                _announce_report(result.report_path, args.progress, args.open_report)
+            status = result.status_info
+            _say(f"[{count}] {result.distinguished_name}: {status.status.value}"
+                 + (f": {status.error_code}: {status.reason}" if status.error_code else ""))
+            worst = max(worst, result.exit_code, key=_BATCH_SEVERITY.index)
+    except PyBridgeError as exc:  # the batch could not start: the sync lock, the state store
+        _say(f"error: {exc}")
+        for dn in dns:
+            _print_failure(dn, exc.error_code, exc.message, args.format, recommended=exc.recommended_action)
+        return EXIT_FAILURE
+    _say(f"{count} object(s) synced" + (f", {len(failed)} not found" if failed else ""))
+    return EXIT_FAILURE if failed else worst
+
+
+_BATCH_SEVERITY = (EXIT_SUCCESS, EXIT_SKIPPED, EXIT_FAILURE)  # a batch exits with its worst object's code
+
+
+def _batch_progress(mode: str):  # type: ignore[no-untyped-def]
+    """Per-step progress of a batch: the JSON lines carry the object's number and DN (for the module)."""
+    import json
+    if mode != "json":
+        return None
+    counter = {"object": 0}
+
+    def machine(step):  # type: ignore[no-untyped-def]
+        if step.number == 1:
+            counter["object"] += 1
+        sys.stderr.write("PYBRIDGE-PROGRESS " + json.dumps({"object": counter["object"], "step": step.number,
+                                                            "of": 10, "name": step.name, "type": step.type.value,
+                                                            "status": step.status.value,
+                                                            "description": step.description}) + "\n")
+    return machine
 
 
 def _remote_sync(args: argparse.Namespace) -> int:
@@ -846,6 +969,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "compare":
             from .remote.cli import run_compare
             return run_compare(args)
+        if args.command == "scan":
+            from .scan.cli import run_scan
+            return run_scan(args)
     except KeyboardInterrupt:
         _say("interrupted; nothing was committed to the state store")
         return 130

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable, Iterator
 
 from .config import ADConnector, Config, EntraConnector
 from .connectors.ad import ADSession
 from .connectors.entra import GraphClient, certificate_credential, token_cache_fingerprint
+from .connectors.retry import RetryBudget
 from .core.model import ProvisioningStep, SyncResult
 from .core.rules import RuleSet
 from .errors import AuthenticationError
@@ -25,7 +26,7 @@ def ad_session(connector: ADConnector) -> ADSession:
     return ADSession(connector, connector.password.reveal())
 
 
-def graph_client(config: Config) -> GraphClient:
+def graph_client(config: Config, budget: RetryBudget | None = None) -> GraphClient:
     entra = config.entra
     credential: str | dict[str, str]
     if entra.certificate is not None:
@@ -42,7 +43,7 @@ def graph_client(config: Config) -> GraphClient:
         assert entra.client_secret is not None
         credential = entra.client_secret.reveal()
     cache = token_cache_path(config)
-    return GraphClient(entra, credential, token_cache_path=cache)
+    return GraphClient(entra, credential, token_cache_path=cache, budget=budget)
 
 
 def token_cache_path(config: Config) -> Path:
@@ -146,6 +147,19 @@ def sync_object(distinguished_name: str, config: Config, *, staging_mode: bool =
     *notify* hears of every wait (Graph's throttling and faults, the lock) and of the
     progress of long member writes (pybridge.notices).
     """
+    (result,) = sync_objects([distinguished_name], config, staging_mode=staging_mode, what_if=what_if,
+                             progress=progress, store=store, wait=wait, warn=warn, report_dir=report_dir,
+                             notify=notify)
+    return result
+
+
+def sync_objects(distinguished_names: Iterable[str], config: Config, *, staging_mode: bool = False,
+                 what_if: bool = False, progress: Progress | None = None, store: Store | None = None,
+                 wait: float = 0.0, warn: Callable[[str], None] | None = None,
+                 report_dir: Path | None = None, notify: Notify | None = None) -> Iterator[SyncResult]:
+    """Synchronise several objects in one process: one sync lock, one state store, one LDAP bind and one
+    token for all of them; each result is yielded as soon as its object is done (the DNs are read lazily,
+    so a caller can feed them as they come). The other arguments are sync_object's."""
 
     def write_report(result: SyncResult) -> None:
         if report_dir is None:
@@ -174,11 +188,12 @@ def sync_object(distinguished_name: str, config: Config, *, staging_mode: bool =
             env = Environment(config=config, store=store, rules=load_rules(config), directory_for=POOL.ad,
                               tenant_for=lambda cfg: POOL.graph(cfg, notify), progress=progress,
                               release_directory=POOL.release)
-            return run_steps(env, distinguished_name, Options(staging_mode=staging_mode, what_if=what_if),
-                             finish=write_report)
+            options = Options(staging_mode=staging_mode, what_if=what_if)
+            for dn in distinguished_names:
+                yield run_steps(env, dn, options, finish=write_report)
         finally:
             if own_store:
                 store.close()
 
 
-__all__ = ["sync_object", "ProvisioningStep", "SyncResult"]
+__all__ = ["sync_object", "sync_objects", "ProvisioningStep", "SyncResult"]

@@ -10,7 +10,7 @@ import logging
 import re
 import ssl
 import uuid
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 from urllib.parse import urlsplit
 
 import ldap3
@@ -33,6 +33,17 @@ RANGED_ATTRIBUTES = ("member",)
 _RANGE = re.compile(r"^(?P<name>[^;]+);range=(?P<lo>\d+)-(?P<hi>\d+|\*)$", re.IGNORECASE)
 IN_CHAIN = "1.2.840.113556.1.4.1941"
 MAX_FOUND = 10  # find(): enough to show that a value names several objects
+PAGED_RESULTS = "1.2.840.113556.1.4.319"  # the simple paged results control (RFC 2696)
+# objectClass filters per object type; computers are users too, so "user" excludes them
+_TYPE_FILTERS = {"user": "(&(objectClass=user)(!(objectClass=computer)))",
+                 "inetorgperson": "(objectClass=inetOrgPerson)", "group": "(objectClass=group)",
+                 "contact": "(objectClass=contact)",
+                 "computer": "(objectClass=computer)", "foreignsecurityprincipal": "(objectClass=foreignSecurityPrincipal)"}
+
+
+def _types_filter(object_types: Sequence[str]) -> str:
+    parts = [_TYPE_FILTERS[t.lower()] for t in object_types if t.lower() in _TYPE_FILTERS]
+    return parts[0] if len(parts) == 1 else "(|" + "".join(parts) + ")"
 
 log = logging.getLogger("pybridge.ad")
 ConnectionFactory = Callable[[str, ADConnector, str], ldap3.Connection]
@@ -195,18 +206,18 @@ class ADSession:
                               recommended_action="Check the connector account's permissions on the object.")
         return [e for e in (self.conn.response or []) if e.get("type") == "searchResEntry"]
 
+    @staticmethod
+    def _requested(attributes: Sequence[str], range_size: int | None) -> list[str]:
+        return [f"{a};range=0-{range_size - 1}" if a.lower() in RANGED_ATTRIBUTES and range_size else a
+                for a in attributes]
+
     def read(self, dn: str, attributes: Sequence[str]) -> DirectoryObject | None:
         """Read *dn* with a BASE search; None when the connector account cannot see it."""
-        requested = []
-        for a in attributes:
-            if a.lower() in RANGED_ATTRIBUTES and self.range_size:
-                requested.append(f"{a};range=0-{self.range_size - 1}")
-            else:
-                requested.append(a)
-        entries = self._search(dn, "(objectClass=*)", requested)
-        if not entries:
-            return None
-        entry = entries[0]
+        entries = self._search(dn, "(objectClass=*)", self._requested(attributes, self.range_size))
+        return self._object(entries[0], dn, attributes) if entries else None
+
+    def _object(self, entry: dict, dn: str, attributes: Sequence[str]) -> DirectoryObject:
+        """One search entry decoded; ranged attributes followed until the server has given every value."""
         attrs: Attributes = {}
         obj = DirectoryObject(dn=entry.get("dn") or dn, attributes=attrs)
         wanted = {a.lower(): a for a in attributes}
@@ -219,6 +230,59 @@ class ADSession:
                 values += self._read_rest(obj.dn, key, m.group("hi"), obj)
             attrs[key] = values
         return obj
+
+    def objects_under(self, base: str, object_types: Sequence[str], attributes: Sequence[str],
+                      page_size: int = 500) -> Iterator[DirectoryObject]:
+        """Every object of *object_types* under *base*: one paged subtree search (RFC 2696), a page at a time.
+
+        A page is read completely before its objects are handed out, so whatever the caller reads in between
+        (ranged members, nested membership) never interleaves with the page's answer.
+        """
+        cookie: bytes | None = None
+        while True:
+            entries, cookie = self._page(base, _types_filter(object_types),
+                                         self._requested(attributes, self.range_size), page_size, cookie)
+            for entry in entries:
+                yield self._object(entry, entry.get("dn") or "", attributes)
+            if not cookie:
+                return
+
+    def count_under(self, base: str, object_types: Sequence[str], page_size: int = 1000) -> int:
+        """How many objects objects_under would give (no attributes read)."""
+        count, cookie = 0, None
+        while True:
+            entries, cookie = self._page(base, _types_filter(object_types), ["1.1"], page_size, cookie)
+            count += len(entries)
+            if not cookie:
+                return count
+
+    def _page(self, base: str, filt: str, attributes: list[str], page_size: int,
+              cookie: bytes | None) -> tuple[list[dict], bytes | None]:
+        if self.conn is None:
+            self.connect()
+        assert self.conn is not None
+        self.operations += 1
+        try:
+            self.conn.search(base, filt, search_scope=ldap3.SUBTREE, attributes=attributes, paged_size=page_size,
+                             paged_cookie=cookie, dereference_aliases=ldap3.DEREF_NEVER)
+        except (lx.LDAPSocketOpenError, lx.LDAPSocketReceiveError, lx.LDAPSessionTerminatedByServerError,
+                lx.LDAPCommunicationError, OSError) as exc:
+            raise SourceError(f'Connection to {self.server_url} was lost while searching "{base}": {exc}',
+                              error_code="LdapServerUnavailable",
+                              recommended_action="Check the domain controller and run the scan again.") from None
+        result = self.conn.result or {}
+        code = result.get("result", 0)
+        if code == 32:
+            raise SourceError(f'The container "{base}" does not exist, or the connector account cannot see it.',
+                              error_code="ObjectNotAccessible",
+                              recommended_action="Check the search base and the connector account's permissions.")
+        if code != 0:
+            raise SourceError(f'Searching "{base}" failed: {result.get("description")} '
+                              f'{result.get("message", "")}'.strip(), error_code="LdapError", ldap_result=code,
+                              recommended_action="Check the container and the connector account's permissions.")
+        control = (result.get("controls") or {}).get(PAGED_RESULTS, {})
+        next_cookie = (control.get("value") or {}).get("cookie") or None
+        return [e for e in (self.conn.response or []) if e.get("type") == "searchResEntry"], next_cookie
 
     def _read_rest(self, dn: str, name: str, hi: str, obj: DirectoryObject) -> list[Value]:
         """Follow attr;range=lo-hi windows until the server answers with an open range ('*')."""

@@ -436,9 +436,13 @@ class GraphClient:
     def authenticate(self) -> None:
         self.token()
 
-    def _select(self, kind: str, properties: Iterable[str]) -> str:
+    def select(self, kind: str, properties: Iterable[str] = ()) -> list[str]:
+        """The properties read of a *kind*: what matching and checks need, and *properties*."""
         anchor = [self.entra.group_anchor_property] if kind == "group" and self.entra.group_anchor_property else []
-        return ",".join(dict.fromkeys([*BASE_SELECT.get(kind, ("id",)), *anchor, *properties]))
+        return list(dict.fromkeys([*BASE_SELECT.get(kind, ("id",)), *anchor, *properties]))
+
+    def _select(self, kind: str, properties: Iterable[str]) -> str:
+        return ",".join(self.select(kind, properties))
 
     def _find(self, kind: str, filt: str, properties: Iterable[str] = ()) -> list[dict[str, Any]]:
         params = {"$filter": filt, "$select": self._select(kind, properties)}
@@ -655,6 +659,34 @@ class GraphClient:
                             {"$select": "id,displayName,roleTemplateId", "$top": "999"},
                             "Reading the directory roles of this app")
         return [_plain(m) for m in pages if m.get("@odata.type") == "#microsoft.graph.directoryRole"]
+
+    # -- bulk reads for a whole-scope scan ----------------------------------------------------------------
+    def all_objects(self, kind: str, properties: Iterable[str] = (), *,
+                    with_manager: bool = False) -> Iterator[dict[str, Any]]:
+        """Every object of *kind*, 999 a page (user-list, group-list, orgcontact-list); users with their
+        manager's id through $expand=manager($select=id) (user-list-manager)."""
+        params = {"$select": self._select(kind, properties), "$top": "999"}
+        if with_manager and kind == "user":
+            params["$expand"] = "manager($select=id)"
+        for obj in self._pages(f"/{COLLECTION[kind]}", params, f"Reading every {kind} of the tenant"):
+            plain = _plain(obj)
+            if with_manager and kind == "user":
+                manager = obj.get("manager")
+                plain["manager"] = manager.get("id") if isinstance(manager, dict) else None
+            yield plain
+
+    def role_holders(self) -> dict[str, list[dict[str, Any]]]:
+        """User id -> the directory roles it holds: the activated roles (directoryrole-list) and their members
+        (directoryrole-list-members), a few requests whatever the tenant's size."""
+        holders: dict[str, list[dict[str, Any]]] = {}
+        roles = self._pages("/directoryRoles", {"$select": "id,displayName,roleTemplateId"},
+                            "Reading the tenant's directory roles")
+        for role in [_plain(r) for r in roles]:
+            members = self._pages(f"/directoryRoles/{role['id']}/members", {"$select": "id", "$top": "999"},
+                                  f"Reading the members of directory role {role.get('displayName')}")
+            for member in members:
+                holders.setdefault(str(member["id"]), []).append(role)
+        return holders
 
     def batch(self, requests_: list[dict[str, Any]], *, what: str) -> list[dict[str, Any]]:
         """One JSON $batch; inner requests Graph throttled (429/503) are sent again under the run's budget."""

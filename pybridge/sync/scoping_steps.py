@@ -1,10 +1,12 @@
 """Steps 1-6: is the object in sync scope? Partition, tenant, container, access, type, group filtering."""
 from __future__ import annotations
 
+from ..config import Config
 from ..core import dn as dnlib
 from ..core import scoping
 from ..core.model import ProvisioningIdentity, ProvisioningStep, Status
 from ..core.values import get_one, get_values, guid_string
+from ..core.rules import RuleSet
 from ..errors import PyBridgeError
 from . import details as d
 from .state import RunState, StepFailed
@@ -14,6 +16,13 @@ BASE_ATTRIBUTES = ("objectClass", "objectGUID", "objectSid", "cn", "sAMAccountNa
                    "userAccountControl", "groupType", "mail", "proxyAddresses", "isCriticalSystemObject",
                    "userCertificate", "thumbnailPhoto")
 RANGED = ("member",)  # read by step 7 with ranged retrieval, not here
+
+
+def attributes_to_read(config: Config, rules: RuleSet) -> list[str]:
+    """What step 4 reads of an object (and a scan of every object): the base, the source anchor, what the rules
+    name, and the ranged members (read by step 7)."""
+    return list(dict.fromkeys([*BASE_ATTRIBUTES, config.sync.source_anchor,
+                               *sorted(rules.source_attributes(), key=str.lower), *RANGED]))
 
 
 def select_source_partition(run: RunState, step: ProvisioningStep) -> None:
@@ -70,9 +79,7 @@ def read_object(run: RunState, step: ProvisioningStep) -> None:
     connector = run.connector
     directory = run.directory = run.env.directory_for(connector)
     server = directory.connect()
-    wanted = dict.fromkeys([*BASE_ATTRIBUTES, run.config.sync.source_anchor,
-                            *sorted(run.env.rules.source_attributes(), key=str.lower)])
-    obj = directory.read(run.dn, [a for a in wanted if a.lower() not in RANGED])
+    obj = directory.read(run.dn, [a for a in attributes_to_read(run.config, run.env.rules) if a.lower() not in RANGED])
     account = connector.username
     step.details[d.DOMAIN_CONTROLLER] = server
     if obj is None:

@@ -57,6 +57,7 @@ def fail_on(finding: Finding | None) -> None:
 class Options:
     staging_mode: bool = False
     what_if: bool = False
+    persist: bool = True  # False: nothing is committed (a scan's runs: staging results, no state written)
 
 
 @dataclass

@@ -72,8 +72,10 @@ def new_steps() -> list[ProvisioningStep]:
 
 
 def run_steps(env: Environment, dn: str, options: Options | None = None,
-              finish: Callable[[SyncResult], None] | None = None) -> SyncResult:
-    """Run the ten steps for *dn*; *finish* (e.g. writing the HTML report) runs before the state is committed."""
+              finish: Callable[[SyncResult], None] | None = None,
+              observe: Callable[[RunState], None] | None = None) -> SyncResult:
+    """Run the ten steps for *dn*; *finish* (e.g. writing the HTML report) runs before the state is committed,
+    *observe* (a scan's whole-view checks) sees the run's final state."""
     options = options or Options()
     result = SyncResult(distinguished_name=dn, start_time=utcnow(), steps=new_steps(),
                         source_identity=ProvisioningIdentity(name=dn), what_if=options.what_if,
@@ -97,6 +99,8 @@ def run_steps(env: Environment, dn: str, options: Options | None = None,
         status.additional_details = " ".join(filter(None, [status.additional_details, *result.warnings]))
     if finish is not None:
         finish(result)
+    if observe is not None:
+        observe(run)
     _commit(run)
     return result
 
@@ -182,7 +186,7 @@ def _commit(run: RunState) -> None:
     Steps record their writes only once they succeed, so a run that stopped records what it established
     before stopping; an object found out of scope leaves nothing in the connector space.
     """
-    if run.options.what_if:
+    if run.options.what_if or not run.options.persist:
         return
     result, writes = run.result, run.writes
     status = result.status_info

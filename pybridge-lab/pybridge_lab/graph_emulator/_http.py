@@ -712,6 +712,14 @@ class Handler(BaseHTTPRequestHandler):
         allowed = {"$select", "$top", "$skiptoken", "$count"}
         if filterable:
             allowed |= {"$filter", "$orderby", "$search"}
+        expand_manager = False
+        if "$expand" in opts and schema is USER and not typed:
+            # user-list-manager: "GET /users?$expand=manager($select=id)" lists each user with its manager
+            # (the navigation property is left out for a user without one).
+            if opts["$expand"].replace(" ", "") not in ("manager", "manager($select=id)"):
+                raise bad_request(f"'{opts['$expand']}' is not supported by the emulator's $expand.")
+            expand_manager = True
+            allowed.add("$expand")
         for opt in opts:
             if opt not in allowed:
                 raise bad_request(f"'{opt}' is not supported by the service.")
@@ -773,6 +781,8 @@ class Handler(BaseHTTPRequestHandler):
             shown = project(o, s, select, extra)
             if typed:
                 shown = {"@odata.type": f"#microsoft.graph.{s.name}", **shown}
+            if expand_manager and o["id"] in emu._dir.managers:
+                shown["manager"] = {"@odata.type": "#microsoft.graph.user", "id": emu._dir.managers[o["id"]]}
             value.append(shown)
         ctx = f"{emu.base_url}/v1.0/$metadata#{context}"
         if select is not None and not typed:
