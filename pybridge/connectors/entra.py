@@ -594,14 +594,15 @@ class GraphClient:
     def _ref(self, object_id: str) -> str:
         return f"{self.base}/directoryObjects/{object_id}"
 
-    def change_members(self, group_id: str, adds: Sequence[str], removes: Sequence[str]) -> int:
+    def change_members(self, group_id: str, adds: Sequence[str], removes: Sequence[str], *,
+                       added_before: int = 0) -> int:
         """Add and remove members: members@odata.bind 20 per PATCH, $ref removals, 20 of those per $batch.
 
         Returns the number of $batch requests made. An add of a member that is already there and a
         removal of one that is already gone count as done (the change is idempotent). When the change
         takes more than one $batch, the notifier hears how far it is after each one.
         """
-        return self._change_members(group_id, adds, removes)
+        return self._change_members(group_id, adds, removes, added_before)
 
     def _change_members(self, group_id: str, adds: Sequence[str], removes: Sequence[str],
                         added_before: int = 0) -> int:

@@ -102,6 +102,7 @@ def _write(run: RunState, step: ProvisioningStep, body: Properties, members: Att
     creating = export.operation == Action.CREATE
     adds = list(members.adds) if members else []
     removes = list(members.removes) if members else []
+    bound = 0
     try:
         if creating:
             target_id, bound = _create(run, step, body, adds if kind == "group" else [])
@@ -111,7 +112,7 @@ def _write(run: RunState, step: ProvisioningStep, body: Properties, members: Att
             if body:
                 tenant.update(kind, target_id, body)
         if kind == "group" and (adds or removes):
-            batches = tenant.change_members(target_id, adds, removes)
+            batches = tenant.change_members(target_id, adds, removes, added_before=bound)
             total = len(members.adds) if members else 0
             step.details[d.MEMBER_CHANGES] = (f"{total} added ({batches} $batch request(s))" if creating else
                                               f"{total} added, {len(removes)} removed ({batches} $batch request(s))")

@@ -145,9 +145,11 @@ class Tenant(Protocol):
     def update(self, kind: str, object_id: str, body: Properties) -> None:
         ...
 
-    def change_members(self, group_id: str, adds: Sequence[str], removes: Sequence[str]) -> int:
+    def change_members(self, group_id: str, adds: Sequence[str], removes: Sequence[str], *,
+                       added_before: int = 0) -> int:
         """Add and remove members; returns the number of requests it took. Like set_manager, it waits (within
-        the run's budget) while the tenant answers that an object named does not exist yet."""
+        the run's budget) while the tenant answers that an object named does not exist yet. *added_before*:
+        members the create already bound (progress counts them)."""
         ...
 
     def set_manager(self, user_id: str, manager_id: str) -> None:

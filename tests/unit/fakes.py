@@ -228,7 +228,8 @@ class FakeTenant:
         self._check("update")
         self._collection(kind)[object_id].update(body)
 
-    def change_members(self, group_id: str, adds: Sequence[str], removes: Sequence[str]) -> int:
+    def change_members(self, group_id: str, adds: Sequence[str], removes: Sequence[str], *,
+                       added_before: int = 0) -> int:
         self.calls.append(("change_members", group_id, list(adds), list(removes)))
         self._check("change_members")
         current = self.members.setdefault(group_id, [])

@@ -58,7 +58,7 @@ def test_a_throttled_request_is_announced_with_its_cause_and_length():
     session = _Session([(429, {"error": {"code": "TooManyRequests"}}, {"Retry-After": "2"}),
                         (503, {"error": {"code": "ServiceUnavailable"}}, {}), (200, {"value": []}, {})])
     client = _client(session, heard)
-    client.find_by_anchor("anchor")
+    client.find_by_anchor("user", "anchor")
     assert [type(n) for n in heard] == [Waiting, Waiting]
     first, second = heard
     assert first.seconds == 2 and "throttled looking up users (429 Too Many Requests, Retry-After: 2)" in first.cause
@@ -88,8 +88,10 @@ def test_a_short_member_write_says_nothing():
 def test_a_group_created_with_many_members_counts_the_first_twenty():
     heard: list = []
     session = _Session([(201, {"id": "new-group"}, {})])
-    _client(session, heard).create("group", {"displayName": "G", "mailNickname": "G"},
-                                   [f"id-{i}" for i in range(850)])
+    members = [f"id-{i}" for i in range(850)]
+    client = _client(session, heard)
+    client.create("group", {"displayName": "G", "mailNickname": "G"}, members=members[:20])
+    client.change_members("new-group", members[20:], [], added_before=20)
     assert describe(heard[-1]) == "members: 850/850 added"
     assert describe(heard[0]) == "members: 420/850 added"
 

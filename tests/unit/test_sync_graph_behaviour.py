@@ -79,10 +79,10 @@ def test_the_new_id_and_join_are_recorded_before_the_members_are_added(env, tena
     seen: list[str | None] = []
     change_members = tenant.change_members
 
-    def checking(group_id, adds, removes):
+    def checking(group_id, adds, removes, **kwargs):
         mv = env.store.mv_for("contoso.com", str(uuid.UUID(bytes_le=directory.objects[SALES]["objectGUID"][0])))
         seen.append(env.store.joined_anchor(mv[0], "entra") if mv else None)
-        return change_members(group_id, adds, removes)
+        return change_members(group_id, adds, removes, **kwargs)
     tenant.change_members = checking  # type: ignore[method-assign]
     result, _ = sync(env, SALES)
     assert result.status_info.status == Status.SUCCESS
