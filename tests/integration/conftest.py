@@ -66,6 +66,7 @@ class Lab:
             for k in keys[:-1]:
                 node = node[int(k)] if isinstance(node, list) else node.setdefault(k, {})
             node[keys[-1]] = value
+        tmp.mkdir(parents=True, exist_ok=True)
         path = tmp / "pybridge.yaml"
         path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
         return path

@@ -123,7 +123,7 @@ def test_scan_options_narrow_and_reshape_the_output(lab, tmp_path):
     missing = run_cli("scan", "--config", cfg, "--no-html-report", "--search-base", f"OU=Nowhere,OU=Corp,{BASE}",
                       "--search-base", f"OU=Groups,OU=Corp,{BASE}")
     assert missing.code == 1 and "could not search OU=Nowhere" in missing.stderr
-    assert lines(missing.stdout) == under  # the other base was scanned all the same
+    assert [comparable(d) for d in lines(missing.stdout)] == [comparable(d) for d in under]  # scanned all the same
     for bad in (["--limit", "0"], ["--search-base", "not a dn"], ["--search-base", "OU=X,DC=fabrikam,DC=com"],
                 ["--object-type", "printer"]):
         assert run_cli("scan", "--config", cfg, *bad).code == 2, bad
