@@ -125,7 +125,10 @@ class Run:
 def run_cli(*args: str) -> Run:
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
-        code = main(list(args))
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse refuses a usage error by exiting, as the command does
+            code = exc.code if isinstance(exc.code, int) else 2
     return Run(code, out.getvalue(), err.getvalue())
 
 
