@@ -18,8 +18,10 @@ import sys
 from typing import Any, Sequence
 
 from . import __version__
+from .cli_args import integer, seconds
 
 EXIT_SUCCESS, EXIT_FAILURE, EXIT_USAGE, EXIT_SKIPPED = 0, 1, 2, 3
+MAX_HISTORY_LIMIT = 1_000_000
 
 EPILOG = """exit codes:
   0  Success          the object is in sync (or would be, in staging mode)
@@ -72,9 +74,9 @@ def build_parser(plugins: bool = False) -> argparse.ArgumentParser:
     s.add_argument("--progress", choices=("text", "json", "none"), default="text",
                    help="progress on stderr: text (default), json (one 'PYBRIDGE-PROGRESS {...}' line per step, "
                    "for the PowerShell module), none")
-    s.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
-                   help="wait up to SECONDS for a running sync to finish (default: fail at once with "
-                   "no-start-ma-already-running)")
+    s.add_argument("--wait", type=seconds(), default=0.0, metavar="SECONDS",
+                   help="wait up to SECONDS (at most 86400) for a running sync to finish (default: fail at once "
+                   "with no-start-ma-already-running)")
     from .remote.cli import add_compare_parser, add_sync_arguments
     add_sync_arguments(s)
     add_compare_parser(sub)
@@ -123,7 +125,8 @@ def build_parser(plugins: bool = False) -> argparse.ArgumentParser:
     hsub.required = True
     hl = hsub.add_parser("list", help="time, DN, action, status and error code of past runs, newest first")
     hl.add_argument("--config", metavar="PATH", help="configuration file")
-    hl.add_argument("--limit", type=int, default=50, metavar="N", help="at most N runs (default 50)")
+    hl.add_argument("--limit", type=integer(minimum=1, maximum=MAX_HISTORY_LIMIT), default=50, metavar="N",
+                    help=f"at most N runs (default 50, at most {MAX_HISTORY_LIMIT})")
     hl.add_argument("--json", action="store_true", help="print one JSON document (a list) instead of a table")
     hs = hsub.add_parser("show", help="print a past run's result as JSON")
     hs.add_argument("run_id", metavar="ID", help="run id (from 'history list'; a unique prefix is enough)")
@@ -382,6 +385,9 @@ def cmd_rules(args: argparse.Namespace) -> int:
             fqdn = dnlib.domain_fqdn(match.partition)
             ctx = {"Domain.FQDN": fqdn, "Forest.FQDN": fqdn, "Connector.Name": match.connector.name, "dn": obj.dn}
         value = expr(attrs, ctx)
+    except RecursionError:  # JSON nested thousands deep
+        sys.stderr.write("pybridge: error: the attributes are nested too deeply\n")
+        return EXIT_USAGE
     except (OSError, ValueError) as exc:
         sys.stderr.write(f"pybridge: error: {exc}\n")
         return EXIT_USAGE

@@ -1,11 +1,56 @@
 """Command-line arguments that both the local and the remote `pybridge sync` read the same way.
 
 Kept apart from pybridge.cli so that pybridge.remote.cli can use it without importing the
-command line that imports it.
+command line that imports it. The numeric options of every command are read here too, by the
+argparse type functions below (``type=seconds(...)``, ``type=integer(...)``): each accepts only a
+finite number within its bounds, so NaN, infinity, a negative wait or a 20-digit limit is a
+usage error (exit 2) before anything runs.
 """
 from __future__ import annotations
 
+import argparse
+import math
+from typing import Callable
+
 from .errors import UsageError
+
+#: The longest wait or timeout any option takes: one day, in seconds.
+MAX_SECONDS = 86400.0
+
+
+def seconds(*, minimum: float = 0.0, allow_minimum: bool = True,
+            maximum: float = MAX_SECONDS) -> Callable[[str], float]:
+    """An argparse type: a finite number of seconds from *minimum* (excluded unless *allow_minimum*) to *maximum*."""
+    low = f"{minimum:g} or more" if allow_minimum else f"more than {minimum:g}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+        if not math.isfinite(value) or value < minimum or (value == minimum and not allow_minimum) \
+                or value > maximum:
+            raise argparse.ArgumentTypeError(f"{text!r}: give a number of seconds, {low} and at most {maximum:g}")
+        return value
+    parse.__name__ = "seconds"  # argparse names the type in its messages
+    return parse
+
+
+def integer(*, minimum: int, maximum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from *minimum* to *maximum* (digits are counted before conversion)."""
+    def parse(text: str) -> int:
+        digits = text.strip().lstrip("+-").lstrip("0")
+        if len(digits) > len(str(max(abs(minimum), abs(maximum)))) + 1:
+            raise argparse.ArgumentTypeError(f"{text[:30]!r}...: give a whole number from {minimum} to {maximum}")
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not minimum <= value <= maximum:
+            raise argparse.ArgumentTypeError(f"{text!r}: give a whole number from {minimum} to {maximum}")
+        return value
+    parse.__name__ = "integer"
+    return parse
 
 
 def resolve_dn(option: str | None, positional: str | None, *, allow_blank: bool = True) -> str:

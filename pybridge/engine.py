@@ -24,7 +24,7 @@ def ad_session(connector: ADConnector) -> ADSession:
     return ADSession(connector, connector.password.reveal())
 
 
-def graph_client(config: Config) -> GraphClient:
+def graph_client(config: Config, *, persist_token_cache: bool = True) -> GraphClient:
     entra = config.entra
     credential: str | dict[str, str]
     if entra.certificate is not None:
@@ -41,7 +41,7 @@ def graph_client(config: Config) -> GraphClient:
         assert entra.client_secret is not None
         credential = entra.client_secret.reveal()
     cache = token_cache_path(config)
-    return GraphClient(entra, credential, token_cache_path=cache)
+    return GraphClient(entra, credential, token_cache_path=cache, save_token_cache=persist_token_cache)
 
 
 def token_cache_path(config: Config) -> Path:
@@ -60,14 +60,19 @@ class ConnectionPool:
     """
 
     def __init__(self) -> None:
-        self._graph: dict[tuple[EntraConnector, Path], GraphClient] = {}
+        self._graph: dict[tuple[EntraConnector, Path, bool], GraphClient] = {}
         self._ad: dict[ADConnector, ADSession] = {}
 
-    def graph(self, config: Config) -> GraphClient:
-        key = (config.entra, token_cache_path(config))  # the settings themselves: never a recycled id
+    def graph(self, config: Config, *, persist_token_cache: bool = True) -> GraphClient:
+        """A client for *config*; without *persist_token_cache* (what-if) it reads msal's cache but never writes it."""
+        # the settings themselves: never a recycled id
+        key = (config.entra, token_cache_path(config), persist_token_cache)
         if key not in self._graph:
-            self._graph[key] = graph_client(config)
+            self._graph[key] = graph_client(config, persist_token_cache=persist_token_cache)
         return self._graph[key]
+
+    def graph_what_if(self, config: Config) -> GraphClient:
+        return self.graph(config, persist_token_cache=False)
 
     def ad(self, connector: ADConnector) -> ADSession:
         session = self._ad.pop(connector, None)
@@ -110,6 +115,8 @@ def sync_object(distinguished_name: str, config: Config, *, staging_mode: bool =
 
     Takes the sync lock (waiting up to *wait* seconds for a running sync); raises
     LockError (no-start-ma-already-running) or StateError when the run cannot start.
+    With *what_if* nothing is persisted locally: no state directory, state file, lock file or
+    token cache is created or changed (the HTML report is still written when *report_dir* is given).
     With *report_dir*, the HTML report is written there (its path lands in the result
     and in the run history); a report that cannot be written is a warning, not a failure.
     """
@@ -130,7 +137,7 @@ def sync_object(distinguished_name: str, config: Config, *, staging_mode: bool =
                 warn(f"the HTML report could not be rendered ({type(exc).__name__}: {exc}); the sync itself is "
                      "recorded. Please report the problem (run with -vv for the details).")
 
-    with SyncLock(config, wait=wait):
+    with SyncLock(config, wait=wait, create=not what_if):
         own_store = store is None
         store = store or Store.open(config.state_path, read_only=what_if)
         try:
@@ -139,7 +146,8 @@ def sync_object(distinguished_name: str, config: Config, *, staging_mode: bool =
                      "Object Sync, disable it first: 'pybridge scheduler set --sync-cycle-enabled false' "
                      "(Set-ADSyncScheduler -SyncCycleEnabled $false), and enable it again afterwards")
             env = Environment(config=config, store=store, rules=load_rules(config), directory_for=POOL.ad,
-                              tenant_for=POOL.graph, progress=progress, release_directory=POOL.release)
+                              tenant_for=POOL.graph_what_if if what_if else POOL.graph, progress=progress,
+                              release_directory=POOL.release)
             return run_steps(env, distinguished_name, Options(staging_mode=staging_mode, what_if=what_if),
                              finish=write_report)
         finally:

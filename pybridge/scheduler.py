@@ -16,7 +16,7 @@ from typing import Any
 from . import timespan
 from .config import Config
 from .errors import LockError, StateError, UsageError
-from .platform import FileLock
+from .platform import FileLock, UnsafeFileError
 from .store import Store
 
 DEFAULT_INTERVAL = timespan.DEFAULT_SYNC_INTERVAL  # Entra Connect's AllowedSyncCycleInterval
@@ -98,13 +98,20 @@ def set_(store: Store, config: Config, changes: dict[str, Any]) -> dict[str, Any
 
 @dataclass
 class SyncLock:
-    """The one-sync-at-a-time lock (Entra Connect's "no-start-ma-already-running")."""
+    """The one-sync-at-a-time lock (Entra Connect's "no-start-ma-already-running").
+
+    With *create* False (a what-if run, which persists nothing) neither the state directory nor
+    the lock file is created: a lock file that does not exist is held by no one.
+    """
 
     config: Config
     wait: float = 0.0
+    create: bool = True
 
     def __post_init__(self) -> None:
-        self._lock = FileLock(lock_path(self.config))
+        if self.wait != self.wait:  # NaN: no deadline would ever pass
+            raise UsageError("the time to wait for a running sync must be a number of seconds, not NaN")
+        self._lock = FileLock(lock_path(self.config), create=self.create)
 
     def __enter__(self) -> "SyncLock":
         deadline = time.monotonic() + max(self.wait, 0.0)
@@ -121,6 +128,10 @@ class SyncLock:
     def _try(self) -> bool:
         try:
             return self._lock.try_acquire()
+        except UnsafeFileError as exc:  # a link planted at the lock file, a directory others can write to
+            raise StateError(f"The state directory {self.config.state_path.parent} cannot be used: {exc}.",
+                             path=str(self.config.state_path),
+                             recommended_action=f"Fix state.path: {exc.fix}.") from None
         except (OSError, ValueError) as exc:  # read-only or full file system, a file where a directory should be
             reason = getattr(exc, "strerror", None) or str(exc)
             raise StateError(f"The state directory {self.config.state_path.parent} cannot be used: {reason}.",

@@ -128,6 +128,8 @@ def test_no_secret_in_any_output_file_or_history(lab, cert_emulator, tmp_path):
     wrong_secret.write_text(WRONG_CLIENT_SECRET + "\n")
     wrong_key_pw = tmp_path / "secrets" / "wrong-key-password"
     wrong_key_pw.write_text("not-the-key-password-" + uuid.uuid4().hex + "\n")
+    for f in (wrong_pw, wrong_secret, wrong_key_pw):
+        f.chmod(0o600)  # owner-only, as pybridge requires of secret files: the wrong value is what is tested
 
     def cfg(name: str, **overrides) -> Path:
         d = tmp_path / name
@@ -206,6 +208,8 @@ def test_exceptions_and_reprs_carry_no_secret(lab, tmp_path):
     bad.write_text(WRONG_AD_PASSWORD + "\n")
     wrong = tmp_path / "wrong"
     wrong.write_text(WRONG_CLIENT_SECRET + "\n")
+    bad.chmod(0o600)
+    wrong.chmod(0o600)
     cfg = configlib.load(lab.config(tmp_path, **{
         "ad_connectors.0.account": {"username": lab.info.connector_username, "password_file": str(bad)},
         "entra.client_secret_file": str(wrong)}))

@@ -38,6 +38,7 @@ def full(ca: Path) -> dict:
 def test_a_full_section_parses_and_every_layer_applies(tmp_path, ca, monkeypatch):
     monkeypatch.setenv("AADC_PW", "x")
     (tmp_path / "pw.txt").write_text("secret\n")
+    (tmp_path / "pw.txt").chmod(0o600)  # secret files are owner-only (pybridge refuses others)
     remote, problems = parse(full(ca), base_dir=tmp_path, check_secrets=True)
     assert problems == []
     assert remote.max_parallel == 4 and remote.report_directory == tmp_path / "reports"
@@ -149,6 +150,7 @@ def test_secret_repr_never_shows_the_value(tmp_path, monkeypatch):
     assert "topsecret" not in repr(Secret(env="PW_X"))
     empty = tmp_path / "empty"
     empty.write_text("")
+    empty.chmod(0o600)
     assert "is empty" in Secret(file=empty).problem()
     assert "cannot be read" in Secret(file=tmp_path / "nope").problem()
 

@@ -1,0 +1,89 @@
+"""The evaluation budget: what sync rules may cost for one object.
+
+Sync rules come from files an administrator writes and values from the directory anyone with
+write access to an attribute can set; neither may make a sync take gigabytes or minutes. Every
+evaluation of the rules for an object (its inbound rules, then its outbound rules) gets a fresh
+:class:`Budget`, and going beyond any of these limits ends it as a rule error
+(SyncRuleEvaluationError) that names the rule, the attribute flow, the function and its position:
+
+* :data:`MAX_VALUE_LENGTH`: no text or binary value a function or operator produces may be longer.
+  Functions that can multiply their input (PadLeft, PadRight, Replace, ReplaceChars, Join, ``&``,
+  ``+``) check the length before building the value.
+* :data:`MAX_VALUES`: no multi-valued result (Split, Select, Where, a function applied to each
+  value) may hold more values.
+* :data:`MAX_OPERATIONS`: function calls and operators evaluated, each value of a multi-valued
+  argument counting once.
+* :data:`MAX_PRODUCED`: characters (and values) produced in all.
+
+Entra ID's own limits are far below these (a Graph request is at most 4 MB, most attributes at
+most 256 or 1024 characters): a rule within Entra Connect's language and Entra ID's limits never
+comes near them. docs/rules.md documents them.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+#: Characters (or bytes) of one value a function or operator produces.
+MAX_VALUE_LENGTH = 1024 * 1024
+#: Values of one multi-valued result.
+MAX_VALUES = 1024 * 1024
+#: Function calls and operators per evaluation (each value of a multi-valued argument counts).
+MAX_OPERATIONS = 5_000_000
+#: Characters and values produced per evaluation, in all.
+MAX_PRODUCED = 64 * 1024 * 1024
+
+
+class BudgetExceeded(ValueError):
+    """An evaluation went beyond the budget (reported as a rule error with the function and position)."""
+
+
+def check_length(length: int, what: str = "the value") -> None:
+    """Raise BudgetExceeded when a value of *length* characters would be too long (called before building it)."""
+    if length > MAX_VALUE_LENGTH:
+        raise BudgetExceeded(f"{what} would be {length} characters long; a value is limited to {MAX_VALUE_LENGTH} "
+                             "(the evaluation budget, docs/rules.md)")
+
+
+def check_count(count: int) -> None:
+    """Raise BudgetExceeded when a multi-valued result of *count* values would be too large."""
+    if count > MAX_VALUES:
+        raise BudgetExceeded(f"the result would hold {count} values; a multi-valued value is limited to "
+                             f"{MAX_VALUES} (the evaluation budget, docs/rules.md)")
+
+
+class Budget:
+    """What one evaluation has spent so far."""
+
+    __slots__ = ("operations", "produced")
+
+    def __init__(self) -> None:
+        self.operations = 0
+        self.produced = 0
+
+    def spend(self, operations: int = 1) -> None:
+        self.operations += operations
+        if self.operations > MAX_OPERATIONS:
+            raise BudgetExceeded(f"the rules evaluated more than {MAX_OPERATIONS} functions and operators for this "
+                                 "object (the evaluation budget, docs/rules.md)")
+
+    def charge(self, value: Any) -> None:
+        """Account for a value just produced; raise BudgetExceeded when it or the total is too large."""
+        if isinstance(value, (str, bytes, bytearray)):
+            size = len(value)
+            check_length(size)
+        elif isinstance(value, list):
+            check_count(len(value))
+            size = len(value)
+            for item in value:
+                if isinstance(item, (str, bytes, bytearray)):
+                    size += len(item)
+        else:
+            return
+        self.produced += size
+        if self.produced > MAX_PRODUCED:
+            raise BudgetExceeded(f"the rules produced more than {MAX_PRODUCED} characters for this object (the "
+                                 "evaluation budget, docs/rules.md)")
+
+
+__all__ = ["Budget", "BudgetExceeded", "MAX_OPERATIONS", "MAX_PRODUCED", "MAX_VALUES", "MAX_VALUE_LENGTH",
+           "check_count", "check_length"]
