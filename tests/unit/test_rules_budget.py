@@ -48,7 +48,7 @@ ATTACKS = {
     "join": ('Join(Split(PadLeft("", 1000000, ","), ","), PadLeft("", 1000, "x"))', "Join (position 1)"),
     "concat": ('PadLeft([sn], 1048576, "x") & "!"', "& (position"),
     "per-value": ('PadLeft([proxyAddresses], 1000000, "x")', "PadLeft (position 1)"),
-    "split": ('Split(PadLeft([sn], 1048576, ","), ",")', "Split (position 1)"),
+    "split": ('Split(PadLeft(Left([sn], 0), 1048576, ","), ",")', "Split (position 1)"),
 }
 
 
