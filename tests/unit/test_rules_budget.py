@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 
 from pybridge.core.rules import RuleEvaluationError, RuleSet, compile_expression
-from pybridge.core.rules import budget as budget_module
 from pybridge.core.rules.functions import FUNCTIONS, f_is_date
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,6 +107,7 @@ def test_an_expression_beyond_the_budget_is_a_rule_error_naming_rule_and_positio
 
 
 def test_the_operations_of_one_evaluation_are_counted(monkeypatch):
+    from pybridge.core.rules import budget as budget_module
     monkeypatch.setattr(budget_module, "MAX_OPERATIONS", 1000)
     expr = compile_expression('Select($x, Split(PadLeft("", 5000, ","), ","), Trim($x))')
     with pytest.raises(RuleEvaluationError, match=r"Trim \(position \d+\): the rules evaluated more than 1000"):
@@ -116,6 +116,7 @@ def test_the_operations_of_one_evaluation_are_counted(monkeypatch):
 
 
 def test_the_characters_produced_by_one_evaluation_are_counted(monkeypatch):
+    from pybridge.core.rules import budget as budget_module
     monkeypatch.setattr(budget_module, "MAX_PRODUCED", 10_000)
     expr = compile_expression('Select($x, Split(PadLeft("", 100, ","), ","), PadLeft($x, 500, "y"))')
     with pytest.raises(RuleEvaluationError, match=r"PadLeft \(position \d+\): the rules produced more than 10000"):
@@ -123,6 +124,7 @@ def test_the_characters_produced_by_one_evaluation_are_counted(monkeypatch):
 
 
 def test_each_evaluation_has_its_own_budget(monkeypatch):
+    from pybridge.core.rules import budget as budget_module
     monkeypatch.setattr(budget_module, "MAX_OPERATIONS", 50)
     expr = compile_expression('Trim(Trim(Trim(Trim(Trim([sn])))))')
     for _ in range(100):  # 100 objects of 5 operations each: each object is within its budget
@@ -130,6 +132,7 @@ def test_each_evaluation_has_its_own_budget(monkeypatch):
 
 
 def test_values_within_the_budget_are_untouched():
+    from pybridge.core.rules import budget as budget_module
     longest = budget_module.MAX_VALUE_LENGTH
     assert len(compile_expression(f'PadLeft([sn], {longest}, "x")')({"sn": ["a"]}, {})) == longest
     assert compile_expression('Replace([sn], "a", "bb")')({"sn": ["banana"]}, {}) == "bbbnbbnbb"
