@@ -131,10 +131,8 @@ REMOTE = ["sync", DN, "--computer-name", "aadc01"]
     (["sync", DN, "--config", EXAMPLE, "--wait", "-5"], "--wait"),
     (["sync", DN, "--config", EXAMPLE, "--wait", "1e300"], "--wait"),
     (["history", "list", "--config", EXAMPLE, "--limit", "99999999999999999999"], "--limit"),  # main: traceback
-    (["history", "list", "--config", EXAMPLE, "--limit", "9" * 5000], "--limit"),
     (["history", "list", "--config", EXAMPLE, "--limit", "0"], "--limit"),
     ([*REMOTE, "--connect-timeout", "nan"], "--connect-timeout"),  # main: accepted
-    ([*REMOTE, "--connect-timeout", "-inf"], "--connect-timeout"),
     ([*REMOTE, "--operation-timeout", "0"], "--operation-timeout"),
     ([*REMOTE, "--operation-timeout", "nan"], "--operation-timeout"),
     ([*REMOTE, "--port", "0"], "--port"),

@@ -146,12 +146,8 @@ def test_a_memory_error_is_reported_with_a_reason():
 
 
 @pytest.mark.parametrize("text", [
-    " " * 20_000 + "1",
-    "1" * 20_000 + "x",
-    "2014-01-01 " + " " * 20_000 + "+1",
-    "2014-01-01 " + "1:" * 10_000 + " PM",
-    "1" + " " * 20_000 + "PM",
-    "1.1." * 5_000 + "Z",
+    "2014-01-01 " + " " * 20_000 + "+1",  # the time zone pattern backtracked over the blanks
+    "1" + " " * 20_000 + "PM",  # and the AM/PM one
 ])
 def test_isdate_and_cdate_read_long_text_in_linear_time(text):
     """A 20 KB value is no date; in a child process with a generous timeout (the quadratic patterns took
