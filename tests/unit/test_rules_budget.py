@@ -31,6 +31,13 @@ def doublings(n: int) -> str:
     return e
 
 
+def squarings(n: int) -> str:
+    e = "CNum([employeeNumber])"
+    for i in range(n):
+        e = f"With($n{i}, {e}, $n{i} * $n{i})"
+    return e
+
+
 def replaces(n: int) -> str:
     e = "[sn]"
     for _ in range(n):
@@ -47,6 +54,7 @@ ATTACKS = {
     "join": ('Join(Split(PadLeft("", 1000000, ","), ","), PadLeft("", 1000, "x"))', "Join (position 1)"),
     "concat": ('PadLeft([sn], 1048576, "x") & "!"', "& (position"),
     "per-value": ('PadLeft([proxyAddresses], 1000000, "x")', "PadLeft (position 1)"),
+    "squarings": (squarings(36), "* (position"),
     "split": ('Split(PadLeft(Left([sn], 0), 1048576, ","), ",")', "Split (position 1)"),
 }
 
@@ -91,8 +99,9 @@ def test_an_expression_beyond_the_budget_is_a_rule_error_naming_rule_and_positio
         sys.path.insert(0, {str(ROOT)!r})
         from tests.unit.test_rules_budget import run_rule
         import pytest
-        e = run_rule(Path({str(tmp_path)!r}), sys.stdin.read(),
-                     {{"sn": ["Smith"], "proxyAddresses": ["smtp:a{{}}@contoso.com".format(i) for i in range(200)]}})
+        attrs = {{"sn": ["Smith"], "employeeNumber": ["99999999999"],
+                  "proxyAddresses": ["smtp:a{{}}@contoso.com".format(i) for i in range(200)]}}
+        e = run_rule(Path({str(tmp_path)!r}), sys.stdin.read(), attrs)
         print(e.error_code)
         print(e.message)
     """)

@@ -14,6 +14,7 @@ evaluation of the rules for an object (its inbound rules, then its outbound rule
 * :data:`MAX_OPERATIONS`: function calls and operators evaluated, each value of a multi-valued
   argument counting once.
 * :data:`MAX_PRODUCED`: characters (and values) produced in all.
+* :data:`MAX_NUMBER_BITS`: no whole number ``*`` produces may be larger (checked before multiplying).
 
 Entra ID's own limits are far below these (a Graph request is at most 4 MB, most attributes at
 most 256 or 1024 characters): a rule within Entra Connect's language and Entra ID's limits never
@@ -31,6 +32,9 @@ MAX_VALUES = 1024 * 1024
 MAX_OPERATIONS = 5_000_000
 #: Characters and values produced per evaluation, in all.
 MAX_PRODUCED = 64 * 1024 * 1024
+#: Bits of a whole number an operator may produce (Entra Connect's numbers are 64-bit; Python's grow
+#: without end, and 36 nested squarings would take hours).
+MAX_NUMBER_BITS = 4096
 
 
 class BudgetExceeded(ValueError):
@@ -42,6 +46,13 @@ def check_length(length: int, what: str = "the value") -> None:
     if length > MAX_VALUE_LENGTH:
         raise BudgetExceeded(f"{what} would be {length} characters long; a value is limited to {MAX_VALUE_LENGTH} "
                              "(the evaluation budget, docs/rules.md)")
+
+
+def check_number_bits(bits: int) -> None:
+    """Raise BudgetExceeded when a whole number of *bits* bits would be too large (checked before computing it)."""
+    if bits > MAX_NUMBER_BITS:
+        raise BudgetExceeded(f"the number would have about {bits} bits; numbers are limited to {MAX_NUMBER_BITS} "
+                             "bits (the evaluation budget, docs/rules.md)")
 
 
 def check_count(count: int) -> None:
@@ -86,4 +97,4 @@ class Budget:
 
 
 __all__ = ["Budget", "BudgetExceeded", "MAX_OPERATIONS", "MAX_PRODUCED", "MAX_VALUES", "MAX_VALUE_LENGTH",
-           "check_count", "check_length"]
+           "MAX_NUMBER_BITS", "check_count", "check_length", "check_number_bits"]

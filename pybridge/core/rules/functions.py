@@ -27,7 +27,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .budget import check_count, check_length
+from .budget import check_count, check_length, check_number_bits
 from .model import ErrorFunctionTriggered, RuleEvaluationError
 
 
@@ -263,7 +263,10 @@ def op_sub(a: Any, b: Any) -> Any:
 def op_mul(a: Any, b: Any) -> Any:
     if a is None or b is None:
         return None
-    return to_num(a) * to_num(b)
+    x, y = to_num(a), to_num(b)
+    if isinstance(x, int) and isinstance(y, int):
+        check_number_bits(x.bit_length() + y.bit_length())
+    return x * y
 
 
 def op_div(a: Any, b: Any) -> Any:
