@@ -65,15 +65,19 @@ def check_count(count: int) -> None:
 class Budget:
     """What one evaluation has spent so far."""
 
-    __slots__ = ("operations", "produced")
+    __slots__ = ("operations", "produced", "max_operations", "max_length", "max_produced")
 
     def __init__(self) -> None:
         self.operations = 0
         self.produced = 0
+        # the limits as they are when the evaluation starts (read inline by the expression compiler's guard)
+        self.max_operations = MAX_OPERATIONS
+        self.max_length = MAX_VALUE_LENGTH
+        self.max_produced = MAX_PRODUCED
 
     def spend(self, operations: int = 1) -> None:
         self.operations += operations
-        if self.operations > MAX_OPERATIONS:
+        if self.operations > self.max_operations:
             raise BudgetExceeded(f"the rules evaluated more than {MAX_OPERATIONS} functions and operators for this "
                                  "object (the evaluation budget, docs/rules.md)")
 
@@ -91,7 +95,7 @@ class Budget:
         else:
             return
         self.produced += size
-        if self.produced > MAX_PRODUCED:
+        if self.produced > self.max_produced:
             raise BudgetExceeded(f"the rules produced more than {MAX_PRODUCED} characters for this object (the "
                                  "evaluation budget, docs/rules.md)")
 

@@ -853,10 +853,19 @@ def _guard(fn: Fn, name: str, pos: int, charge: bool = True) -> Fn:
     def guarded(env: Env) -> Any:
         try:
             budget = env.budget
-            budget.spend()
+            budget.operations += 1
+            if budget.operations > budget.max_operations:
+                budget.spend(0)  # raises, with the message
             value = fn(env)
-            if charge:
-                budget.charge(value)
+            if charge and value is not None:
+                t = type(value)
+                if t is str:  # the common case, inline: most values are short texts
+                    budget.produced += len(value)
+                    if len(value) > budget.max_length or budget.produced > budget.max_produced:
+                        budget.produced -= len(value)
+                        budget.charge(value)  # raises, with the message
+                elif t is not bool and t is not int and t is not float:
+                    budget.charge(value)
             return value
         except RuleEvaluationError:
             raise
