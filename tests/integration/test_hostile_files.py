@@ -180,10 +180,14 @@ def test_directories_it_creates_are_0700_those_it_finds_keep_their_mode_and_repo
     reports.mkdir()
     os.chmod(reports, 0o1777)
     target = victim(tmp_path)
-    now = time.time()
-    for second in range(-2, 180):  # the names of the next three minutes' reports, all links
-        stamp = time.strftime("%Y%m%d%H%M%S", time.localtime(now + second))
-        (reports / f"ADSyncSingleObjectSyncResult-{stamp}.htm").symlink_to(target)
+    import datetime as dt
+
+    from pybridge.core import dn as dnlib
+    from pybridge.report.html import report_name
+    now = dt.datetime.now(dt.timezone.utc)
+    for second in range(-2, 180):  # the names of the next three minutes' reports of this object, all links
+        name = report_name(now + dt.timedelta(seconds=second), 0, dnlib.rdn_value(lab.dns["user"]))
+        (reports / name).symlink_to(target)
     cfg = lab.config(tmp_path, **{"state.path": str(tmp_path / "s1" / "s2" / "state" / "pybridge.db"),
                                   "report.directory": str(reports)})
     r = pybridge("sync", "--config", str(cfg), lab.dns["user"], umask=0)
@@ -192,6 +196,7 @@ def test_directories_it_creates_are_0700_those_it_finds_keep_their_mode_and_repo
     assert {str(p): oct(mode(p)) for p in made} == {str(p): oct(0o700) for p in made}
     report = Path(r.json["ReportPath"])
     assert report.parent == reports and not report.is_symlink() and mode(report) == 0o600
+    assert report.name.endswith("_2.htm")  # its own name was a planted link, skipped
     assert target.read_text() == PRECIOUS and mode(reports) == 0o1777
 
 
