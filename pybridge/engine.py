@@ -129,7 +129,9 @@ def sync_object(distinguished_name: str, config: Config, *, staging_mode: bool =
             result.report_path = str(html.write(result, report_dir))
         except OSError as exc:
             if warn:
-                warn(f"the HTML report could not be written to {report_dir}: {exc.strerror or exc}")
+                fix = getattr(exc, "fix", None)  # platform.UnsafeFileError says what to do about it
+                warn(f"the HTML report could not be written to {report_dir}: {exc.strerror or exc}"
+                     + (f" ({fix})" if fix else ""))
         except Exception as exc:  # noqa: BLE001 - the report runs before the commit: it must never cost the
             # run its record (an object created in Entra ID and not recorded would be created again)
             log.debug("the HTML report could not be rendered", exc_info=True)
