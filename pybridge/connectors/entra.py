@@ -63,6 +63,9 @@ class VerifyingSession(requests.Session):
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         kwargs["verify"] = self._verify
         kwargs.setdefault("timeout", self._timeout)
+        # a redirect would carry the request (a new user's password, a token request's secret) to wherever the
+        # answer points: never followed; classify() reports it
+        kwargs["allow_redirects"] = False
         self.request_count += 1
         return super().request(method, url, *args, **kwargs)
 
@@ -129,6 +132,10 @@ def classify(response: requests.Response, what: str, waited: float = 0.0) -> Tar
                     "entra.retry.max_wait)")
     elif status >= 500:
         code = "GraphServiceError"
+    elif 300 <= status < 400:
+        code = "GraphLinkNotTrusted"
+        message = (f"a redirect to {_origin_text(response.headers.get('Location') or '?')}, which pybridge does "
+                   "not follow")
     else:
         code = "GraphBadRequest"
     return TargetError(f"{what} failed: Graph answered {status} {graph_code}: {message}", error_code=code,

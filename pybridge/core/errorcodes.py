@@ -125,7 +125,8 @@ _CODES = [
               "Check network access, proxy and TLS trust (entra.ca_file) for the Graph endpoint."),
     ErrorCode("GraphLinkNotTrusted", "nonServiceFailure",
               "Microsoft Graph's answer pointed to another scheme, host or port than entra.graph_endpoint (an "
-              "@odata.nextLink); pybridge did not follow it, so the bearer token was not sent there.",
+              "@odata.nextLink), or was a redirect; pybridge did not follow it, so neither the bearer token nor the "
+              "request went there.",
               "Check entra.graph_endpoint (a national cloud or a proxy must be configured there, exactly as its "
               "links name it); if it is right, something between pybridge and Graph altered the answer: check TLS "
               "trust (entra.ca_file) and the network path."),

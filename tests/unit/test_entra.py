@@ -86,3 +86,56 @@ def test_an_endpoint_with_a_port_is_matched_with_its_port(tmp_path):
     with pytest.raises(TargetError, match="not the configured Graph endpoint"):
         graph.member_ids(GROUP)
     assert len(session.calls) == 1
+
+
+def test_a_redirect_is_never_followed(tmp_path):
+    """Graph answering a create with 307 to another server: requests would send the body (a new user's
+    password) there again. pybridge's session follows no redirect; the answer is GraphLinkNotTrusted."""
+    import dataclasses
+    import http.server
+    import threading
+
+    elsewhere: list[tuple[str, str, bytes]] = []
+
+    class Elsewhere(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            elsewhere.append((self.command, self.path, body))
+            self.send_response(201)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"id": "x"}')
+
+        def log_message(self, *a):
+            pass
+
+    other = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Elsewhere)
+
+    class Redirecting(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(307)
+            self.send_header("Location", f"http://127.0.0.1:{other.server_port}/v1.0/users")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    graph_server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirecting)
+    for srv in (other, graph_server):
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        graph, _ = client(tmp_path, [])
+        endpoint = f"http://127.0.0.1:{graph_server.server_port}"  # plain HTTP only for this local test
+        entra = dataclasses.replace(graph.entra, graph_endpoint=endpoint)
+        graph = GraphClient(entra, "secret")
+        graph._token, graph._token_until = "the-bearer-token", time.monotonic() + 3600
+        with pytest.raises(TargetError) as info:
+            graph.call("POST", "/users", body={"passwordProfile": {"password": "S3cret!"}}, what="Creating user")
+        assert info.value.error_code == "GraphLinkNotTrusted" and "redirect" in info.value.message
+        assert elsewhere == []
+    finally:
+        for srv in (other, graph_server):
+            srv.shutdown()
+            srv.server_close()
