@@ -18,10 +18,11 @@ import sys
 from typing import Any, Sequence
 
 from . import __version__
-from .cli_args import integer, seconds
+from .cli_args import integer, read_input, seconds
 
 EXIT_SUCCESS, EXIT_FAILURE, EXIT_USAGE, EXIT_SKIPPED = 0, 1, 2, 3
 MAX_HISTORY_LIMIT = 1_000_000
+MAX_ATTRIBUTES_INPUT = 16 * 1024 * 1024  # characters of `rules test --attributes` (a JSON object of one object)
 
 EPILOG = """exit codes:
   0  Success          the object is in sync (or would be, in staging mode)
@@ -362,7 +363,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         if args.attributes:
-            text = sys.stdin.read() if args.attributes == "-" else open(args.attributes, encoding="utf-8").read()
+            text = read_input(args.attributes, MAX_ATTRIBUTES_INPUT, sys.stdin)
             raw = json.loads(text)
             if not isinstance(raw, dict):
                 raise ValueError("the attributes file must hold a JSON object")

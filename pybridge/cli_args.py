@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
-from typing import Callable
+from typing import Callable, TextIO
 
 from .errors import UsageError
 
@@ -70,4 +70,22 @@ def resolve_dn(option: str | None, positional: str | None, *, allow_blank: bool 
     return dn.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-__all__ = ["resolve_dn"]
+def read_input(source: str, limit: int, stdin: TextIO) -> str:
+    """The text of a file named on the command line, or of stdin for ``-``, read up to *limit* characters.
+
+    A pipe (``<(...)``) is read to its end like a file, but nothing is read past *limit*: /dev/zero or an
+    endless pipe is a ValueError, not a process that fills its memory. OSError and UnicodeDecodeError
+    (a ValueError) pass through.
+    """
+    if source == "-":
+        text = stdin.read(limit + 1)
+    else:
+        with open(source, encoding="utf-8") as fh:
+            text = fh.read(limit + 1)
+    if len(text) > limit:
+        raise ValueError(f"{'stdin' if source == '-' else source} holds more than {limit} characters, more than "
+                         "pybridge reads from one input")
+    return text
+
+
+__all__ = ["integer", "read_input", "resolve_dn", "seconds"]

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
-from ..cli_args import integer, resolve_dn, seconds
+from ..cli_args import integer, read_input, resolve_dn, seconds
 from ..errors import UsageError
 from ..secret import Secret
 from . import SyncRequest
@@ -22,6 +22,8 @@ from .settings import (AUTHS, MODULE_SHORTCUTS, TRANSPORTS, RemoteSettings, Serv
                        file_problem, resolve)
 
 EXIT_SUCCESS, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+#: Characters read from one input of `pybridge compare` (results of many servers, of groups with many members).
+MAX_COMPARE_INPUT = 256 * 1024 * 1024
 
 
 class _NoArgvSecret(argparse.Action):
@@ -304,10 +306,10 @@ def run_compare(args: argparse.Namespace, *, out: TextIO | None = None, err: Tex
                 if stdin_used:
                     raise ValueError("'-' (stdin) can be given once")
                 stdin_used = True
-                text, label = stdin.read(), "stdin"
+                text, label = read_input("-", MAX_COMPARE_INPUT, stdin), "stdin"
             else:
                 try:
-                    text, label = Path(source).read_text(encoding="utf-8"), Path(source).name
+                    text, label = read_input(source, MAX_COMPARE_INPUT, stdin), Path(source).name
                 except OSError as exc:
                     raise ValueError(f"{source}: {exc.strerror or exc}") from None
             found = parse_documents(text, label)

@@ -172,3 +172,22 @@ def test_nan_as_the_in_process_wait_is_refused(tmp_path):
                           path=__import__("pathlib").Path(EXAMPLE), check_secrets=False)
     with pytest.raises(UsageError, match="NaN"):
         SyncLock(cfg, wait=float("nan"))
+
+
+@pytest.mark.parametrize("argv", [
+    ["rules", "test", "--config", EXAMPLE, "-e", "[sn]", "--attributes", "/dev/zero"],
+    ["compare", "/dev/zero", "/dev/zero"],
+])
+def test_endless_inputs_are_read_only_up_to_a_limit(argv):
+    """`rules test --attributes /dev/zero` and `compare /dev/zero x` read until memory ran out; in a child
+    process with an address-space limit, so that a regression fails the test, not the machine."""
+    import resource
+    import subprocess
+    import sys
+
+    def limit():  # pragma: no cover - runs in the child
+        resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+    proc = subprocess.run([sys.executable, "-m", "pybridge", *argv], capture_output=True, text=True, timeout=300,
+                          stdin=subprocess.DEVNULL, preexec_fn=limit)
+    assert proc.returncode == 2 and proc.stdout == "", (proc.returncode, proc.stderr[-2000:])
+    assert "more than" in proc.stderr and "Traceback" not in proc.stderr
