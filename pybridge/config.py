@@ -21,10 +21,9 @@ import yaml
 from ldap3.core.exceptions import LDAPInvalidDnError
 from ldap3.utils.dn import parse_dn
 
-from . import platform
+from . import platform, yamlcheck
 from .errors import ConfigError
 from .secret import Secret
-from . import yamlcheck
 from .yamlcheck import Reader
 from .remote import settings as remote_settings
 from .remote.settings import RemoteSettings, ServerOptions

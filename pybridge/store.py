@@ -87,6 +87,8 @@ class Store:
                 if path.parent.exists():
                     platform.check_trusted_dir(path.parent, "state directory")
                 platform.refuse_link(path)
+                if path.exists():
+                    platform.check_own_file(path)  # not a FIFO that would block the read, not a device
             except platform.UnsafeFileError as exc:
                 raise _unsafe(path, exc) from None
             if not path.exists():
