@@ -18,8 +18,11 @@ import sys
 from typing import Any, Sequence
 
 from . import __version__
+from .cli_args import integer, read_input, seconds
 
 EXIT_SUCCESS, EXIT_FAILURE, EXIT_USAGE, EXIT_SKIPPED = 0, 1, 2, 3
+MAX_HISTORY_LIMIT = 1_000_000
+MAX_ATTRIBUTES_INPUT = 16 * 1024 * 1024  # characters of `rules test --attributes` (a JSON object of one object)
 
 EPILOG = """exit codes:
   0  Success          the object is in sync (or would be, in staging mode)
@@ -119,9 +122,9 @@ def build_parser(plugins: bool = False) -> argparse.ArgumentParser:
     s.add_argument("--progress", choices=("text", "json", "none"), default="text",
                    help="progress on stderr: text (default), json (one 'PYBRIDGE-PROGRESS {...}' line per step, "
                    "for the PowerShell module), none")
-    s.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
-                   help="wait up to SECONDS for a running sync to finish (default: fail at once with "
-                   "no-start-ma-already-running)")
+    s.add_argument("--wait", type=seconds(), default=0.0, metavar="SECONDS",
+                   help="wait up to SECONDS (at most 86400) for a running sync to finish (default: fail at once "
+                   "with no-start-ma-already-running)")
     from .remote.cli import add_compare_parser, add_sync_arguments
     from .scan.cli import add_scan_parser
     add_sync_arguments(s)
@@ -175,7 +178,8 @@ def build_parser(plugins: bool = False) -> argparse.ArgumentParser:
     hsub.required = True
     hl = hsub.add_parser("list", help="time, DN, action, status and error code of past runs, newest first")
     hl.add_argument("--config", metavar="PATH", help="configuration file")
-    hl.add_argument("--limit", type=int, default=50, metavar="N", help="at most N runs (default 50)")
+    hl.add_argument("--limit", type=integer(minimum=1, maximum=MAX_HISTORY_LIMIT), default=50, metavar="N",
+                    help=f"at most N runs (default 50, at most {MAX_HISTORY_LIMIT})")
     hl.add_argument("--json", action="store_true", help="print one JSON document (a list) instead of a table")
     hs = hsub.add_parser("show", help="print a past run's result as JSON")
     hs.add_argument("run_id", metavar="ID", help="run id (from 'history list'; a unique prefix is enough)")
@@ -718,7 +722,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         if args.attributes:
-            text = sys.stdin.read() if args.attributes == "-" else open(args.attributes, encoding="utf-8").read()
+            text = read_input(args.attributes, MAX_ATTRIBUTES_INPUT, sys.stdin)
             raw = json.loads(text)
             if not isinstance(raw, dict):
                 raise ValueError("the attributes file must hold a JSON object")
@@ -752,6 +756,9 @@ def cmd_rules(args: argparse.Namespace) -> int:
             fqdn = dnlib.domain_fqdn(match.partition)
             ctx = {"Domain.FQDN": fqdn, "Forest.FQDN": fqdn, "Connector.Name": match.connector.name, "dn": obj.dn}
         value = expr(attrs, ctx)
+    except RecursionError:  # JSON nested thousands deep
+        sys.stderr.write("pybridge: error: the attributes are nested too deeply\n")
+        return EXIT_USAGE
     except (OSError, ValueError) as exc:
         _say(f"error: {exc}")
         return EXIT_USAGE

@@ -9,17 +9,63 @@ readers and Active Directory accept ("CN=Jane Doe, OU=Users") are removed, escap
 typed, so that every step sees the same DN. An argument that is a userPrincipalName, a
 DOMAIN\\sAMAccountName or an objectGUID instead of a DN is recognised here (:func:`identity_kind`)
 and looked up in the directory by the caller.
+
+The numeric options of every command are read here too, by the argparse type functions below
+(``type=seconds(...)``, ``type=integer(...)``): each accepts only a finite number within its
+bounds, so NaN, infinity, a negative wait or a 20-digit limit is a usage error (exit 2) before
+anything runs.
 """
 from __future__ import annotations
 
+import argparse
+import math
 import re
-from typing import Callable
+from typing import Callable, TextIO
 
 from .errors import UsageError
 
 #: Kinds of identity an argument may be instead of a DN, as the Directory port's find() names them.
 UPN, SAM, GUID = "userPrincipalName", "sAMAccountName", "objectGUID"
 LABELS = {UPN: "userPrincipalName", SAM: "sAMAccountName", GUID: "objectGUID"}
+
+#: The longest wait or timeout any option takes: one day, in seconds.
+MAX_SECONDS = 86400.0
+
+
+def seconds(*, minimum: float = 0.0, allow_minimum: bool = True,
+            maximum: float = MAX_SECONDS) -> Callable[[str], float]:
+    """An argparse type: a finite number of seconds from *minimum* (excluded unless *allow_minimum*) to *maximum*."""
+    low = f"{minimum:g} or more" if allow_minimum else f"more than {minimum:g}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+        if not math.isfinite(value) or value < minimum or (value == minimum and not allow_minimum) \
+                or value > maximum:
+            raise argparse.ArgumentTypeError(f"{text!r}: give a number of seconds, {low} and at most {maximum:g}")
+        return value
+    parse.__name__ = "seconds"  # argparse names the type in its messages
+    return parse
+
+
+def integer(*, minimum: int, maximum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from *minimum* to *maximum* (digits are counted before conversion)."""
+    def parse(text: str) -> int:
+        digits = text.strip().lstrip("+-").lstrip("0")
+        if len(digits) > len(str(max(abs(minimum), abs(maximum)))) + 1:
+            raise argparse.ArgumentTypeError(f"{text[:30]!r}...: give a whole number from {minimum} to {maximum}")
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not minimum <= value <= maximum:
+            raise argparse.ArgumentTypeError(f"{text!r}: give a whole number from {minimum} to {maximum}")
+        return value
+    parse.__name__ = "integer"
+    return parse
+
 
 _GUID = re.compile(r"^\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}?$")
 _GUID_DN = re.compile(r"^<GUID=([^>]*)>$", re.IGNORECASE)
@@ -110,4 +156,23 @@ def resolve_dn(option: str | None, positional: str | None, *, allow_blank: bool 
     return normalize_argument(dn, note)
 
 
-__all__ = ["resolve_dn", "normalize_argument", "identity_kind", "UPN", "SAM", "GUID", "LABELS"]
+def read_input(source: str, limit: int, stdin: TextIO) -> str:
+    """The text of a file named on the command line, or of stdin for ``-``, read up to *limit* characters.
+
+    A pipe (``<(...)``) is read to its end like a file, but nothing is read past *limit*: /dev/zero or an
+    endless pipe is a ValueError, not a process that fills its memory. OSError and UnicodeDecodeError
+    (a ValueError) pass through.
+    """
+    if source == "-":
+        text = stdin.read(limit + 1)
+    else:
+        with open(source, encoding="utf-8") as fh:
+            text = fh.read(limit + 1)
+    if len(text) > limit:
+        raise ValueError(f"{'stdin' if source == '-' else source} holds more than {limit} characters, more than "
+                         "pybridge reads from one input")
+    return text
+
+
+__all__ = ["integer", "read_input", "resolve_dn", "normalize_argument", "identity_kind", "seconds", "UPN", "SAM", "GUID",
+           "LABELS"]

@@ -22,7 +22,7 @@ import yaml
 from ldap3.core.exceptions import LDAPInvalidDnError
 from ldap3.utils.dn import parse_dn
 
-from . import platform
+from . import platform, yamlcheck
 from .errors import ConfigError
 from .secret import Secret
 from .yamlcheck import Reader
@@ -33,6 +33,8 @@ DEFAULT_OBJECT_TYPES = ("user", "inetOrgPerson", "group", "contact")
 KNOWN_OBJECT_TYPES = ("user", "inetOrgPerson", "group", "contact", "foreignSecurityPrincipal", "computer")
 PUBLIC_AUTHORITY = "https://login.microsoftonline.com"
 PUBLIC_GRAPH = "https://graph.microsoft.com"
+#: Bytes of a PEM file (a CA bundle, a certificate and its key); the system's CA bundle is about 200 KB.
+MAX_PEM_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -167,13 +169,21 @@ class _Reader(Reader):
             self.err(f"{path}.{key}", f"file {p} does not exist")
         return p
 
-    def pem_file(self, d: dict[str, Any], key: str, path: str) -> Path | None:
+    def pem_file(self, d: dict[str, Any], key: str, path: str, *, private: bool = False) -> Path | None:
+        """A PEM file holding a certificate; with *private* (it holds a private key too) owner-only."""
         p = self.file(d, key, path)
         if p is not None and p.is_file():
             try:
-                data = p.read_bytes()
+                data = platform.read_regular_file(p, MAX_PEM_BYTES, what="file")
+            except platform.UnsafeFileError as exc:
+                self.err(f"{path}.{key}", f"{exc}: {exc.fix}")
+                return p
             except OSError as exc:
                 self.err(f"{path}.{key}", f"file {p} cannot be read ({exc.strerror})")
+                return p
+            problem = remote_settings.key_file_problem(p, data) if private else None
+            if problem:
+                self.err(f"{path}.{key}", problem)
                 return p
             if b"-----BEGIN CERTIFICATE-----" not in data:
                 self.err(f"{path}.{key}", f"file {p} holds no PEM certificate")
@@ -311,7 +321,7 @@ def _read_entra(r: _Reader, raw: Any, check_secrets: bool) -> EntraConnector:
     c = r.mapping(cert_raw, f"{path}.certificate", {"file", "key_password_env", "key_password_file",
                                                      "key_password"})
     if isinstance(cert_raw, dict) and cert_raw.get("file"):
-        f = r.pem_file(c, "file", f"{path}.certificate")
+        f = r.pem_file(c, "file", f"{path}.certificate", private=True)
         kp = r.secret(c, "key_password", f"{path}.certificate", "certificate key password", required=False,
                       check=check_secrets)
         if f:
@@ -386,14 +396,15 @@ class _RemoteReader(Reader):
             return None
         return int(value) if integer else float(value)
 
-    def path_value(self, d: dict[str, Any], key: str, path: str, *, pem: bool = False) -> Path | None:
+    def path_value(self, d: dict[str, Any], key: str, path: str, *, pem: bool = False,
+                   private: bool = False) -> Path | None:
         value = self.string(d, key, path)
         if value is None:
             return None
         p = Path(os.path.expanduser(value))
         if not p.is_absolute():
             p = self.base / p
-        problem = remote_settings.file_problem(p, pem=pem)
+        problem = remote_settings.file_problem(p, pem=pem, private=private)
         if problem:
             self.err(f"{path}.{key}", problem)
         return p
@@ -428,7 +439,7 @@ def _read_remote_server(r: _RemoteReader, raw: Any, path: str, *, allow_host: bo
         use_ssl=r.boolean(d, "use_ssl", path), auth=r.choice(d, "auth", path, remote_settings.AUTHS),
         username=r.string(d, "username", path), password=password,
         certificate_file=r.path_value(d, "certificate_file", path, pem=True),
-        certificate_key_file=r.path_value(d, "certificate_key_file", path, pem=True),
+        certificate_key_file=r.path_value(d, "certificate_key_file", path, pem=True, private=True),
         ca_file=r.path_value(d, "ca_file", path, pem=True), validate_tls=r.boolean(d, "validate_tls", path),
         allow_unencrypted=r.boolean(d, "allow_unencrypted", path),
         module_path=remote_settings.MODULE_SHORTCUTS.get(module.lower(), module) if module else None,
@@ -448,7 +459,7 @@ def parse_remote(raw: Any, *, base_dir: Path, check_secrets: bool) -> tuple[Remo
     if raw_servers is not None and not isinstance(raw_servers, dict):
         r.err("remote.servers", "must be a mapping of server name to settings")
     for name, value in (raw_servers or {}).items() if isinstance(raw_servers, dict) else ():
-        if not isinstance(name, str) or not remote_settings.is_host_name(name) or "," in name:
+        if not isinstance(name, str) or not remote_settings.is_server_name(name):
             r.err(f"remote.servers.{name}", "a server name must be a host-name-like word (letters, digits, . - _)")
             continue
         if name.lower() in (n.lower() for n in servers):
@@ -581,24 +592,37 @@ def example_text() -> str:
     return files("pybridge").joinpath("data", "pybridge.example.yaml").read_text(encoding="utf-8")
 
 
-def load(explicit: str | os.PathLike[str] | None = None, *, check_secrets: bool = True) -> Config:
-    path = resolve_path(explicit)
+def _read_yaml(path: Path, explicit: str | os.PathLike[str] | None = None) -> Any:
+    """The configuration file's document, read by the one bounded YAML reader (pybridge.yamlcheck);
+    *explicit* is what the command line gave (a missing file then says where its name came from)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = yamlcheck.read_text(path, yamlcheck.MAX_CONFIG_BYTES, what="configuration file")
     except FileNotFoundError:
         origin = " (from $PYBRIDGE_CONFIG)" if not explicit and os.environ.get("PYBRIDGE_CONFIG") else ""
         raise ConfigError(f"configuration file {path}{origin} not found (give --config PATH or set "
                           "PYBRIDGE_CONFIG; `pybridge config example` prints a documented example to start from)",
                           problems=[f"{path}: not found"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"configuration file {path} cannot be read: {exc}", problems=[str(exc)]) from None
+    except platform.UnsafeFileError as exc:
+        raise ConfigError(f"{exc}: {exc.fix}", problems=[str(exc)]) from None
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConfigError(f"configuration file {path} cannot be read: {reason}", problems=[reason]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"configuration file {path} is not UTF-8 text (byte {exc.start + 1})",
+                          problems=[f"(file): not UTF-8 at byte {exc.start + 1}"]) from None
     try:
-        data = yaml.safe_load(text)
+        return yamlcheck.parse(text, yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{path}: not valid YAML{where}: {problem}", problems=[f"(yaml){where}: {problem}"]) from None
+        what = "refused" if isinstance(exc, yamlcheck.YamlLimitError) else "not valid YAML"
+        raise ConfigError(f"{path}: {what}{where}: {problem}", problems=[f"(yaml){where}: {problem}"]) from None
+
+
+def load(explicit: str | os.PathLike[str] | None = None, *, check_secrets: bool = True) -> Config:
+    path = resolve_path(explicit)
+    data = _read_yaml(path, explicit)
     return parse(data, path=path.resolve(), check_secrets=check_secrets)
 
 
@@ -611,12 +635,7 @@ def load_remote(explicit: str | os.PathLike[str] | None = None) -> tuple[RemoteS
     path = resolve_path(explicit)
     if not path.exists() and explicit is None:
         return RemoteSettings(), None
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"configuration file {path} not found", problems=[f"{path}: not found"]) from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"configuration file {path} cannot be read: {exc}", problems=[str(exc)]) from None
+    data = _read_yaml(path, explicit)
     if data is not None and not isinstance(data, dict):
         raise ConfigError(f"{path}: the document must be a mapping", problems=["(top): must be a mapping"])
     data = data or {}

@@ -26,7 +26,8 @@ def ad_session(connector: ADConnector) -> ADSession:
     return ADSession(connector, connector.password.reveal())
 
 
-def graph_client(config: Config, budget: RetryBudget | None = None) -> GraphClient:
+def graph_client(config: Config, budget: RetryBudget | None = None, *,
+                 persist_token_cache: bool = True) -> GraphClient:
     entra = config.entra
     credential: str | dict[str, str]
     if entra.certificate is not None:
@@ -43,7 +44,8 @@ def graph_client(config: Config, budget: RetryBudget | None = None) -> GraphClie
         assert entra.client_secret is not None
         credential = entra.client_secret.reveal()
     cache = token_cache_path(config)
-    return GraphClient(entra, credential, token_cache_path=cache, budget=budget)
+    return GraphClient(entra, credential, token_cache_path=cache, budget=budget,
+                       save_token_cache=persist_token_cache)
 
 
 def token_cache_path(config: Config) -> Path:
@@ -62,14 +64,16 @@ class ConnectionPool:
     """
 
     def __init__(self) -> None:
-        self._graph: dict[tuple[EntraConnector, Path], GraphClient] = {}
+        self._graph: dict[tuple[EntraConnector, Path, bool], GraphClient] = {}
         self._ad: dict[ADConnector, ADSession] = {}
 
-    def graph(self, config: Config, notify: Notify | None = None) -> GraphClient:
-        """The Graph client for *config*; its waits and progress are told to *notify* (this run's)."""
-        key = (config.entra, token_cache_path(config))  # the settings themselves: never a recycled id
+    def graph(self, config: Config, notify: Notify | None = None, *, persist_token_cache: bool = True) -> GraphClient:
+        """The Graph client for *config*; its waits and progress are told to *notify* (this run's). Without
+        *persist_token_cache* (what-if) it reads msal's cache but never writes it."""
+        # the settings themselves: never a recycled id
+        key = (config.entra, token_cache_path(config), persist_token_cache)
         if key not in self._graph:
-            self._graph[key] = graph_client(config)
+            self._graph[key] = graph_client(config, persist_token_cache=persist_token_cache)
         client = self._graph[key]
         client.notify = notify
         return client
@@ -142,6 +146,8 @@ def sync_object(distinguished_name: str, config: Config, *, staging_mode: bool =
 
     Takes the sync lock (waiting up to *wait* seconds for a running sync); raises
     LockError (no-start-ma-already-running) or StateError when the run cannot start.
+    With *what_if* nothing is persisted locally: no state directory, state file, lock file or
+    token cache is created or changed (the HTML report is still written when *report_dir* is given).
     With *report_dir*, the HTML report is written there (its path lands in the result
     and in the run history); a report that cannot be written is a warning, not a failure.
     *notify* hears of every wait (Graph's throttling and faults, the lock) and of the
@@ -169,7 +175,9 @@ def sync_objects(distinguished_names: Iterable[str], config: Config, *, staging_
             result.report_path = str(html.write(result, report_dir))
         except OSError as exc:
             if warn:
-                warn(f"the HTML report could not be written to {report_dir}: {exc.strerror or exc}")
+                fix = getattr(exc, "fix", None)  # platform.UnsafeFileError says what to do about it
+                warn(f"the HTML report could not be written to {report_dir}: {exc.strerror or exc}"
+                     + (f" ({fix})" if fix else ""))
         except Exception as exc:  # noqa: BLE001 - the report runs before the commit: it must never cost the
             # run its record (an object created in Entra ID and not recorded would be created again)
             log.debug("the HTML report could not be rendered", exc_info=True)
@@ -177,7 +185,7 @@ def sync_objects(distinguished_names: Iterable[str], config: Config, *, staging_
                 warn(f"the HTML report could not be rendered ({type(exc).__name__}: {exc}); the sync itself is "
                      "recorded. Please report the problem (run with -vv for the details).")
 
-    with SyncLock(config, wait=wait, notify=notify):
+    with SyncLock(config, wait=wait, notify=notify, create=not what_if):
         own_store = store is None
         store = store or Store.open(config.state_path, read_only=what_if)
         try:
@@ -186,8 +194,8 @@ def sync_objects(distinguished_names: Iterable[str], config: Config, *, staging_
                 if concurrent:
                     warn(concurrent)
             env = Environment(config=config, store=store, rules=load_rules(config), directory_for=POOL.ad,
-                              tenant_for=lambda cfg: POOL.graph(cfg, notify), progress=progress,
-                              release_directory=POOL.release)
+                              tenant_for=lambda cfg: POOL.graph(cfg, notify, persist_token_cache=not what_if),
+                              progress=progress, release_directory=POOL.release)
             options = Options(staging_mode=staging_mode, what_if=what_if)
             for dn in distinguished_names:
                 yield run_steps(env, dn, options, finish=write_report)

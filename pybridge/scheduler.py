@@ -17,7 +17,7 @@ from . import platform, timespan
 from .config import Config
 from .errors import LockError, StateError, UsageError
 from .notices import Notify, Waiting
-from .platform import FileLock
+from .platform import FileLock, UnsafeFileError
 from .store import Store
 
 DEFAULT_INTERVAL = timespan.DEFAULT_SYNC_INTERVAL  # Entra Connect's AllowedSyncCycleInterval
@@ -119,14 +119,21 @@ def concurrent_cycle_warning(store: Store, system: str | None = None) -> str | N
 
 @dataclass
 class SyncLock:
-    """The one-sync-at-a-time lock (Entra Connect's "no-start-ma-already-running")."""
+    """The one-sync-at-a-time lock (Entra Connect's "no-start-ma-already-running").
+
+    With *create* False (a what-if run, which persists nothing) neither the state directory nor
+    the lock file is created: a lock file that does not exist is held by no one.
+    """
 
     config: Config
     wait: float = 0.0
     notify: Notify | None = None  # hears of the wait, when another sync holds the lock
+    create: bool = True
 
     def __post_init__(self) -> None:
-        self._lock = FileLock(lock_path(self.config))
+        if self.wait != self.wait:  # NaN: no deadline would ever pass
+            raise UsageError("the time to wait for a running sync must be a number of seconds, not NaN")
+        self._lock = FileLock(lock_path(self.config), create=self.create)
 
     def __enter__(self) -> "SyncLock":
         deadline = time.monotonic() + max(self.wait, 0.0)
@@ -148,6 +155,10 @@ class SyncLock:
     def _try(self) -> bool:
         try:
             return self._lock.try_acquire()
+        except UnsafeFileError as exc:  # a link planted at the lock file, a directory others can write to
+            raise StateError(f"The state directory {self.config.state_path.parent} cannot be used: {exc}.",
+                             path=str(self.config.state_path),
+                             recommended_action=f"Fix state.path: {exc.fix}.") from None
         except (OSError, ValueError) as exc:  # read-only or full file system, a file where a directory should be
             reason = getattr(exc, "strerror", None) or str(exc)
             raise StateError(f"The state directory {self.config.state_path.parent} cannot be used: {reason}.",

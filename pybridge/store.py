@@ -99,8 +99,20 @@ class Store:
     # -- opening --------------------------------------------------------------------------------
     @classmethod
     def open(cls, path: Path, *, read_only: bool = False) -> "Store":
-        """Open (creating owner-only if needed) the state file; read_only never creates or writes it."""
+        """Open (creating owner-only if needed) the state file; read_only never creates or writes it.
+
+        The state directory must be one only this user can write to, and state.path must not be a
+        link (pybridge.platform says why); otherwise a StateError names the fix.
+        """
         if read_only:
+            try:
+                if path.parent.exists():
+                    platform.check_trusted_dir(path.parent, "state directory")
+                platform.refuse_link(path)
+                if path.exists():
+                    platform.check_own_file(path)  # not a FIFO that would block the read, not a device
+            except platform.UnsafeFileError as exc:
+                raise _unsafe(path, exc) from None
             if not path.exists():
                 conn = sqlite3.connect(":memory:")
                 store = cls(conn, None, True)
@@ -114,11 +126,16 @@ class Store:
             store._check()
             return store
         try:
-            platform.make_private_dir(path.parent)
-            if not path.exists():
-                with platform.open_private(path, "wb"):
+            platform.trusted_dir(path.parent, "state directory")
+            platform.refuse_link(path)
+            try:
+                with platform.open_private(path, "wb", exclusive=True):
                     pass
+            except FileExistsError:
+                platform.check_own_file(path)  # a regular file of this user, not a link or a device
             conn = sqlite3.connect(path, timeout=10, isolation_level=None)
+        except platform.UnsafeFileError as exc:
+            raise _unsafe(path, exc) from None
         except (OSError, ValueError, sqlite3.Error) as exc:
             reason = getattr(exc, "strerror", None) or str(exc)
             raise StateError(f"State file {path} cannot be created or opened: {reason}", path=str(path),
@@ -384,6 +401,11 @@ class Store:
                              recommended_action="Check free disk space and that the state file is writable.") \
                 from None
 
+
+
+def _unsafe(path: Path, exc: "platform.UnsafeFileError") -> StateError:
+    return StateError(f"State file {path} cannot be created or opened: {exc}.", path=str(path),
+                      recommended_action=f"Fix state.path: {exc.fix}.")
 
 
 def new_id() -> str:

@@ -134,6 +134,14 @@ class ADSession:
                     recommended_action=("Check the connector account's user name and password "
                                         f"({self.connector.password.source}); make sure the account is "
                                         "enabled, not locked out and its password has not expired.")) from None
+            except lx.LDAPSASLPrepError:
+                # ldap3 refuses to send a password holding control characters (RFC 4013): no bind can succeed
+                raise SourceError(
+                    f'The password of connector account "{self.connector.username}" holds control characters '
+                    "that LDAP cannot send; no bind was tried.", error_code="LdapAuthenticationFailed", server=url,
+                    recommended_action=(f"Check the password source ({self.connector.password.source}): it must "
+                                        "hold the password alone (a trailing line end is dropped; tabs and other "
+                                        "control characters are not).")) from None
             except (lx.LDAPSocketOpenError, lx.LDAPSocketReceiveError, lx.LDAPSessionTerminatedByServerError,
                     lx.LDAPStartTLSError, lx.LDAPBindError, lx.LDAPCommunicationError, OSError) as exc:
                 text = str(exc)

@@ -14,6 +14,7 @@ import string
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+from urllib.parse import urlsplit
 
 import msal
 import requests
@@ -69,8 +70,32 @@ class VerifyingSession(requests.Session):
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         kwargs["verify"] = self._verify
         kwargs.setdefault("timeout", self._timeout)
+        # a redirect would carry the request (a new user's password, a token request's secret) to wherever the
+        # answer points: never followed; classify() reports it
+        kwargs["allow_redirects"] = False
         self.request_count += 1
         return super().request(method, url, *args, **kwargs)
+
+
+#: The token cache is a few kilobytes; a larger file there is not msal's.
+TOKEN_CACHE_LIMIT = 1 << 20
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of *url*, lower-cased, with the scheme's default port filled in."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return ("", url, None)  # not a URL that can be compared: never equal to the endpoint's
+    scheme = parts.scheme.lower()
+    return (scheme, (parts.hostname or "").lower(), port if port is not None else _DEFAULT_PORTS.get(scheme))
+
+
+def _origin_text(url: str) -> str:
+    scheme, host, port = _origin(url)
+    return f"{scheme}://{host}:{port}" if scheme else repr(url[:200])
 
 
 def odata_quote(value: str) -> str:
@@ -207,6 +232,10 @@ def classify(response: requests.Response, what: str, waited: float = 0.0) -> Tar
                     "entra.retry.max_wait)")
     elif status >= 500:
         code = "GraphServiceError"
+    elif 300 <= status < 400:
+        code = "GraphLinkNotTrusted"
+        message = (f"a redirect to {_origin_text(response.headers.get('Location') or '?')}, which pybridge does "
+                   "not follow")
     else:
         code = "GraphBadRequest"
     return TargetError(f"{what} failed: Graph answered {status} {graph_code}: {message}", error_code=code,
@@ -236,7 +265,8 @@ class GraphClient:
 
     def __init__(self, entra: EntraConnector, credential: str | dict[str, str], *,
                  session: requests.Session | None = None, token_cache_path: Path | None = None,
-                 budget: RetryBudget | None = None, notify: Notify | None = None) -> None:
+                 save_token_cache: bool = True, budget: RetryBudget | None = None,
+                 notify: Notify | None = None) -> None:
         self.entra = entra
         self.notify = notify  # told of waits and of the progress of long member writes
         self.budget = budget or RetryBudget(max_wait=entra.retry_max_wait, max_attempts=entra.retry_max_attempts,
@@ -246,9 +276,12 @@ class GraphClient:
         self.base = f"{entra.graph_endpoint}/v1.0"
         self._cache = msal.SerializableTokenCache()
         self._cache_path = token_cache_path
+        self._save_token_cache = save_token_cache  # False under what-if: the cache is read, never written
         if token_cache_path and token_cache_path.exists():
             try:
-                self._cache.deserialize(token_cache_path.read_text(encoding="utf-8"))
+                # never through a link, and bounded: a file planted there only costs one token request
+                self._cache.deserialize(platform.read_regular_file(
+                    token_cache_path, TOKEN_CACHE_LIMIT, follow_links=False, what="token cache").decode("utf-8"))
             except (OSError, ValueError):
                 pass  # a damaged cache only costs one token request
         self._credential = credential
@@ -330,14 +363,13 @@ class GraphClient:
                                    error_code=code, recommended_action=action, graph_code=error)
 
     def _save_cache(self) -> None:
-        if self._cache_path is None or not self._cache.has_state_changed:
+        if self._cache_path is None or not self._save_token_cache or not self._cache.has_state_changed:
             return
         try:
-            platform.make_private_dir(self._cache_path.parent)
-            tmp = self._cache_path.with_suffix(".tmp")
-            with platform.open_private(tmp) as fh:
-                fh.write(self._cache.serialize())
-            tmp.replace(self._cache_path)
+            # a new owner-only temporary file (O_EXCL, unpredictable name) renamed into place: a link planted
+            # at either name is never written through, and a directory others can write to is not used
+            platform.trusted_dir(self._cache_path.parent, "state directory")
+            platform.write_private_atomic(self._cache_path, self._cache.serialize())
         except OSError:
             pass  # the cache is an optimisation; a run never fails for it
 
@@ -359,8 +391,13 @@ class GraphClient:
 
     def send(self, method: str, path: str, *, what: str, params: dict[str, str] | None = None,
              body: Any = None) -> requests.Response:
-        """One logical request: retried under the run's budget as retry.may_retry allows."""
-        url = path if path.startswith("https://") else f"{self.base}{path}"
+        """One logical request: retried under the run's budget as retry.may_retry allows.
+
+        *path* is relative to the Graph endpoint, or an absolute URL Graph handed out (``@odata.nextLink``);
+        an absolute URL is followed only to the configured endpoint's scheme, host and port, so the bearer
+        token never goes anywhere else.
+        """
+        url = self._url(path, what)
         attempt = 0
         refreshed = False
         while True:
@@ -398,6 +435,22 @@ class GraphClient:
         verb = "throttled" if status == 429 else "is unavailable for" if status == 503 else "failed"
         return f"Microsoft Graph {verb} {_doing(what)} ({answer}{asked})"
 
+    def _url(self, path: str, what: str) -> str:
+        if not isinstance(path, str):
+            raise TargetError(f"{what}: Microsoft Graph's answer holds a link that is not a URL",
+                              error_code="GraphLinkNotTrusted")
+        parts = urlsplit(path)
+        if not parts.scheme and not parts.netloc:
+            if not path.startswith("/"):
+                path = "/" + path
+            return f"{self.base}{path}"
+        if _origin(path) != _origin(self.entra.graph_endpoint):
+            raise TargetError(
+                f"{what}: Microsoft Graph's answer points to {_origin_text(path)}, which is not the configured Graph "
+                f"endpoint {_origin_text(self.entra.graph_endpoint)}; pybridge did not follow it (the request would "
+                "carry the bearer token)", error_code="GraphLinkNotTrusted")
+        return path
+
     def _send(self, method: str, url: str, params: dict[str, str] | None, body: Any,
               what: str) -> requests.Response:
         headers = {"Authorization": f"Bearer {self.token()}", "Accept": "application/json"}
@@ -420,7 +473,7 @@ class GraphClient:
         self._token_from_cache = False
         self._cache = msal.SerializableTokenCache()
         self._app = None
-        if self._cache_path is not None:
+        if self._cache_path is not None and self._save_token_cache:
             self._cache_path.unlink(missing_ok=True)
 
     def _pages(self, path: str, params: dict[str, str], what: str) -> Iterator[dict[str, Any]]:

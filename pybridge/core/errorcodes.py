@@ -134,6 +134,13 @@ _CODES = [
               "Retry later; check the Microsoft 365 service health page."),
     ErrorCode("GraphUnavailable", "nonServiceFailure", "Microsoft Graph could not be reached.",
               "Check network access, proxy and TLS trust (entra.ca_file) for the Graph endpoint."),
+    ErrorCode("GraphLinkNotTrusted", "nonServiceFailure",
+              "Microsoft Graph's answer pointed to another scheme, host or port than entra.graph_endpoint (an "
+              "@odata.nextLink), or was a redirect; pybridge did not follow it, so neither the bearer token nor the "
+              "request went there.",
+              "Check entra.graph_endpoint (a national cloud or a proxy must be configured there, exactly as its "
+              "links name it); if it is right, something between pybridge and Graph altered the answer: check TLS "
+              "trust (entra.ca_file) and the network path."),
     ErrorCode("Throttled", "nonServiceFailure", "Microsoft Graph throttled the requests (429) beyond the wait limit.",
               "Retry after 5 minutes, as Microsoft documents for Single Object Sync."),
     ErrorCode("ExportNotConfirmed", "failure", "The read-back after the export did not show the written values.",

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
-from ..cli_args import resolve_dn
+from ..cli_args import integer, read_input, resolve_dn, seconds
 from ..errors import UsageError
 from ..secret import Secret
 from . import SyncRequest
@@ -22,6 +22,8 @@ from .settings import (AUTHS, MODULE_SHORTCUTS, TRANSPORTS, RemoteSettings, Serv
                        file_problem, resolve)
 
 EXIT_SUCCESS, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+#: Characters read from one input of `pybridge compare` (results of many servers, of groups with many members).
+MAX_COMPARE_INPUT = 256 * 1024 * 1024
 
 
 def _line(stream: TextIO, text: str) -> None:
@@ -50,7 +52,7 @@ def add_sync_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--transport", dest="remote_transport", choices=TRANSPORTS,
                    help="psrp: PowerShell Remoting through pypsrp (default); winrs: a WinRS shell running "
                    "powershell.exe through pywinrm, for endpoints that allow only WinRS")
-    g.add_argument("--port", dest="remote_port", type=int, metavar="PORT",
+    g.add_argument("--port", dest="remote_port", type=integer(minimum=1, maximum=65535), metavar="PORT",
                    help="WinRM port (default 5986 with HTTPS, 5985 with HTTP)")
     g.add_argument("--use-ssl", dest="remote_use_ssl", action="store_const", const=True, default=None,
                    help="HTTPS (the default)")
@@ -82,34 +84,30 @@ def add_sync_arguments(parser: argparse.ArgumentParser) -> None:
                    f"{MODULE_SHORTCUTS['microsoft']}) or 'pybridge' (pybridge's module, by name)")
     g.add_argument("--configuration-name", dest="remote_configuration_name", metavar="NAME",
                    help="PowerShell session configuration (JEA endpoint) for psrp (default Microsoft.PowerShell)")
-    g.add_argument("--connect-timeout", dest="remote_connect_timeout", type=float, metavar="SECONDS",
+    g.add_argument("--connect-timeout", dest="remote_connect_timeout", type=seconds(allow_minimum=False),
+                   metavar="SECONDS",
                    help="seconds to wait for a connection (default 15)")
-    g.add_argument("--operation-timeout", dest="remote_operation_timeout", type=float, metavar="SECONDS",
+    g.add_argument("--operation-timeout", dest="remote_operation_timeout", type=seconds(allow_minimum=False),
+                   metavar="SECONDS",
                    help="seconds the remote run may take in all (default 600)")
-    g.add_argument("--retries", dest="remote_retries", type=int, metavar="N",
+    g.add_argument("--retries", dest="remote_retries", type=integer(minimum=0, maximum=10), metavar="N",
                    help="retries when a server cannot be reached or throttles before anything ran (default 2, "
                    "with exponential backoff)")
-    g.add_argument("--max-parallel", dest="remote_max_parallel", type=int, metavar="N",
+    g.add_argument("--max-parallel", dest="remote_max_parallel", type=integer(minimum=1, maximum=256), metavar="N",
                    help="servers run at the same time (default remote.max_parallel, 8)")
     g.add_argument("--compare", dest="remote_compare", action="store_true",
                    help="after the run, show on stderr where the servers' results differ, attribute by attribute")
 
 
 def _overrides(args: argparse.Namespace, problems: list[str]) -> ServerOptions:
-    def path(value: str | None, option: str, pem: bool = True) -> Path | None:
+    def path(value: str | None, option: str, pem: bool = True, private: bool = False) -> Path | None:
         if value is None:
             return None
         p = Path(value).expanduser().resolve()
-        problem = file_problem(p, pem=pem)
+        problem = file_problem(p, pem=pem, private=private)
         if problem:
             problems.append(f"{option}: {problem}")
         return p
-
-    def positive(value: float | int | None, option: str, *, allow_zero: bool = False) -> Any:
-        if value is not None and (value < 0 or (value == 0 and not allow_zero)):
-            problems.append(f"{option}: must be {'0 or more' if allow_zero else 'above 0'}")
-            return None
-        return value
 
     password: Secret | None = None
     env, pfile = getattr(args, "remote_password_env", None), getattr(args, "remote_password_file", None)
@@ -121,23 +119,22 @@ def _overrides(args: argparse.Namespace, problems: list[str]) -> ServerOptions:
         problem = password.problem()
         if problem:
             problems.append(f"--password-{'env' if env else 'file'}: {problem}")
+    # the numbers were checked by the parser's type functions (pybridge.cli_args)
     port = getattr(args, "remote_port", None)
-    if port is not None and not 1 <= port <= 65535:
-        problems.append("--port: must be between 1 and 65535")
-        port = None
     module = getattr(args, "remote_module_path", None)
     return ServerOptions(
         transport=getattr(args, "remote_transport", None), port=port, use_ssl=getattr(args, "remote_use_ssl", None),
         auth=getattr(args, "remote_auth", None), username=getattr(args, "remote_username", None), password=password,
         certificate_file=path(getattr(args, "remote_certificate_file", None), "--certificate-file"),
-        certificate_key_file=path(getattr(args, "remote_certificate_key_file", None), "--certificate-key-file"),
+        certificate_key_file=path(getattr(args, "remote_certificate_key_file", None), "--certificate-key-file",
+                                  private=True),
         ca_file=path(getattr(args, "remote_ca_file", None), "--ca-file"),
         allow_unencrypted=getattr(args, "remote_allow_unencrypted", None),
         module_path=MODULE_SHORTCUTS.get(module.lower(), module) if module else None,
         configuration_name=getattr(args, "remote_configuration_name", None),
-        connect_timeout=positive(getattr(args, "remote_connect_timeout", None), "--connect-timeout"),
-        operation_timeout=positive(getattr(args, "remote_operation_timeout", None), "--operation-timeout"),
-        retries=positive(getattr(args, "remote_retries", None), "--retries", allow_zero=True))
+        connect_timeout=getattr(args, "remote_connect_timeout", None),
+        operation_timeout=getattr(args, "remote_operation_timeout", None),
+        retries=getattr(args, "remote_retries", None))
 
 
 def _passwords(servers: list[ServerSettings], problems: list[str], *, stdin: TextIO,
@@ -314,10 +311,10 @@ def run_compare(args: argparse.Namespace, *, out: TextIO | None = None, err: Tex
                 if stdin_used:
                     raise ValueError("'-' (stdin) can be given once")
                 stdin_used = True
-                text, label = stdin.read(), "stdin"
+                text, label = read_input("-", MAX_COMPARE_INPUT, stdin), "stdin"
             else:
                 try:
-                    text, label = Path(source).read_text(encoding="utf-8"), Path(source).name
+                    text, label = read_input(source, MAX_COMPARE_INPUT, stdin), Path(source).name
                 except OSError as exc:
                     raise ValueError(f"{source}: {exc.strerror or exc}") from None
             found = parse_documents(text, label)
@@ -331,11 +328,17 @@ def run_compare(args: argparse.Namespace, *, out: TextIO | None = None, err: Tex
     if len(docs) < 2:
         _line(err, f"pybridge compare: error: need at least two results, got {len(docs)}")
         return EXIT_USAGE
-    result = compare(docs, labels_for(docs, names))
+    try:
+        result = compare(docs, labels_for(docs, names))
+        text = (json.dumps(to_json(result), ensure_ascii=False) if getattr(args, "compare_format", "text") == "json"
+                else render_text(result))
+    except RecursionError:
+        _line(err, "pybridge compare: error: a result is nested too deeply to compare")
+        return EXIT_USAGE
     if getattr(args, "compare_format", "text") == "json":
-        out.write(json.dumps(to_json(result), ensure_ascii=False) + "\n")
+        out.write(text + "\n")
     else:
-        _line(out, render_text(result))
+        _line(out, text)
     return EXIT_SUCCESS if result.identical else EXIT_FAILURE
 
 

@@ -55,7 +55,7 @@ def _decoded(value: Any) -> Any:
     """A Details value that is itself JSON (AttributeInfoJson, Graph request body), decoded; else the value."""
     if isinstance(value, str) and value[:1] in "[{":
         try:
-            return json.loads(value)
+            return _loads(value)
         except ValueError:
             return value
     return value
@@ -179,13 +179,21 @@ def to_json(c: Comparison) -> dict[str, Any]:
                             for d in c.differences]}
 
 
+def _loads(text: str) -> Any:
+    """json.loads, with nesting too deep for the parser (thousands of '[') a ValueError like any bad JSON."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
 def parse_documents(text: str, source: str) -> list[dict[str, Any]]:
     """Every JSON document in *text*: one per line (pybridge's output) or one pretty-printed document."""
     text = text.strip()
     if not text:
         return []
     try:
-        whole = json.loads(text)
+        whole = _loads(text)
     except ValueError:
         whole = None
     if isinstance(whole, dict):
@@ -198,9 +206,9 @@ def parse_documents(text: str, source: str) -> list[dict[str, Any]]:
         if not line:
             continue
         try:
-            doc = json.loads(line)
+            doc = _loads(line)
         except ValueError as exc:
-            raise ValueError(f"{source}, line {n}: not JSON ({exc.msg})") from None
+            raise ValueError(f"{source}, line {n}: not JSON ({getattr(exc, 'msg', exc)})") from None
         if not isinstance(doc, dict):
             raise ValueError(f"{source}, line {n}: not a JSON object")
         docs.append(doc)

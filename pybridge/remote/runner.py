@@ -11,7 +11,6 @@ import base64
 import hashlib
 import json
 import ntpath
-import os
 import posixpath
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +20,7 @@ from typing import Any, Callable, Protocol
 
 from . import (RemoteCmdletFailed, RemoteError, RemoteModuleImportFailed, RemoteModuleNotFound,
                RemoteProtocolError, Streams, SyncRequest)
+from .. import platform
 from .settings import ServerSettings
 
 REPORT_CHUNK = 256 * 1024
@@ -179,14 +179,9 @@ def copy_report(session: RemoteSession, server_name: str, local_dir: Path, *, pa
                               f"{digest.hexdigest()}, {offset} of {total} bytes)")
     assert remote_path is not None
     target_dir = local_dir / _safe_dir(server_name)
-    target_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    platform.make_private_dir(target_dir)
     target = target_dir / _remote_basename(remote_path)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        for part in parts:
-            fh.write(part)
-    os.replace(tmp, target)
+    platform.write_private_atomic(target, b"".join(parts))  # never through a link planted at either name
     return target, remote_path
 
 

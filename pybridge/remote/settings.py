@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Sequence
 
+from .. import platform
 from ..secret import Secret
 
 TRANSPORTS = ("psrp", "winrs")
@@ -29,12 +30,39 @@ MICROSOFT_MODULE_PATH = r"C:\Program Files\Microsoft Azure AD Sync\Bin\ADSyncDia
 PYBRIDGE_MODULE_NAME = "ADSyncDiagnostics"
 MODULE_SHORTCUTS = {"microsoft": MICROSOFT_MODULE_PATH, "pybridge": PYBRIDGE_MODULE_NAME}
 DEFAULT_CONFIGURATION_NAME = "Microsoft.PowerShell"
-_HOST_RE = re.compile(r"^[A-Za-z0-9_.:\-\[\]%]+$")
+_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+_NAME_LABEL = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$")
+
+
+def _dotted(text: str, label: re.Pattern[str]) -> bool:
+    name = text[:-1] if text.endswith(".") else text  # a fully qualified name may end with the root's dot
+    return 0 < len(name) <= 253 and all(label.match(part) for part in name.split("."))
+
+
+def is_ip_literal(text: str) -> bool:
+    """An IPv4 address, or an IPv6 address (bracketed or not, with a zone such as %eth0)."""
+    import ipaddress
+
+    inner = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+    if inner != text and ":" not in inner:
+        return False  # only IPv6 literals are bracketed
+    try:
+        ipaddress.ip_address(inner)
+    except ValueError:
+        return False
+    return True
 
 
 def is_host_name(text: str) -> bool:
-    """A host name, an IPv4 or IPv6 address, or a server name of the configuration (no blanks, no commas)."""
-    return bool(_HOST_RE.match(text))
+    """A host name as RFC 1123 allows (letters, digits and inner hyphens in dot-separated labels of at most
+    63 characters, 253 in all) or an IP literal: what a WinRM connection can be opened to."""
+    return _dotted(text, _LABEL) or is_ip_literal(text)
+
+
+def is_server_name(text: str) -> bool:
+    """A name for a server of the configuration (remote.servers): a host name, or a word like one that may
+    also hold underscores (a NetBIOS-style alias, given its host: separately)."""
+    return is_host_name(text) or _dotted(text, _NAME_LABEL)
 
 
 @dataclass(frozen=True)
@@ -132,16 +160,33 @@ class RemoteSettings:
     warnings: tuple[str, ...] = ()
 
 
-def file_problem(p: Path, *, pem: bool = False) -> str | None:
-    """Why *p* is not a usable file (or PEM certificate file), or None."""
+#: Bytes of a PEM file (a CA bundle, a client certificate or its key).
+MAX_PEM_BYTES = 4 * 1024 * 1024
+
+
+def file_problem(p: Path, *, pem: bool = False, private: bool = False) -> str | None:
+    """Why *p* is not a usable file (or PEM file; with *private*, an owner-only one: it holds a key), or None."""
     if not p.is_file():
         return f"file {p} does not exist"
     if pem:
         try:
-            if b"-----BEGIN" not in p.read_bytes():
-                return f"file {p} holds no PEM data"
+            data = platform.read_regular_file(p, MAX_PEM_BYTES, what="file")
+        except platform.UnsafeFileError as exc:
+            return f"{exc}: {exc.fix}"
         except OSError as exc:
             return f"file {p} cannot be read ({exc.strerror})"
+        if b"-----BEGIN" not in data:
+            return f"file {p} holds no PEM data"
+        if private:
+            return key_file_problem(p, data)
+    return None
+
+
+def key_file_problem(p: Path, data: bytes) -> str | None:
+    """A PEM file holding a private key must be readable by its owner only, as a secret file (and ssh's keys)."""
+    if b"PRIVATE KEY-----" in data and not platform.file_is_private(p):
+        return (f"file {p} holds a private key and is accessible by others; a key file must be readable by its "
+                f"owner only: chmod 600 {p}")
     return None
 
 
@@ -150,12 +195,13 @@ def expand_names(remote: RemoteSettings, computer_names: Sequence[str]) -> tuple
     problems: list[str] = []
     out: list[str] = []
     groups = {g.lower(): members for g, members in remote.groups.items()}
+    servers = {n.lower() for n in remote.servers}
     for item in computer_names:
         for name in (n.strip() for n in item.split(",")):
             if not name:
                 continue
             for member in groups.get(name.lower(), (name,)):
-                if not is_host_name(member):
+                if member.lower() not in servers and not is_host_name(member):
                     problems.append(f"--computer-name: {member!r} is not a host name or address")
                 elif member.lower() not in (o.lower() for o in out):
                     out.append(member)
@@ -254,5 +300,6 @@ def system_ca_bundle() -> bool | str:
 
 
 __all__ = ["ServerOptions", "ServerSettings", "RemoteSettings", "resolve", "expand_names", "is_host_name",
+           "is_ip_literal", "is_server_name", "key_file_problem",
            "file_problem", "verify_argument", "MICROSOFT_MODULE_PATH", "PYBRIDGE_MODULE_NAME", "MODULE_SHORTCUTS",
            "TRANSPORTS", "AUTHS"]

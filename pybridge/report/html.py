@@ -12,7 +12,6 @@ and on the Troubleshooting tab, which lists every warning of the run, whatever i
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import secrets
 import unicodedata
@@ -308,19 +307,20 @@ def write(result: SyncResult, directory: Path) -> Path:
 
     The original's prefix and timestamp come first (tools that look for the newest report by prefix keep
     finding it), then the object's name, so that a folder of reports says whose each one is. A report of
-    the same second and object is never overwritten: the name then gets _2, _3, ...
+    the same second and object is never overwritten: the name then gets _2, _3, ... The file is created
+    new (O_EXCL) and never through a link, so a name planted in a shared report directory is skipped; a
+    missing directory is created owner-only, an existing one is used as it is.
     """
     html = render(result)
-    if not directory.exists():
-        platform.make_private_dir(directory)
+    platform.make_private_dir(directory)
     when, name = result.start_time, object_name(result)
     for n in range(1, 1000):
         path = directory / report_name(when, n if n > 1 else 0, name)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
-        except FileExistsError:
+            fh = platform.open_private(path, "w", exclusive=True)
+        except (FileExistsError, platform.UnsafeFileError):
             continue
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with fh:
             fh.write(html)
         return path
     raise OSError(f"no free report name in {directory}")

@@ -128,6 +128,8 @@ def test_no_secret_in_any_output_file_or_history(lab, cert_emulator, tmp_path):
     wrong_secret.write_text(WRONG_CLIENT_SECRET + "\n")
     wrong_key_pw = tmp_path / "secrets" / "wrong-key-password"
     wrong_key_pw.write_text("not-the-key-password-" + uuid.uuid4().hex + "\n")
+    for f in (wrong_pw, wrong_secret, wrong_key_pw):
+        f.chmod(0o600)  # owner-only, as pybridge requires of secret files: the wrong value is what is tested
 
     def cfg(name: str, **overrides) -> Path:
         d = tmp_path / name
@@ -206,6 +208,8 @@ def test_exceptions_and_reprs_carry_no_secret(lab, tmp_path):
     bad.write_text(WRONG_AD_PASSWORD + "\n")
     wrong = tmp_path / "wrong"
     wrong.write_text(WRONG_CLIENT_SECRET + "\n")
+    bad.chmod(0o600)
+    wrong.chmod(0o600)
     cfg = configlib.load(lab.config(tmp_path, **{
         "ad_connectors.0.account": {"username": lab.info.connector_username, "password_file": str(bad)},
         "entra.client_secret_file": str(wrong)}))
@@ -306,3 +310,40 @@ def test_tls_validation_is_on_by_default(lab, tmp_path):
     assert loaded.ad_connectors[0].tls.validate is True and loaded.entra.verify_tls is True
     assert loaded.warnings == ()
     assert BUILTIN.validate_tls is True
+
+
+@pytest.mark.parametrize("which", ["ad-password", "client-secret"])
+def test_secrets_in_variables_ending_in_a_line_end_work(lab, tmp_path, which):
+    """A correct password or client secret set from a file or a Windows shell often ends in CR LF; pybridge
+    drops line ends (not other white space) from a variable's value, as it does from a secret file's line."""
+    cfg = lab.config(tmp_path)
+    doc = yaml.safe_load(cfg.read_text())
+    if which == "ad-password":
+        value = lab.info.connector_password_file.read_text().strip()
+        doc["ad_connectors"][0]["account"] = {"username": lab.info.connector_username,
+                                              "password_env": "PYBRIDGE_T_SECRET"}
+    else:
+        value = CLIENT_SECRET
+        doc["entra"].pop("client_secret_file")
+        doc["entra"]["client_secret_env"] = "PYBRIDGE_T_SECRET"
+    cfg.write_text(yaml.safe_dump(doc))
+    proc = subprocess.run([sys.executable, "-m", "pybridge", "sync", "--config", str(cfg), "--no-html-report",
+                           lab.dns["user"]], cwd=REPO, capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL, env={**os.environ, "PYBRIDGE_T_SECRET": value + "\r\n"})
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert json.loads(proc.stdout)["StatusInfo"]["Status"] == "Success"
+    assert value not in proc.stdout + proc.stderr
+
+
+def test_a_password_with_control_characters_is_an_authentication_error_not_an_internal_one(lab, tmp_path):
+    cfg = lab.config(tmp_path)
+    doc = yaml.safe_load(cfg.read_text())
+    doc["ad_connectors"][0]["account"] = {"username": lab.info.connector_username, "password_env": "PYBRIDGE_T_PW"}
+    cfg.write_text(yaml.safe_dump(doc))
+    proc = subprocess.run([sys.executable, "-m", "pybridge", "sync", "--config", str(cfg), "--no-html-report",
+                           lab.dns["user"]], cwd=REPO, capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL, env={**os.environ, "PYBRIDGE_T_PW": "Pa55\tw\x07rd"})
+    assert proc.returncode == 1, proc.stderr
+    info = json.loads(proc.stdout)["StatusInfo"]
+    assert info["ErrorCode"] == "LdapAuthenticationFailed" and "control characters" in info["Reason"]
+    assert "PYBRIDGE_T_PW" in info["RecommendedAction"] and "Traceback" not in proc.stderr

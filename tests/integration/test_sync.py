@@ -204,6 +204,7 @@ def test_step1_partition_not_selected(lab, tmp_path):
 def test_step2_wrong_client_secret(lab, tmp_path):
     bad = tmp_path / "bad-secret"
     bad.write_text("wrong-secret\n")
+    bad.chmod(0o600)
     r = run_cli("sync", "--config", str(lab.config(tmp_path, **{"entra.client_secret_file": str(bad)})),
                 lab.dns["user"])
     assert r.code == 1
@@ -264,6 +265,7 @@ def test_step4_starttls_works(lab, tmp_path):
 def test_step4_wrong_connector_password(lab, tmp_path):
     bad = tmp_path / "bad-pw"
     bad.write_text("Wrong-Password-123\n")
+    bad.chmod(0o600)
     cfg = lab.config(tmp_path, **{"ad_connectors.0.account": {"username": lab.info.connector_username,
                                                                "password_file": str(bad)}})
     r = run_cli("sync", "--config", str(cfg), lab.dns["user"])

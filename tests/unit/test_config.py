@@ -73,6 +73,7 @@ def test_secrets_are_never_read_from_the_yaml(tmp_path):
 
 def test_secret_from_file_relative_to_config(tmp_path):
     (tmp_path / "pw.txt").write_text("from-file\n")
+    (tmp_path / "pw.txt").chmod(0o600)  # secret files are owner-only (pybridge refuses others)
     data = minimal(tmp_path)
     data["ad_connectors"][0]["account"] = {"username": "u", "password_file": "pw.txt"}
     cfg = configlib.parse(data, path=tmp_path / "c.yaml")

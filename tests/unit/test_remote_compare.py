@@ -132,3 +132,22 @@ def test_run_compare_exit_codes(tmp_path):
     assert code == 2 and "bad.json, line 1: not JSON" in err
     assert run(str(tmp_path / "missing.json"), str(one))[0] == 2
     assert run("-", "-")[0] == 2
+
+
+def test_deeply_nested_json_is_a_usage_error_not_a_traceback(tmp_path):
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(result("a", export_attrs=[])))
+    deep_line = tmp_path / "deep.json"
+    deep_line.write_text("[" * 100_000 + "]" * 100_000)
+    deep_value = tmp_path / "deep-value.json"
+    doc = result("b", export_attrs=[])
+    doc["ProvisioningSteps"][9]["Details"]["Graph request body"] = "[" * 100_000 + "]" * 100_000
+    deep_value.write_text(json.dumps(doc))
+    err = io.StringIO()
+    code = run_compare(argparse.Namespace(results=[str(good), str(deep_line)], compare_format="text"),
+                       out=io.StringIO(), err=err)
+    assert code == 2 and "nested too deeply" in err.getvalue()
+    out = io.StringIO()
+    code = run_compare(argparse.Namespace(results=[str(good), str(deep_value)], compare_format="json"), out=out,
+                       err=io.StringIO())
+    assert code == 1 and json.loads(out.getvalue())["Identical"] is False

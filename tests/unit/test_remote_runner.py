@@ -219,3 +219,22 @@ def test_worst_exit_code_and_find_result():
     assert worst_exit_code([]) == 0
     assert find_result(["{not json", '{"a": 1}', adsync(), "tail"])["Action"] == "Update"
     assert find_result([{"StatusInfo": {}}]) is None
+
+
+def test_a_copied_report_is_never_written_through_a_planted_link(tmp_path):
+    """The copy goes to a new owner-only file (O_EXCL, unpredictable name) renamed into place: links planted
+    at the report's name or at the temporary name an earlier pybridge used are replaced, never followed."""
+    import os
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    local = tmp_path / "reports" / "aadc01"
+    local.mkdir(parents=True)
+    name = "ADSyncSingleObjectSyncResult-1.htm"
+    (local / f".{name}.{os.getpid()}.tmp").symlink_to(victim)
+    (local / name).symlink_to(victim)
+    s = FakeSession()
+    o = run_server(server(), SyncRequest(DN), password=None, report_dir=tmp_path / "reports",
+                   session_factory=factory(s))
+    assert o.error is None and victim.read_text() == "precious\n"
+    copied = Path(o.document["ReportPath"])
+    assert not copied.is_symlink() and copied.read_bytes() == s.report and copied.stat().st_mode & 0o777 == 0o600

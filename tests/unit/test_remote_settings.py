@@ -38,6 +38,7 @@ def full(ca: Path) -> dict:
 def test_a_full_section_parses_and_every_layer_applies(tmp_path, ca, monkeypatch):
     monkeypatch.setenv("AADC_PW", "x")
     (tmp_path / "pw.txt").write_text("secret\n")
+    (tmp_path / "pw.txt").chmod(0o600)  # secret files are owner-only (pybridge refuses others)
     remote, problems = parse(full(ca), base_dir=tmp_path, check_secrets=True)
     assert problems == []
     assert remote.max_parallel == 4 and remote.report_directory == tmp_path / "reports"
@@ -149,6 +150,7 @@ def test_secret_repr_never_shows_the_value(tmp_path, monkeypatch):
     assert "topsecret" not in repr(Secret(env="PW_X"))
     empty = tmp_path / "empty"
     empty.write_text("")
+    empty.chmod(0o600)
     assert "is empty" in Secret(file=empty).problem()
     assert "cannot be read" in Secret(file=tmp_path / "nope").problem()
 
@@ -177,3 +179,28 @@ def test_docs_document_every_key_and_code_and_the_snippet_is_valid(tmp_path):
     assert any("set only one of password_env and password_file" in p for p in problems)
     for entry in ERROR_CODES.values():
         assert f"| `{entry.code}` | {entry.category} | {entry.meaning} | {entry.action} |" in text
+
+
+@pytest.mark.parametrize("name", ["..", "[", "%", "-", ".", "a..b", "-aadc01", "aadc01-", "aadc_01",
+                                  "x" * 64, ("a" * 63 + ".") * 4 + "com", "[10.0.0.1]", "::1]", "%25"])
+def test_computer_names_must_be_host_names_or_ip_literals(name):
+    """RFC 1123 host names (labels of letters, digits and inner hyphens, at most 63 characters, 253 in all) or
+    IP literals; anything else is refused before a connection is tried."""
+    names, problems = expand_names(RemoteSettings(), [name])
+    assert names == [] and problems == [f"--computer-name: {name!r} is not a host name or address"]
+
+
+@pytest.mark.parametrize("name", ["aadc01", "AADC01.contoso.com", "aadc01.contoso.com.", "10.0.0.5", "::1",
+                                  "[fe80::1]", "fe80::1%eth0", "1aadc", "a" * 63])
+def test_host_names_and_ip_literals_are_accepted(name):
+    assert expand_names(RemoteSettings(), [name]) == ([name], [])
+
+
+def test_a_configured_server_name_may_be_an_alias_that_is_no_host_name(tmp_path):
+    remote, problems = parse({"servers": {"aadc_01": {"host": "10.0.0.5"}}, "groups": {"all": ["aadc_01"]}},
+                             base_dir=tmp_path, check_secrets=False)
+    assert problems == [] and expand_names(remote, ["all"]) == (["aadc_01"], [])
+    _, problems = parse({"servers": {"..": {}}}, base_dir=tmp_path, check_secrets=False)
+    assert problems
+    _, problems = parse({"servers": {"a": {"host": "[evil"}}}, base_dir=tmp_path, check_secrets=False)
+    assert problems == ["remote.servers.a.host: '[evil' is not a host name or address"]

@@ -18,6 +18,7 @@ def test_reads_an_environment_variable_or_the_first_line_of_a_file(tmp_path, mon
     assert Secret(env="PYBRIDGE_TEST_SECRET").reveal() == "from-env"
     f = tmp_path / "pw"
     f.write_text("  from-file  \nsecond line\n", encoding="utf-8")
+    f.chmod(0o600)
     assert Secret(file=f).reveal() == "from-file"
     assert Secret(file=f).problem() is None and Secret(env="PYBRIDGE_TEST_SECRET").problem() is None
 
@@ -27,6 +28,7 @@ def test_problems_say_what_is_wrong(tmp_path, monkeypatch):
     assert Secret(env="PYBRIDGE_TEST_UNSET").problem() == "environment variable PYBRIDGE_TEST_UNSET is not set or empty"
     empty = tmp_path / "empty"
     empty.write_text("\n", encoding="utf-8")
+    empty.chmod(0o600)
     assert Secret(file=empty).problem() == f"file {empty} is empty"
     assert Secret(file=tmp_path / "nope").problem() == f"file {tmp_path / 'nope'} cannot be read (No such file or directory)"
 

@@ -27,6 +27,7 @@ from typing import Any, Callable
 from .functions import (AUTHORITATIVE_NULL, BINARY_OPERATORS, CONSTANTS, ENUM_NAMES, FUNCTIONS, IGNORE_THIS_FLOW,
                         EnumName, ExprTypeError, RefList, Special, as_list, display_value, op_neg, parse_hex,
                         truth, wrap_error)
+from .budget import Budget, check_count
 from .model import RuleError, RuleEvaluationError
 
 # Attributes that hold several values in Active Directory, the metaverse or Graph (lower case). A
@@ -427,15 +428,17 @@ def parse(text: str, parameters: frozenset[str] | set[str] | None = None) -> Nod
 # -- evaluation environment ------------------------------------------------------------------------
 
 class Env:
-    """What an expression reads: the source attributes (keys lower-cased), parameters, variables."""
+    """What an expression reads: the source attributes (keys lower-cased), parameters, variables; and what the
+    evaluation has spent of its :class:`~.budget.Budget` (one per Env: per object and direction)."""
 
-    __slots__ = ("attrs", "ctx", "params", "vars")
+    __slots__ = ("attrs", "ctx", "params", "vars", "budget")
 
     def __init__(self, attrs: dict[str, list], ctx: dict[str, Any], params: dict[str, Any] | None = None) -> None:
         self.attrs = attrs
         self.ctx = ctx
         self.params = params or {}
         self.vars: dict[str, Any] = {}
+        self.budget = Budget()
 
     @classmethod
     def build(cls, source: dict[str, Any], ctx: dict[str, Any] | None = None,
@@ -511,25 +514,32 @@ def _collect(out: list, r: Any) -> None:
         out.append(r)
 
 
-def _map_args(impl: Callable[..., Any], args: list[Any], scalar: tuple[bool, ...]) -> Any:
+def _map_args(impl: Callable[..., Any], args: list[Any], scalar: tuple[bool, ...],
+              budget: Budget | None = None) -> Any:
     """Apply *impl* per value where multi-valued values meet scalar positions (lists of one length zip)."""
     lists = [i for i, a in enumerate(args) if scalar[i] and isinstance(a, list)]
     n = len(args[lists[0]])
     for i in lists[1:]:
         if len(args[i]) != n:
             raise ExprTypeError(f"multi-valued arguments of different lengths ({n} and {len(args[i])})")
+    if budget is not None:
+        budget.spend(n)
     out: list = []
     call = list(args)
     for j in range(n):
         for i in lists:
             call[i] = args[i][j]
-        _collect(out, impl(*call))
+        r = impl(*call)
+        if budget is not None:
+            budget.charge(r)  # value by value: a thousand values of a megabyte each stop at the budget
+        _collect(out, r)
+    check_count(len(out))
     if not out:
         return None
     return RefList(out) if isinstance(args[lists[0]], RefList) else out
 
 
-def broadcast2(op: Callable[[Any, Any], Any], a: Any, b: Any) -> Any:
+def broadcast2(op: Callable[[Any, Any], Any], a: Any, b: Any, budget: Budget | None = None) -> Any:
     la, lb = isinstance(a, list), isinstance(b, list)
     if not la and not lb:
         return op(a, b)
@@ -541,9 +551,14 @@ def broadcast2(op: Callable[[Any, Any], Any], a: Any, b: Any) -> Any:
         pairs = ((x, b) for x in a)
     else:
         pairs = ((a, y) for y in b)
+    if budget is not None:
+        budget.spend(max(len(a) if la else 0, len(b) if lb else 0))
     out: list = []
     for x, y in pairs:
-        _collect(out, op(x, y))
+        r = op(x, y)
+        if budget is not None:
+            budget.charge(r)
+        _collect(out, r)
     return out or None
 
 
@@ -642,24 +657,24 @@ class Compiler:
             def and_(env: Env) -> Any:
                 a = left(env)
                 if isinstance(a, list):
-                    return broadcast2(lambda x, y: truth(x) and truth(y), a, right(env))
+                    return broadcast2(lambda x, y: truth(x) and truth(y), a, right(env), env.budget)
                 if not truth(a):
                     return False
                 b = right(env)
                 if isinstance(b, list):
-                    return broadcast2(lambda x, y: truth(x) and truth(y), a, b)
+                    return broadcast2(lambda x, y: truth(x) and truth(y), a, b, env.budget)
                 return truth(b)
             return _guard(and_, "&&", pos)
         if op == "||":
             def or_(env: Env) -> Any:
                 a = left(env)
                 if isinstance(a, list):
-                    return broadcast2(lambda x, y: truth(x) or truth(y), a, right(env))
+                    return broadcast2(lambda x, y: truth(x) or truth(y), a, right(env), env.budget)
                 if truth(a):
                     return True
                 b = right(env)
                 if isinstance(b, list):
-                    return broadcast2(lambda x, y: truth(x) or truth(y), a, b)
+                    return broadcast2(lambda x, y: truth(x) or truth(y), a, b, env.budget)
                 return truth(b)
             return _guard(or_, "||", pos)
         fn = BINARY_OPERATORS[op]
@@ -667,7 +682,7 @@ class Compiler:
         def binary(env: Env) -> Any:
             a, b = left(env), right(env)
             if isinstance(a, list) or isinstance(b, list):
-                return broadcast2(fn, a, b)
+                return broadcast2(fn, a, b, env.budget)
             return fn(a, b)
         return _guard(binary, op, pos)
 
@@ -691,7 +706,7 @@ class Compiler:
                 def call1(env: Env) -> Any:
                     x = a0(env)
                     if isinstance(x, list):
-                        return _map_args(impl, [x], scalar)
+                        return _map_args(impl, [x], scalar, env.budget)
                     return impl(x)
             else:
                 def call1(env: Env) -> Any:
@@ -704,7 +719,7 @@ class Compiler:
             def call2(env: Env) -> Any:
                 x, y = a0(env), a1(env)
                 if (s0 and isinstance(x, list)) or (s1 and isinstance(y, list)):
-                    return _map_args(impl, [x, y], scalar)
+                    return _map_args(impl, [x, y], scalar, env.budget)
                 return impl(x, y)
             return _guard(call2, name, pos)
         any_scalar = any(scalar)
@@ -714,7 +729,7 @@ class Compiler:
             if any_scalar:
                 for i, v in enumerate(vals):
                     if scalar[i] and isinstance(v, list):
-                        return _map_args(impl, vals, scalar)
+                        return _map_args(impl, vals, scalar, env.budget)
             return impl(*vals)
         return _guard(calln, name, pos)
 
@@ -739,7 +754,7 @@ class Compiler:
                         _collect(out, src)
                 return out or None
             return if_true(env) if truth(c) else if_false(env)
-        return _guard(iif, "IIF", node.start + 1)
+        return _guard(iif, "IIF", node.start + 1, charge=False)
 
     def emit_Switch(self, node: Call, args: list[Fn]) -> Fn:  # noqa: N802
         pairs = [(args[i], args[i + 1]) for i in range(0, len(args), 2)]
@@ -749,7 +764,7 @@ class Compiler:
                 if truth(cond(env)):
                     return value(env)
             return None
-        return _guard(switch, "Switch", node.start + 1)
+        return _guard(switch, "Switch", node.start + 1, charge=False)
 
     def emit_Error(self, node: Call, args: list[Fn]) -> Fn:  # noqa: N802
         from .functions import f_error
@@ -809,7 +824,7 @@ class Compiler:
             finally:
                 _restore(env, var, saved)
             return out or None
-        return _guard(run, kind, node.start + 1)
+        return _guard(run, kind, node.start + 1, charge=kind != "With")
 
     def emit_Select(self, node: Call, args: list[Fn]) -> Fn:  # noqa: N802
         return self._binding(node, args, "Select")
@@ -831,11 +846,27 @@ def _restore(env: Env, var: str, saved: Any) -> None:
         env.vars[var] = saved
 
 
-def _guard(fn: Fn, name: str, pos: int) -> Fn:
-    """Turn any failure inside *fn* into a RuleEvaluationError naming the function and position."""
+def _guard(fn: Fn, name: str, pos: int, charge: bool = True) -> Fn:
+    """Count *fn* against the evaluation's budget (with *charge*, the value it produces too: IIF, Switch and
+    With only pass on a value produced and counted inside them), and turn any failure inside it into a
+    RuleEvaluationError naming the function and position."""
     def guarded(env: Env) -> Any:
         try:
-            return fn(env)
+            budget = env.budget
+            budget.operations += 1
+            if budget.operations > budget.max_operations:
+                budget.spend(0)  # raises, with the message
+            value = fn(env)
+            if charge and value is not None:
+                t = type(value)
+                if t is str:  # the common case, inline: most values are short texts
+                    budget.produced += len(value)
+                    if len(value) > budget.max_length or budget.produced > budget.max_produced:
+                        budget.produced -= len(value)
+                        budget.charge(value)  # raises, with the message
+                elif t is not bool and t is not int and t is not float:
+                    budget.charge(value)
+            return value
         except RuleEvaluationError:
             raise
         except Exception as e:

@@ -27,6 +27,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from .budget import check_count, check_length, check_number_bits
 from .model import ErrorFunctionTriggered, RuleEvaluationError
 
 
@@ -239,13 +240,16 @@ def op_concat(a: Any, b: Any) -> Any:
         return None if b is None else to_str(b)
     if b is None:
         return to_str(a)
-    return to_str(a) + to_str(b)
+    sa, sb = to_str(a), to_str(b)
+    check_length(len(sa) + len(sb))
+    return sa + sb
 
 
 def op_add(a: Any, b: Any) -> Any:
     if a is None or b is None:
         return None
     if isinstance(a, str) and isinstance(b, str) and not (_is_numeric_text(a) and _is_numeric_text(b)):
+        check_length(len(a) + len(b))
         return a + b
     return to_num(a) + to_num(b)
 
@@ -259,7 +263,10 @@ def op_sub(a: Any, b: Any) -> Any:
 def op_mul(a: Any, b: Any) -> Any:
     if a is None or b is None:
         return None
-    return to_num(a) * to_num(b)
+    x, y = to_num(a), to_num(b)
+    if isinstance(x, int) and isinstance(y, int):
+        check_number_bits(x.bit_length() + y.bit_length())
+    return x * y
 
 
 def op_div(a: Any, b: Any) -> Any:
@@ -299,6 +306,11 @@ _AMPM = re.compile(r"^(?P<body>.*\d)\s*(?P<ampm>[AaPp][Mm])$")
 _GENERALIZED = re.compile(r"^(\d{14})(?:\.\d+)?(Z|[+-]\d{4})?$")
 
 
+#: The longest text read as a date ("Wednesday, September 10, 2014 10:00:00.0000000 PM +08:00" is 55):
+#: longer text is not a date, and the patterns below never see it, so parsing stays linear in the input.
+MAX_DATE_TEXT = 100
+
+
 def cdate(v: Any) -> dt.datetime:
     """A UTC datetime from text such as "2013-01-10 4:00 PM -8", "12/25/2007" or "20140905081453.0Z"."""
     if isinstance(v, dt.datetime):
@@ -306,6 +318,8 @@ def cdate(v: Any) -> dt.datetime:
     if not isinstance(v, str):
         raise ExprTypeError(f"{v!r} is not a date")
     s = v.strip()
+    if len(s) > MAX_DATE_TEXT:
+        raise ExprTypeError(f"a text of {len(s)} characters is not a date (at most {MAX_DATE_TEXT} are read as one)")
     g = _GENERALIZED.match(s)  # LDAP GeneralizedTime (whenCreated, ...)
     if g:
         base = dt.datetime.strptime(g.group(1), "%Y%m%d%H%M%S")
@@ -801,7 +815,9 @@ def f_join(attribute: Any, delimiter: Any = " ") -> str | None:
     if values is None:
         return None
     d = "" if delimiter is None else to_str(delimiter)
-    return d.join(to_str(v) for v in values)
+    texts = [to_str(v) for v in values]
+    check_length(sum(map(len, texts)) + len(d) * max(0, len(texts) - 1), "the joined value")
+    return d.join(texts)
 
 
 def f_remove_duplicates(attribute: Any) -> Any:
@@ -826,10 +842,12 @@ def f_split(value: Any, delimiter: Any, limit: Any = None) -> list[str] | None:
     if d == "":
         return [s]
     if limit is None:
+        check_count(s.count(d) + 1)
         return s.split(d)
     n = to_int(limit)
     if n <= 0:
         return []
+    check_count(min(n, s.count(d) + 1))
     return s.split(d, n - 1)
 
 
@@ -950,16 +968,22 @@ def _pad_char(c: Any) -> str:
     return s
 
 
+def _pad_length(length: Any) -> int:
+    n = to_int(length)
+    check_length(n, "the padded value")
+    return n
+
+
 def f_pad_left(v: Any, length: Any, pad: Any) -> str:
     if v is None:
         return ""
-    return to_str(v).rjust(to_int(length), _pad_char(pad))
+    return to_str(v).rjust(_pad_length(length), _pad_char(pad))
 
 
 def f_pad_right(v: Any, length: Any, pad: Any) -> str:
     if v is None:
         return ""
-    return to_str(v).ljust(to_int(length), _pad_char(pad))
+    return to_str(v).ljust(_pad_length(length), _pad_char(pad))
 
 
 def f_pcase(v: Any) -> str | None:
@@ -993,6 +1017,8 @@ def f_replace(v: Any, old: Any, new: Any) -> str | None:
     if not o:
         return s
     n = _monikers(to_str(new)) if new is not None else ""
+    if len(n) > len(o):
+        check_length(len(s) + s.count(o) * (len(n) - len(o)), "the replaced value")
     return s.replace(o, n)
 
 
@@ -1024,7 +1050,11 @@ def f_replace_chars(v: Any, pattern: Any) -> str | None:
         return None
     if pattern is None:
         return to_str(v)
-    return to_str(v).translate(parse_replace_pattern(to_str(pattern)))
+    s = to_str(v)
+    table = parse_replace_pattern(to_str(pattern))
+    if any(len(t) > 1 for t in table.values()):
+        check_length(len(s) + sum(len(table[ord(c)]) - 1 for c in s if ord(c) in table), "the replaced value")
+    return s.translate(table)
 
 
 def f_word(v: Any, n: Any, delimiters: Any) -> str:
@@ -1159,7 +1189,12 @@ CONSTANTS: dict[str, Any] = {
 def wrap_error(name: str, pos: int, exc: Exception) -> RuleEvaluationError:
     if isinstance(exc, RuleEvaluationError):
         return exc
-    return RuleEvaluationError(f"{name} (position {pos}): {exc}")
+    detail = str(exc)
+    if isinstance(exc, MemoryError):
+        detail = "out of memory (a value far beyond the evaluation budget, docs/rules.md)"
+    elif not detail:
+        detail = type(exc).__name__
+    return RuleEvaluationError(f"{name} (position {pos}): {detail}")
 
 
 def display_value(v: Any) -> str:

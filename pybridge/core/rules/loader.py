@@ -31,6 +31,7 @@ from typing import Any
 
 import yaml
 
+from ... import yamlcheck
 from ..dn import InvalidDnError, canonical
 from .expression import (KNOWN_PARAMETERS, MULTI_VALUED, CompiledExpression, ExpressionSyntaxError, _attr_fn,
                          _excerpt)
@@ -39,6 +40,8 @@ from .model import (DIRECTIONS, LINK_TYPES, MAPPING_TYPES, MERGE_TYPES, SCOPE_OP
                     VALUELESS_OPERATORS, AttributeFlow, JoinCondition, JoinGroup, Rule, RuleError, ScopeClause,
                     ScopeGroup)
 
+#: Bytes of one rules file (the built-in defaults.yaml is about 26 KB).
+MAX_RULES_FILE_BYTES = 8 * 1024 * 1024
 DEFAULTS_PATH = Path(__file__).with_name("defaults.yaml")
 DEFAULTS_ORIGIN = "<built-in defaults.yaml>"
 DEFAULT_ANCHOR = "mS-DS-ConsistencyGuid"
@@ -107,16 +110,20 @@ def read_documents(paths: list[Path], include_defaults: bool, problems: _Problem
             problems.add(_origin(p), None, None, "", "no such file or directory")
     for origin, f in files:
         try:
-            text = f.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            problems.add(origin, None, None, "", f"cannot be read: {e}")
+            text = yamlcheck.read_text(f, MAX_RULES_FILE_BYTES, what="rules file")
+        except OSError as e:
+            problems.add(origin, None, None, "", f"cannot be read: {e.strerror or e}")
+            continue
+        except UnicodeDecodeError as e:
+            problems.add(origin, None, None, "", f"cannot be read: not UTF-8 text (byte {e.start + 1})")
             continue
         try:
-            docs.append((origin, yaml.load(text, Loader=_Loader)))  # noqa: S506 - a SafeLoader subclass
+            docs.append((origin, yamlcheck.parse(text, _Loader)))  # bounded: aliases, depth, size
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             line = mark.line + 1 if mark is not None else None
-            problems.add(origin, line, None, "", f"is not valid YAML: {getattr(e, 'problem', None) or e}")
+            what = "is refused" if isinstance(e, yamlcheck.YamlLimitError) else "is not valid YAML"
+            problems.add(origin, line, None, "", f"{what}: {getattr(e, 'problem', None) or e}")
     return docs
 
 
