@@ -179,7 +179,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from .engine import load_rules
     try:
         cfg = configlib.load(args.config)
-        load_rules(cfg)
+        load_rules(cfg, persist=not args.what_if)
     except ConfigError as exc:
         sys.stderr.write(f"pybridge: configuration error: {exc}\n")
         _print_failure(dn, "ConfigurationError", str(exc).splitlines()[0], args.format, exc.problems)

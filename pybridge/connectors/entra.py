@@ -12,7 +12,7 @@ import secrets
 import string
 import time
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, MutableMapping, Sequence
 
 import msal
 import requests
@@ -119,7 +119,7 @@ class GraphClient:
 
     def __init__(self, entra: EntraConnector, credential: str | dict[str, str], *,
                  session: requests.Session | None = None, token_cache_path: Path | None = None,
-                 budget: RetryBudget | None = None) -> None:
+                 budget: RetryBudget | None = None, http_cache: MutableMapping[str, Any] | None = None) -> None:
         self.entra = entra
         self.budget = budget or RetryBudget(max_wait=entra.retry_max_wait, max_attempts=entra.retry_max_attempts)
         verify: bool | str = False if not entra.verify_tls else (str(entra.ca_file) if entra.ca_file else True)
@@ -133,6 +133,9 @@ class GraphClient:
             except (OSError, ValueError):
                 pass  # a damaged cache only costs one token request
         self._credential = credential
+        # msal's HTTP cache (the authority's OpenID metadata; pybridge.cache.MsalHttpCache keeps it in a file)
+        self._http_cache = http_cache
+        self.persist = True  # False during a --what-if run: the token and HTTP caches are read, never written
         self._app: msal.ConfidentialClientApplication | None = None
         self._token: str | None = None
         self._token_until = 0.0
@@ -153,11 +156,12 @@ class GraphClient:
             return self._token
         scope = [f"{self.entra.graph_endpoint}/.default"]
         try:
-            if self._app is None:  # msal reads the authority's OIDC metadata here: a network call
+            if self._app is None:  # msal reads the authority's OIDC metadata here (from its HTTP cache if kept)
                 self._app = msal.ConfidentialClientApplication(
                     self.entra.client_id, client_credential=self._credential,
                     authority=f"{self.entra.authority_host}/{self.entra.tenant_id}", instance_discovery=False,
-                    http_client=self.session, token_cache=self._cache, timeout=self.entra.timeout)
+                    http_client=self.session, token_cache=self._cache, timeout=self.entra.timeout,
+                    http_cache=self._http_cache)
             result = self._app.acquire_token_for_client(scopes=scope)
         except ValueError:
             # msal could not read {authority}/v2.0/.well-known/openid-configuration: the tenant is unknown there
@@ -175,6 +179,9 @@ class GraphClient:
         if "access_token" not in result:
             raise self._token_error(result)
         self._save_cache()
+        save_http_cache = getattr(self._http_cache, "save", None)
+        if self.persist and save_http_cache is not None:
+            save_http_cache()
         self._token = result["access_token"]
         # reuse it in this process for at most 5 minutes; msal's cache renews it before it expires
         self._token_until = time.monotonic() + min(300, max(0, int(result.get("expires_in", 300)) - 300))
@@ -202,7 +209,7 @@ class GraphClient:
                                    error_code=code, recommended_action=action, graph_code=error)
 
     def _save_cache(self) -> None:
-        if self._cache_path is None or not self._cache.has_state_changed:
+        if self._cache_path is None or not self._cache.has_state_changed or not self.persist:
             return
         try:
             platform.make_private_dir(self._cache_path.parent)

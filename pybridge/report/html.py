@@ -14,8 +14,6 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
-
 from .. import __version__, platform
 from ..core.errorcodes import lookup
 from ..core.model import AttributeInfo, Status, StepKey, StepType, SyncResult, iso
@@ -23,9 +21,20 @@ from ..core.model import AttributeInfo, Status, StepKey, StepType, SyncResult, i
 MAX_LIST = 200  # values listed per multi-valued attribute; the rest are counted ("... and N more")
 _SPLIT = re.compile(r"(?<!\\); ")  # AttributeInfo joins values with "; " (RFC 4514 escapes ';' inside DNs)
 
-_env = Environment(loader=PackageLoader("pybridge.report", "templates"),
-                   autoescape=select_autoescape(default=True, default_for_string=True),
-                   trim_blocks=True, lstrip_blocks=True)
+_ENV: Any = None
+
+
+def environment(bytecode_cache: Any = None) -> Any:
+    """The template environment, built on first use and kept for the process (jinja2 is imported only when a
+    report is rendered); *bytecode_cache* (pybridge.cache.template_cache) keeps the compiled template between
+    processes, so a run loads it instead of compiling it."""
+    global _ENV
+    if _ENV is None:
+        from jinja2 import Environment, PackageLoader, select_autoescape
+        _ENV = Environment(loader=PackageLoader("pybridge.report", "templates"),
+                           autoescape=select_autoescape(default=True, default_for_string=True),
+                           trim_blocks=True, lstrip_blocks=True, bytecode_cache=bytecode_cache)
+    return _ENV
 
 
 def _values(a: AttributeInfo, text: str | None) -> dict[str, Any] | None:
@@ -52,7 +61,7 @@ def _local(ts: dt.datetime | None) -> str:
     return ts.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z") if ts else ""
 
 
-def render(result: SyncResult) -> str:
+def render(result: SyncResult, bytecode_cache: Any = None) -> str:
     s = result.status_info
     info = lookup(s.error_code) if s.error_code else None
     export = result.step(StepKey.EXPORT)
@@ -69,7 +78,7 @@ def render(result: SyncResult) -> str:
         details = {k: v for k, v in st.details.items() if k != "AttributeInfoJson"}
         steps.append({"st": st, "details": details, "attrs": _attr_rows(st.attributes),
                       "anchors": st.key == StepKey.EXPORT})
-    return _env.get_template("report.html.j2").render(
+    return environment(bytecode_cache).get_template("report.html.j2").render(
         nonce=secrets.token_urlsafe(16), r=result, s=s, steps=steps, modified=modified, info=info, version=__version__,
         start=_local(result.start_time), end=_local(result.end_time), start_utc=iso(result.start_time),
         duration=_duration(result), Status=Status, StepType=StepType, StepKey=StepKey)
@@ -80,12 +89,12 @@ def report_name(when: dt.datetime, suffix: int = 0) -> str:
     return f"ADSyncSingleObjectSyncResult-{stamp}" + (f"_{suffix}" if suffix else "") + ".htm"
 
 
-def write(result: SyncResult, directory: Path) -> Path:
+def write(result: SyncResult, directory: Path, bytecode_cache: Any = None) -> Path:
     """Write the report as ADSyncSingleObjectSyncResult-yyyyMMddHHmmss.htm (local time), owner-only.
 
     A report of the same second is never overwritten: the name then gets _2, _3, ...
     """
-    html = render(result)
+    html = render(result, bytecode_cache)
     if not directory.exists():
         platform.make_private_dir(directory)
     when = result.start_time

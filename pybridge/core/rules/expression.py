@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from .functions import (AUTHORITATIVE_NULL, BINARY_OPERATORS, CONSTANTS, ENUM_NAMES, FUNCTIONS, IGNORE_THIS_FLOW,
                         EnumName, ExprTypeError, RefList, Special, as_list, display_value, op_neg, parse_hex,
@@ -866,6 +866,24 @@ class CompiledExpression:
             # the parser and the compiler recurse on nesting; a rule this deep is a mistake, not a sync rule
             raise ExpressionSyntaxError("the expression is nested too deeply", 1) from None
         self._operands: list[tuple[Node, Fn]] | None = None
+
+    @classmethod
+    def validated(cls, text: str, attributes: Sequence[str]) -> "CompiledExpression":
+        """An expression that compiled before (kept by a rules cache, with the attributes it reads): parsed and
+        compiled only when a sync first evaluates it, so loading many rules costs nothing for those unused."""
+        self = cls.__new__(cls)
+        self.text = text
+        self.attributes = list(attributes)
+        self._operands = None
+        return self
+
+    def __getattr__(self, name: str) -> Any:
+        # reached only for a slot not set yet: the ast and fn of a validated() expression, made on first use
+        if name not in ("ast", "fn"):
+            raise AttributeError(name)
+        self.ast = parse(self.text, None)
+        self.fn = Compiler(self.text).compile(self._copy_ast())
+        return getattr(self, name)
 
     def _copy_ast(self) -> Node:
         return parse(self.text, None)  # folding rewrites nodes; keep self.ast as written for explanations
