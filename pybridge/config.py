@@ -32,6 +32,7 @@ DEFAULT_OBJECT_TYPES = ("user", "inetOrgPerson", "group", "contact")
 KNOWN_OBJECT_TYPES = ("user", "inetOrgPerson", "group", "contact", "foreignSecurityPrincipal", "computer")
 PUBLIC_AUTHORITY = "https://login.microsoftonline.com"
 PUBLIC_GRAPH = "https://graph.microsoft.com"
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the same documents, parsed in C
 
 
 @dataclass(frozen=True)
@@ -529,8 +530,10 @@ def parse(data: Any, *, path: Path | None = None, check_secrets: bool = True) ->
             r.err(f"rules.files[{k}]", f"{p} does not exist (a YAML file or a directory of them)")
         rule_files.append(p)
     include_default_rules = r.boolean(ru, "include_defaults", "rules", True)
-    state_path = _local(r.string(st, "path", "state"), platform.state_path(), "state.path")
-    report_dir = _local(r.string(rp, "directory", "report"), platform.report_dir(), "report.directory")
+    state_value, report_value = r.string(st, "path", "state"), r.string(rp, "directory", "report")
+    # the platform's defaults only when needed: finding them costs an import (platformdirs)
+    state_path = _local(state_value, platform.state_path() if state_value is None else base, "state.path")
+    report_dir = _local(report_value, platform.report_dir() if report_value is None else base, "report.directory")
     remote, remote_problems = parse_remote(top.get("remote"), base_dir=base, check_secrets=check_secrets)
     r.problems.extend(remote_problems)
     if r.problems:
@@ -570,7 +573,7 @@ def load(explicit: str | os.PathLike[str] | None = None, *, check_secrets: bool 
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"configuration file {path} cannot be read: {exc}", problems=[str(exc)]) from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 - a SafeLoader (libyaml's when there)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -10,8 +10,6 @@ import os
 import sys
 from pathlib import Path
 
-import platformdirs
-
 APP = "pybridge"
 
 
@@ -27,12 +25,14 @@ def config_path(system: str | None = None) -> Path:
     """Default configuration file when neither --config nor $PYBRIDGE_CONFIG is given."""
     if _system(system).startswith("win"):
         return _program_data() / APP / "pybridge.yaml"
+    import platformdirs  # only where a default is needed: most runs name their files
     return Path(platformdirs.user_config_dir(APP, appauthor=False)) / "pybridge.yaml"
 
 
 def state_dir(system: str | None = None) -> Path:
     if _system(system).startswith("win"):
         return _program_data() / APP
+    import platformdirs
     return Path(platformdirs.user_state_dir(APP, appauthor=False))
 
 

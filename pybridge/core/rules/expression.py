@@ -879,10 +879,12 @@ class CompiledExpression:
 
     def __getattr__(self, name: str) -> Any:
         # reached only for a slot not set yet: the ast and fn of a validated() expression, made on first use
-        if name not in ("ast", "fn"):
+        if name == "fn":  # compiling folds the tree it is given: a tree of its own, parsed for it
+            self.fn = Compiler(self.text).compile(parse(self.text, None))
+        elif name == "ast":  # the tree as written, only for explanations
+            self.ast = parse(self.text, None)
+        else:
             raise AttributeError(name)
-        self.ast = parse(self.text, None)
-        self.fn = Compiler(self.text).compile(self._copy_ast())
         return getattr(self, name)
 
     def _copy_ast(self) -> Node:
