@@ -37,6 +37,8 @@ _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the same documen
 
 @dataclass(frozen=True)
 class TlsSettings:
+    """How an AD connector secures LDAP: validate the DC's certificate (against ca_file), and the name to expect."""
+
     validate: bool = True
     ca_file: Path | None = None
     server_name: str | None = None
@@ -44,12 +46,16 @@ class TlsSettings:
 
 @dataclass(frozen=True)
 class GroupFiltering:
+    """Entra Connect's group-based filtering: only members (direct, or nested too) of one group sync."""
+
     group: str | None = None
     nested: bool = False
 
 
 @dataclass(frozen=True)
 class ADConnector:
+    """One Active Directory connector: its DCs, account, selected partitions, containers and object types."""
+
     name: str
     servers: tuple[str, ...]
     tls: TlsSettings
@@ -65,12 +71,16 @@ class ADConnector:
 
 @dataclass(frozen=True)
 class CertificateCredential:
+    """The app's certificate credential: a PEM holding the certificate and its private key."""
+
     file: Path
     key_password: Secret | None = None
 
 
 @dataclass(frozen=True)
 class EntraConnector:
+    """The Entra ID connector: tenant, app registration, credential and the Graph and authority hosts."""
+
     name: str
     tenant_id: str
     client_id: str
@@ -87,6 +97,8 @@ class EntraConnector:
 
 @dataclass(frozen=True)
 class SyncSettings:
+    """Settings of the sync itself: the source anchor attribute, soft match, staging mode."""
+
     source_anchor: str = "mS-DS-ConsistencyGuid"
     soft_match: bool = True
     staging_mode: bool = False
@@ -95,6 +107,8 @@ class SyncSettings:
 
 @dataclass(frozen=True)
 class Config:
+    """The validated configuration: what every run reads, with secrets already resolved."""
+
     path: Path | None
     ad_connectors: tuple[ADConnector, ...]
     entra: EntraConnector

@@ -69,6 +69,8 @@ class ExpressionSyntaxError(ValueError):
 
 @dataclass(frozen=True)
 class Token:
+    """One token of an expression, with its place in the text."""
+
     kind: str  # num str attr param var ident op ( ) , end
     text: str
     value: Any
@@ -203,38 +205,52 @@ def tokenize(text: str) -> list[Token]:
 
 @dataclass
 class Node:
+    """A node of the expression tree, with the span of text it was parsed from."""
+
     start: int
     end: int
 
 
 @dataclass
 class Literal(Node):
+    """A constant: a string, a number, a named constant or an enum name."""
+
     value: Any
 
 
 @dataclass
 class Attr(Node):
+    """[attribute]: the value(s) of a source attribute."""
+
     name: str
 
 
 @dataclass
 class Param(Node):
+    """%parameter%: a value of the run (the domain's names...) or of the rule files."""
+
     name: str
 
 
 @dataclass
 class Var(Node):
+    """A variable bound by Select, Where or With."""
+
     name: str
 
 
 @dataclass
 class Call(Node):
+    """A function call."""
+
     name: str
     args: list[Node] = field(default_factory=list)
 
 
 @dataclass
 class Binary(Node):
+    """A binary operator and its operands."""
+
     op: str
     left: Node
     right: Node
@@ -242,6 +258,8 @@ class Binary(Node):
 
 @dataclass
 class Negate(Node):
+    """Unary minus."""
+
     operand: Node
 
 
