@@ -5,7 +5,7 @@ unchanged user, and nothing else.
 
 One LDAPS bind and one BASE read of the object (ldap3, the attributes pybridge reads), one client-credential
 token from msal (its token cache kept in a file between runs, as pybridge keeps it, so a warm run asks for no
-token), one Graph GET of the user by onPremisesImmutableId. With "http_cache" in the settings, msal's HTTP
+token; without "token_cache" in the settings, a token is fetched every run), one Graph GET of the user by onPremisesImmutableId. With "http_cache" in the settings, msal's HTTP
 cache (the authority's OpenID metadata) is kept in that file between runs too, the way msal's documentation
 shows it; without, msal reads the metadata once per process. Writes nothing else; prints the Entra id found.
 startup_bench.py writes SETTINGS.json; nothing here parses YAML, checks scope, applies rules or keeps state:
@@ -42,7 +42,7 @@ session = requests.Session()
 # the CA on every request (a Session's own .verify would lose to $REQUESTS_CA_BUNDLE), as msal does for timeouts
 session.request = functools.partial(session.request, verify=s["graph_ca_file"], timeout=30)  # type: ignore
 token_cache = msal.SerializableTokenCache()
-if os.path.exists(s["token_cache"]):
+if s.get("token_cache") and os.path.exists(s["token_cache"]):
     with open(s["token_cache"], encoding="utf-8") as fh:
         token_cache.deserialize(fh.read())
 http_cache: dict = {}
@@ -59,7 +59,7 @@ app = msal.ConfidentialClientApplication(s["client_id"], client_credential=secre
                                          instance_discovery=False, http_client=session, token_cache=token_cache,
                                          http_cache=http_cache)
 token = app.acquire_token_for_client(scopes=[s["graph_endpoint"] + "/.default"])["access_token"]
-if token_cache.has_state_changed:
+if s.get("token_cache") and token_cache.has_state_changed:
     fd = os.open(s["token_cache"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(token_cache.serialize())

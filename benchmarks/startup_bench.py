@@ -2,7 +2,7 @@
 
     sudo python benchmarks/startup_bench.py [--pairs 10] [--warmup 2] [--host 127.0.7.71] [--lab-dir DIR]
                                             [--keep] [--no-bytecode-cache] [--floor-metadata auto|fetch|cache]
-                                            [--api 20]
+                                            [--floor-token cache|fetch] [--api 20] [--source DIR]
 
 Starts a lab (pybridge-lab: a Samba AD DC on --host and the Graph emulator; a throw-away directory unless
 --lab-dir names one, which is then kept), creates the sample user with one sync, then runs, alternately and
@@ -13,10 +13,11 @@ from its start to its exit (wall) and charged its own user+sys CPU time and peak
 medians and the ratios to the floor, the load average before and after, then the in-process API: import,
 first and following syncs of `pybridge.sync_object` in one process, over the lab's sample users.
 
-Fairness: the floor keeps msal's token cache in a file as pybridge does (neither asks for a token when warm).
-msal's OpenID metadata: with --floor-metadata auto (the default) the floor keeps it in msal's HTTP cache
-exactly when pybridge does (seen in the emulator's request log), so both make the same round trips; pybridge
-makes one Graph GET more (the manager reference) which the floor does not.
+Fairness: the floor keeps msal's token cache in a file as pybridge does (neither asks for a token when warm;
+--floor-token fetch makes the floor a script without one). msal's OpenID metadata: with --floor-metadata auto
+(the default) the floor keeps it in msal's HTTP cache exactly when pybridge does (seen in the emulator's
+request log), so both make the same round trips; pybridge makes one Graph GET more (the manager reference)
+which the floor does not. --source DIR runs pybridge from an exported source tree (the "before" column).
 Bytecode: by default the processes get a bytecode cache of their own (PYTHONPYCACHEPREFIX in the work
 directory), as any installed package has (pip compiles at install); --no-bytecode-cache runs them with the
 environment as it is (here PYTHONDONTWRITEBYTECODE=1 and an editable install: every start compiles pybridge).
@@ -114,8 +115,14 @@ def main() -> int:
     ap.add_argument("--dn", default=DEFAULT_DN)
     ap.add_argument("--no-bytecode-cache", action="store_true",
                     help="run the processes with the environment as it is (see above)")
-    ap.add_argument("--floor-metadata", choices=("auto", "fetch", "cache"), default="auto")
+    ap.add_argument("--floor-metadata", choices=("auto", "fetch", "cache"), default="auto",
+                    help="the floor keeps msal's OpenID metadata as pybridge does (auto), or reads it every run")
+    ap.add_argument("--floor-token", choices=("cache", "fetch"), default="cache",
+                    help="the floor keeps its token in a file as pybridge does (cache, the fair default), or "
+                    "fetches one every run, as a script without a token cache would")
     ap.add_argument("--api", type=int, default=20, help="in-process syncs after the first (0: skip)")
+    ap.add_argument("--source", metavar="DIR", help="run pybridge from this source tree (e.g. `git archive COMMIT "
+                    "pybridge | tar -x -C DIR`) instead of the installed one: how the before/after table is made")
     args = ap.parse_args()
 
     sys.path.insert(0, str(ROOT))
@@ -149,6 +156,9 @@ def bench(args: argparse.Namespace, lab_dir: Path, work: Path, state: dict) -> i
     if not args.no_bytecode_cache:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+    if args.source:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(args.source).resolve()),
+                                                          env.get("PYTHONPATH")]))
     py = sys.executable
     script = Path(py).with_name("pybridge")
     pybridge = [str(script)] if script.exists() else [py, "-m", "pybridge"]
@@ -183,7 +193,7 @@ def bench(args: argparse.Namespace, lab_dir: Path, work: Path, state: dict) -> i
         "graph_ca_file": str(cfg.entra.ca_file), "client_id": cfg.entra.client_id,
         "client_secret_file": str(lab_dir / "secrets" / "client-secret"),
         "authority": f"{cfg.entra.authority_host}/{cfg.entra.tenant_id}", "graph_endpoint": cfg.entra.graph_endpoint,
-        "token_cache": str(work / "floor-token-cache.json"),
+        "token_cache": str(work / "floor-token-cache.json") if args.floor_token == "cache" else None,
         "http_cache": str(work / "floor-http-cache.bin") if floor_metadata == "cache" else None,
         "select": ",".join(USER_SELECT),
     }
@@ -219,12 +229,12 @@ def bench(args: argparse.Namespace, lab_dir: Path, work: Path, state: dict) -> i
     med = {n: tuple(statistics.median(s[k] for s in samples[n]) for k in range(3)) for n in names}
     floor = med[names[0]]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"pybridge {__version__}")
+          f"pybridge {__version__} from {args.source or 'the installed package'}")
     print(f"load average (1, 5, 15 min): before {'/'.join(f'{x:.2f}' for x in load_before)}, "
           f"after {'/'.join(f'{x:.2f}' for x in load_after)}")
     print(f"bytecode: {'as the environment has it' if args.no_bytecode_cache else 'cached (PYTHONPYCACHEPREFIX)'}; "
           f"one unchanged pybridge run: {metadata_reads} OpenID metadata read(s), {token_requests} token "
-          f"request(s), {graph_gets} Graph GET(s); the floor's metadata: {floor_metadata}")
+          f"request(s), {graph_gets} Graph GET(s); the floor's metadata: {floor_metadata}, token: {args.floor_token}")
     print(f"{args.pairs} rounds after {args.warmup} warm-up rounds, medians:")
     width = max(len(n) for n in names)
     print(f"{'':<{width}}  {'wall s':>7} {'CPU s':>7} {'RSS MiB':>8}   {'wall x':>6} {'CPU x':>6} {'RSS x':>6}")
@@ -257,6 +267,7 @@ def bench(args: argparse.Namespace, lab_dir: Path, work: Path, state: dict) -> i
             out[f"api ({mode})"] = {"import_config_s": round(api["import_config"], 4),
                                     "first_s": round(api["first"], 4), "next_median_s": round(nxt, 4)}
     print(json.dumps({"load_before": load_before, "load_after": load_after, "floor_metadata": floor_metadata,
+                      "floor_token": args.floor_token,
                       "bytecode_cache": not args.no_bytecode_cache, "results": out}))
     return 0
 
