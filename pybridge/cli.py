@@ -40,8 +40,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"pybridge: error: {message}\n")
 
 
-def build_parser(plugins: bool = False) -> argparse.ArgumentParser:
-    """pybridge's parser; with *plugins*, with the commands of the installed plugins too."""
+def build_parser(plugins: bool = False, only: str | None = None) -> argparse.ArgumentParser:
+    """pybridge's parser; with *plugins*, with the commands of the installed plugins too; with *only* "sync",
+    with that command alone (what a sync process parses: the other commands' parsers cost every run)."""
     p = _Parser(prog="pybridge", description="Synchronise ONE on-premises Active Directory object to Microsoft "
                 "Entra ID and explain, step by step, what happened and why (a re-implementation of Entra "
                 "Connect's Invoke-ADSyncSingleObjectSync).", epilog=EPILOG,
@@ -77,6 +78,9 @@ def build_parser(plugins: bool = False) -> argparse.ArgumentParser:
                    "no-start-ma-already-running)")
     from .remote.cli import add_compare_parser, add_sync_arguments
     add_sync_arguments(s)
+    p.commands = sub  # type: ignore[attr-defined]  # what add_plugins adds to
+    if only == "sync":
+        return p
     add_compare_parser(sub)
 
     sch = sub.add_parser("scheduler", help="Get-ADSyncScheduler / Set-ADSyncScheduler settings",
@@ -137,7 +141,6 @@ def build_parser(plugins: bool = False) -> argparse.ArgumentParser:
     rep.add_argument("--report-dir", metavar="DIR", help="directory for the report (default: report.directory)")
     rep.add_argument("--open-report", action="store_true", help="open the report in the default browser")
 
-    p.commands = sub  # type: ignore[attr-defined]  # what add_plugins adds to
     if plugins:
         add_plugins(p)
     return p
@@ -470,8 +473,8 @@ def _command_word(argv: Sequence[str]) -> str | None:
 def _parser_for(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, str | None]:
     """The parser for *argv*, with plugins only when they are needed; or a one-line error (exit 2) when the
     command comes with a distribution that is not installed."""
-    parser = build_parser()
     command = _command_word(argv)
+    parser = build_parser(only="sync" if command == "sync" else None)
     top_help = command is None and any(a in ("-h", "--help") for a in argv)
     if not top_help and (command is None or command in _commands(parser).choices):
         return parser, None
