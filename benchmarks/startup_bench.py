@@ -2,7 +2,8 @@
 
     sudo python benchmarks/startup_bench.py [--pairs 10] [--warmup 2] [--host 127.0.7.71] [--lab-dir DIR]
                                             [--keep] [--no-bytecode-cache] [--floor-metadata auto|fetch|cache]
-                                            [--floor-token cache|fetch] [--api 20] [--source DIR]
+                                            [--floor-token cache|fetch] [--api 20] [--api-runs 5]
+                                            [--source DIR]
 
 Starts a lab (pybridge-lab: a Samba AD DC on --host and the Graph emulator; a throw-away directory unless
 --lab-dir names one, which is then kept), creates the sample user with one sync, then runs, alternately and
@@ -10,8 +11,9 @@ in a rotating order, the floor (floor_sync.py: one LDAPS bind and BASE read with
 client-credential token with its cache in a file, one Graph GET by onPremisesImmutableId) and `pybridge sync`
 of the same unchanged user without the HTML report, with it, and with --staging-mode. Each process is timed
 from its start to its exit (wall) and charged its own user+sys CPU time and peak RSS (os.wait4). Prints the
-medians and the ratios to the floor, the load average before and after, then the in-process API: import,
-first and following syncs of `pybridge.sync_object` in one process, over the lab's sample users.
+medians and the ratios to the floor, the load average before and after, then the in-process API: import and
+configuration, the first sync and the following ones of `pybridge.sync_object` in one process (wall and CPU,
+medians over --api-runs processes), over the lab's sample users.
 
 Fairness: the floor keeps msal's token cache in a file as pybridge does (neither asks for a token when warm;
 --floor-token fetch makes the floor a script without one). msal's OpenID metadata: with --floor-metadata auto
@@ -87,21 +89,22 @@ def emulator_log(graph_url: str, verify: str, clear: bool = False) -> list[dict]
 
 API_CHILD = r"""
 import json, sys, time
-t0 = time.perf_counter()
+W, C = time.perf_counter, time.process_time
+w0, c0 = W(), C()
 import pybridge
 from pybridge import config as configlib
 cfg = configlib.load(sys.argv[1])
 dns = json.loads(sys.argv[2]); n = int(sys.argv[3]); report = sys.argv[4] == "report"
-t1 = time.perf_counter()
+w1, c1 = W(), C()
 first = pybridge.sync_object(dns[0], cfg, report_dir=cfg.report_dir if report else None)
-t2 = time.perf_counter()
-times = []
+w2, c2 = W(), C()
+walls, cpus = [], []
 for i in range(n):
-    s = time.perf_counter()
+    w, c = W(), C()
     r = pybridge.sync_object(dns[i % len(dns)], cfg, report_dir=cfg.report_dir if report else None)
-    times.append(time.perf_counter() - s)
-print(json.dumps({"import_config": t1 - t0, "first": t2 - t1, "next": times,
-                  "status": [first.status_info.status.value, r.status_info.status.value]}))
+    walls.append(W() - w); cpus.append(C() - c)
+print(json.dumps({"import_config": [w1 - w0, c1 - c0], "first": [w2 - w1, c2 - c1], "next_wall": walls,
+                  "next_cpu": cpus, "status": [first.status_info.status.value, r.status_info.status.value]}))
 """
 
 
@@ -121,6 +124,7 @@ def main() -> int:
                     help="the floor keeps its token in a file as pybridge does (cache, the fair default), or "
                     "fetches one every run, as a script without a token cache would")
     ap.add_argument("--api", type=int, default=20, help="in-process syncs after the first (0: skip)")
+    ap.add_argument("--api-runs", type=int, default=5, help="in-process API processes per mode (medians)")
     ap.add_argument("--source", metavar="DIR", help="run pybridge from this source tree (e.g. `git archive COMMIT "
                     "pybridge | tar -x -C DIR`) instead of the installed one: how the before/after table is made")
     args = ap.parse_args()
@@ -252,20 +256,28 @@ def bench(args: argparse.Namespace, lab_dir: Path, work: Path, state: dict) -> i
         for dn in dns[1:]:  # created once, so that the loop below syncs unchanged users
             subprocess.run([*pybridge, "sync", "--config", config, "--progress", "none", "--no-html-report", dn],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, check=False)
-        for mode in ("no report", "report"):
-            res = subprocess.run([py, "-c", API_CHILD, config, json.dumps(dns), str(args.api),
-                                  "report" if mode == "report" else "none"],
-                                 capture_output=True, text=True, env=env, check=False)
-            if res.returncode != 0:
-                sys.stderr.write(res.stderr)
-                raise SystemExit("the in-process API run failed")
-            api = json.loads(res.stdout.strip().splitlines()[-1])
-            nxt = statistics.median(api["next"])
-            print(f"in-process API ({mode}): import + config {api['import_config']:.3f} s, first sync "
-                  f"{api['first']:.3f} s, then median {nxt * 1000:.1f} ms per object over {args.api} syncs of "
-                  f"{len(dns)} unchanged users ({'/'.join(api['status'])})")
-            out[f"api ({mode})"] = {"import_config_s": round(api["import_config"], 4),
-                                    "first_s": round(api["first"], 4), "next_median_s": round(nxt, 4)}
+        runs: dict[str, list[dict]] = {"no report": [], "report": []}
+        for _ in range(args.api_runs):  # processes of their own, the two modes alternating
+            for mode in runs:
+                res = subprocess.run([py, "-c", API_CHILD, config, json.dumps(dns), str(args.api),
+                                      "report" if mode == "report" else "none"],
+                                     capture_output=True, text=True, env=env, check=False)
+                if res.returncode != 0:
+                    sys.stderr.write(res.stderr)
+                    raise SystemExit("the in-process API run failed")
+                runs[mode].append(json.loads(res.stdout.strip().splitlines()[-1]))
+        for mode, results in runs.items():
+            med = lambda key, i: statistics.median(r[key][i] for r in results)  # noqa: E731
+            nxt_wall = statistics.median(v for r in results for v in r["next_wall"])
+            nxt_cpu = statistics.median(v for r in results for v in r["next_cpu"])
+            print(f"in-process API ({mode}), medians of {args.api_runs} processes: import + configuration "
+                  f"{med('import_config', 0):.3f} s wall / {med('import_config', 1):.3f} s CPU, first sync "
+                  f"{med('first', 0):.3f} / {med('first', 1):.3f} s, then {nxt_wall * 1000:.1f} / "
+                  f"{nxt_cpu * 1000:.1f} ms per object ({args.api} syncs of {len(dns)} unchanged users, "
+                  f"{'/'.join(results[-1]['status'])})")
+            out[f"api ({mode})"] = {"import_config_s": [round(med("import_config", i), 4) for i in (0, 1)],
+                                    "first_s": [round(med("first", i), 4) for i in (0, 1)],
+                                    "next_s": [round(nxt_wall, 4), round(nxt_cpu, 4)]}
     print(json.dumps({"load_before": load_before, "load_after": load_after, "floor_metadata": floor_metadata,
                       "floor_token": args.floor_token,
                       "bytecode_cache": not args.no_bytecode_cache, "results": out}))
