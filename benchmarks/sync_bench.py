@@ -92,7 +92,7 @@ def main() -> int:
         ("LDAP operations after the bind", str(ldap_ops)),
         ("Graph requests (v1.0)", str(graph_requests)),
         ("token requests (cached token expected: 0)", str(token_requests)),
-        ("authority metadata reads (msal, once per process)", str(discovery)),
+        ("authority metadata reads (0: msal's HTTP cache, kept in the state directory)", str(discovery)),
     ]
     width = max(len(k) for k, _ in rows)
     for k, v in rows:

@@ -85,8 +85,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"pybridge: error: {for_terminal(message)}\n")
 
 
-def build_parser(plugins: bool = False) -> argparse.ArgumentParser:
-    """pybridge's parser; with *plugins*, with the commands of the installed plugins too."""
+def build_parser(plugins: bool = False, only: str | None = None) -> argparse.ArgumentParser:
+    """pybridge's parser; with *plugins*, with the commands of the installed plugins too; with *only* "sync",
+    with that command alone (what a sync process parses: the other commands' parsers cost every run)."""
     p = _Parser(prog="pybridge", description="Synchronise ONE on-premises Active Directory object to Microsoft "
                 "Entra ID and explain, step by step, what happened and why (a re-implementation of Entra "
                 "Connect's Invoke-ADSyncSingleObjectSync).", epilog=EPILOG,
@@ -128,6 +129,9 @@ def build_parser(plugins: bool = False) -> argparse.ArgumentParser:
     from .remote.cli import add_compare_parser, add_sync_arguments
     from .scan.cli import add_scan_parser
     add_sync_arguments(s)
+    p.commands = sub  # type: ignore[attr-defined]  # what add_plugins adds to
+    if only == "sync":
+        return p
     add_compare_parser(sub)
     add_scan_parser(sub, EPILOG)
 
@@ -208,8 +212,6 @@ def build_parser(plugins: bool = False) -> argparse.ArgumentParser:
                     "platform's config directory)")
     cc.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
     csub.add_parser("example", help="print the documented example configuration (redirect it to a file to start)")
-
-    p.commands = sub  # type: ignore[attr-defined]  # what add_plugins adds to
     if plugins:
         add_plugins(p)
     return p
@@ -359,7 +361,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from .engine import load_rules
     try:
         cfg = configlib.load(args.config)
-        load_rules(cfg)
+        load_rules(cfg, persist=not args.what_if)
     except ConfigError as exc:
         _say(f"configuration error: {exc}")
         _print_failure(dn, "ConfigurationError", str(exc).splitlines()[0], args.format, exc.problems)
@@ -922,8 +924,8 @@ def _parser_for(argv: list[str]) -> tuple[argparse.ArgumentParser, str | None]:
     """The parser for *argv*, with plugins only when they are needed; or a one-line error (exit 2) when the
     command comes with a distribution that is not installed. *argv* is put in the order the parser reads
     (a plugin command's options typed before it move after it)."""
-    parser = build_parser()
     command = _command_word(argv)
+    parser = build_parser(only="sync" if command == "sync" else None)
     top_help = command is None and any(a in ("-h", "--help") for a in argv)
     if not top_help and (command is None or command in _commands(parser).choices):
         _with_global_options(parser)

@@ -39,6 +39,8 @@ MAX_PEM_BYTES = 4 * 1024 * 1024
 
 @dataclass(frozen=True)
 class TlsSettings:
+    """How an AD connector secures LDAP: validate the DC's certificate (against ca_file), and the name to expect."""
+
     validate: bool = True
     ca_file: Path | None = None
     server_name: str | None = None
@@ -46,12 +48,16 @@ class TlsSettings:
 
 @dataclass(frozen=True)
 class GroupFiltering:
+    """Entra Connect's group-based filtering: only members (direct, or nested too) of one group sync."""
+
     group: str | None = None
     nested: bool = False
 
 
 @dataclass(frozen=True)
 class ADConnector:
+    """One Active Directory connector: its DCs, account, selected partitions, containers and object types."""
+
     name: str
     servers: tuple[str, ...]
     tls: TlsSettings
@@ -67,12 +73,16 @@ class ADConnector:
 
 @dataclass(frozen=True)
 class CertificateCredential:
+    """The app's certificate credential: a PEM holding the certificate and its private key."""
+
     file: Path
     key_password: Secret | None = None
 
 
 @dataclass(frozen=True)
 class EntraConnector:
+    """The Entra ID connector: tenant, app registration, credential and the Graph and authority hosts."""
+
     name: str
     tenant_id: str
     client_id: str
@@ -92,6 +102,8 @@ class EntraConnector:
 
 @dataclass(frozen=True)
 class SyncSettings:
+    """Settings of the sync itself: the source anchor attribute, soft match, staging mode."""
+
     source_anchor: str = "mS-DS-ConsistencyGuid"
     soft_match: bool = True
     staging_mode: bool = False
@@ -100,6 +112,8 @@ class SyncSettings:
 
 @dataclass(frozen=True)
 class Config:
+    """The validated configuration: what every run reads, with secrets already resolved."""
+
     path: Path | None
     ad_connectors: tuple[ADConnector, ...]
     entra: EntraConnector
@@ -550,8 +564,10 @@ def parse(data: Any, *, path: Path | None = None, check_secrets: bool = True) ->
             r.err(f"rules.files[{k}]", f"{p} does not exist (a YAML file or a directory of them)")
         rule_files.append(p)
     include_default_rules = r.boolean(ru, "include_defaults", "rules", True)
-    state_path = _local(r.string(st, "path", "state"), platform.state_path(), "state.path")
-    report_dir = _local(r.string(rp, "directory", "report"), platform.report_dir(), "report.directory")
+    state_value, report_value = r.string(st, "path", "state"), r.string(rp, "directory", "report")
+    # the platform's defaults only when needed: finding them costs an import (platformdirs)
+    state_path = _local(state_value, platform.state_path() if state_value is None else base, "state.path")
+    report_dir = _local(report_value, platform.report_dir() if report_value is None else base, "report.directory")
     remote, remote_problems = parse_remote(top.get("remote"), base_dir=base, check_secrets=check_secrets)
     r.problems.extend(remote_problems)
     if r.problems:
@@ -611,7 +627,7 @@ def _read_yaml(path: Path, explicit: str | os.PathLike[str] | None = None) -> An
         raise ConfigError(f"configuration file {path} is not UTF-8 text (byte {exc.start + 1})",
                           problems=[f"(file): not UTF-8 at byte {exc.start + 1}"]) from None
     try:
-        return yamlcheck.parse(text, yaml.SafeLoader)
+        return yamlcheck.parse(text)  # libyaml's safe loader where installed
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -1,10 +1,12 @@
 """The in-process API: wire the configuration's real connectors (the ports) and store into the step table."""
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+from .cache import FileCache, MsalHttpCache, digest
 from .config import ADConnector, Config, EntraConnector
 from .connectors.ad import ADSession
 from .connectors.entra import GraphClient, certificate_credential, token_cache_fingerprint
@@ -26,8 +28,8 @@ def ad_session(connector: ADConnector) -> ADSession:
     return ADSession(connector, connector.password.reveal())
 
 
-def graph_client(config: Config, budget: RetryBudget | None = None, *,
-                 persist_token_cache: bool = True) -> GraphClient:
+def graph_client(config: Config, budget: RetryBudget | None = None, *, persist: bool = True) -> GraphClient:
+    """The Tenant port for *config*; with *persist* False (--what-if) its caches are read but never written."""
     entra = config.entra
     credential: str | dict[str, str]
     if entra.certificate is not None:
@@ -43,9 +45,10 @@ def graph_client(config: Config, budget: RetryBudget | None = None, *,
     else:
         assert entra.client_secret is not None
         credential = entra.client_secret.reveal()
-    cache = token_cache_path(config)
-    return GraphClient(entra, credential, token_cache_path=cache, budget=budget,
-                       save_token_cache=persist_token_cache)
+    files = FileCache(config.state_path.parent, writable=persist)
+    http_cache = MsalHttpCache.for_authority(files, f"{entra.authority_host}/{entra.tenant_id}")
+    return GraphClient(entra, credential, token_cache_path=token_cache_path(config), budget=budget,
+                       save_token_cache=persist, http_cache=http_cache)
 
 
 def token_cache_path(config: Config) -> Path:
@@ -67,15 +70,15 @@ class ConnectionPool:
         self._graph: dict[tuple[EntraConnector, Path, bool], GraphClient] = {}
         self._ad: dict[ADConnector, ADSession] = {}
 
-    def graph(self, config: Config, notify: Notify | None = None, *, persist_token_cache: bool = True) -> GraphClient:
+    def graph(self, config: Config, notify: Notify | None = None, *, persist: bool = True) -> GraphClient:
         """The Graph client for *config*; its waits and progress are told to *notify* (this run's). Without
-        *persist_token_cache* (what-if) it reads msal's cache but never writes it."""
-        # the settings themselves: never a recycled id
-        key = (config.entra, token_cache_path(config), persist_token_cache)
+        *persist* (what-if) its caches are read but never written."""
+        key = (config.entra, token_cache_path(config))  # the settings themselves: never a recycled id
         if key not in self._graph:
-            self._graph[key] = graph_client(config, persist_token_cache=persist_token_cache)
+            self._graph[key] = graph_client(config, persist=persist)
         client = self._graph[key]
         client.notify = notify
+        client.persist = persist  # a client kept from a real run writes nothing during a what-if run
         return client
 
     def ad(self, connector: ADConnector) -> ADSession:
@@ -103,12 +106,16 @@ class ConnectionPool:
 POOL = ConnectionPool()
 
 
-def load_rules(config: Config) -> RuleSet:
-    """The configuration's sync rules, compiled once per process; RuleError (a ConfigError) lists every problem."""
+def load_rules(config: Config, *, persist: bool = True) -> RuleSet:
+    """The configuration's sync rules, compiled once per process; RuleError (a ConfigError) lists every problem.
+
+    Between processes, rules that loaded without a problem are kept in the state directory's cache (not
+    written when *persist* is False: --what-if) and rebuilt from it while pybridge and every rule file are
+    unchanged, so a run skips YAML, validation and compiling the expressions it does not evaluate.
+    """
     key = (config.sync.source_anchor, config.include_default_rules, config.rule_files)
     if key not in _RULES:
-        _RULES[key] = RuleSet.load(list(config.rule_files), source_anchor=config.sync.source_anchor,
-                                   include_defaults=config.include_default_rules)
+        _RULES[key] = _cached_rules(config, persist)
     return _RULES[key]
 
 
@@ -136,6 +143,54 @@ def builtin_rules() -> RuleSet:
     """Entra Connect's default rules alone, as a configuration with no rules of its own gets them."""
     from .config import SyncSettings
     return RuleSet.load([], source_anchor=SyncSettings().source_anchor, include_defaults=True)
+
+
+def _cached_rules(config: Config, persist: bool) -> RuleSet:
+    from .core.rules import serial
+    from .core.rules.loader import rule_files
+
+    anchor, defaults = config.sync.source_anchor, config.include_default_rules
+    files, missing = rule_files(list(config.rule_files), defaults)
+    cache = FileCache(config.state_path.parent, writable=persist)
+    key = None
+    if not missing:  # a missing file is the loader's to report
+        try:
+            key = digest("rules", serial.FORMAT, _rules_code(), anchor, defaults,
+                         *[part for origin, f in files for part in (origin, f.read_bytes())])
+        except OSError:
+            key = None
+    if key is not None:
+        payload = cache.load("rules", key)
+        if payload is not None:
+            try:
+                rules, parameters = serial.load(json.loads(payload))
+                return RuleSet(rules, parameters, anchor)
+            except ValueError:
+                pass  # not what we wrote: load the rule files
+    ruleset = RuleSet.load(list(config.rule_files), source_anchor=anchor, include_defaults=defaults)
+    if key is not None and cache.writable:
+        data = serial.dump(ruleset.rules, ruleset.parameters)
+        try:
+            payload = json.dumps(data, sort_keys=True, ensure_ascii=False).encode("utf-8")
+            if serial.load(json.loads(payload))[0] == ruleset.rules:  # only what rebuilds exactly is kept
+                cache.save("rules", key, payload)
+        except (TypeError, ValueError):
+            pass  # a value JSON cannot hold (a YAML date in a constant...): these rules load from YAML
+    return ruleset
+
+
+def _rules_code() -> list[tuple[str, int, int]]:
+    """The rules engine's own source files (name, size, mtime): a changed engine (an editable install between
+    releases) never reads rules another engine validated."""
+    here = Path(__file__).parent / "core" / "rules"
+    out = []
+    for f in sorted(here.glob("*.py")):
+        try:
+            st = f.stat()
+        except OSError:
+            continue
+        out.append((f.name, st.st_size, st.st_mtime_ns))
+    return out
 
 
 def sync_object(distinguished_name: str, config: Config, *, staging_mode: bool = False, what_if: bool = False,
@@ -170,9 +225,11 @@ def sync_objects(distinguished_names: Iterable[str], config: Config, *, staging_
     def write_report(result: SyncResult) -> None:
         if report_dir is None:
             return
+        from .cache import template_cache
         from .report import html
         try:
-            result.report_path = str(html.write(result, report_dir))
+            bytecode = template_cache(FileCache(config.state_path.parent, writable=not what_if))
+            result.report_path = str(html.write(result, report_dir, bytecode))
         except OSError as exc:
             if warn:
                 fix = getattr(exc, "fix", None)  # platform.UnsafeFileError says what to do about it
@@ -193,8 +250,9 @@ def sync_objects(distinguished_names: Iterable[str], config: Config, *, staging_
                 concurrent = concurrent_cycle_warning(store)
                 if concurrent:
                     warn(concurrent)
-            env = Environment(config=config, store=store, rules=load_rules(config), directory_for=POOL.ad,
-                              tenant_for=lambda cfg: POOL.graph(cfg, notify, persist_token_cache=not what_if),
+            env = Environment(config=config, store=store, rules=load_rules(config, persist=not what_if),
+                              directory_for=POOL.ad,
+                              tenant_for=lambda cfg: POOL.graph(cfg, notify, persist=not what_if),
                               progress=progress, release_directory=POOL.release)
             options = Options(staging_mode=staging_mode, what_if=what_if)
             for dn in distinguished_names:

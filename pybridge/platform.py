@@ -32,8 +32,6 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-import platformdirs
-
 APP = "pybridge"
 
 
@@ -65,12 +63,14 @@ def config_path(system: str | None = None) -> Path:
     """Default configuration file when neither --config nor $PYBRIDGE_CONFIG is given."""
     if is_windows(system):
         return _program_data() / APP / "pybridge.yaml"
+    import platformdirs  # only where a default is needed: most runs name their files
     return Path(platformdirs.user_config_dir(APP, appauthor=False)) / "pybridge.yaml"
 
 
 def state_dir(system: str | None = None) -> Path:
     if is_windows(system):
         return _program_data() / APP
+    import platformdirs
     return Path(platformdirs.user_state_dir(APP, appauthor=False))
 
 
@@ -415,3 +415,88 @@ class FileLock:
         finally:
             os.close(self._fd)
             self._fd = None
+
+
+# -- cache files: read only when ours and private, written without ever following a link -------------------
+
+#: os.O_NOFOLLOW where the platform has it (POSIX); Windows has no such flag, links are refused by lstat there.
+NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def _is_private(st: os.stat_result, system: str | None = None, *, writable_only: bool = False) -> bool:
+    """True when *st* is owned by this user and grants nothing (or, for a directory, no write) to anyone else.
+
+    On Windows, ownership and access are the ACL's (inherited from %ProgramData%): nothing to check here.
+    """
+    if _system(system).startswith("win"):
+        return True
+    mask = 0o022 if writable_only else 0o077
+    return st.st_uid == os.geteuid() and (st.st_mode & mask) == 0
+
+
+def private_dir(path: Path, *, create: bool, system: str | None = None) -> Path | None:
+    """*path* as a directory only its owner (this user) can change, created 0700 if *create*; None when it is
+    absent (and not to be created), a link, not a directory, someone else's, or writable by others."""
+    import stat
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        if not create:
+            return None
+        try:
+            os.mkdir(path, 0o700)
+            st = os.lstat(path)
+        except OSError:
+            return None
+    except OSError:
+        return None
+    if not stat.S_ISDIR(st.st_mode) or not _is_private(st, system, writable_only=True):
+        return None
+    return path
+
+
+def read_private_file(path: Path, max_bytes: int, system: str | None = None) -> bytes | None:
+    """The bytes of *path* when it is a regular file of this user's that no one else can read or write, reached
+    without following a link and at most *max_bytes* long; None for anything else (absent, a link, a FIFO,
+    someone else's, shared, too large, unreadable)."""
+    import stat
+    if not NOFOLLOW and os.path.islink(path):
+        return None
+    flags = os.O_RDONLY | NOFOLLOW | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > max_bytes or not _is_private(st, system):
+            return None
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            data = fh.read(max_bytes + 1)
+        return data if len(data) <= max_bytes else None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def write_private_file(path: Path, data: bytes) -> bool:
+    """Replace *path* with *data* atomically: a new owner-only file created exclusively beside it (never through
+    a link), then renamed over it (a link at *path* is replaced, not followed). False when it cannot be done."""
+    import secrets
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW | getattr(os, "O_BINARY", 0), 0o600)
+    except OSError:
+        return False
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+        return True
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        return False

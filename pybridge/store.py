@@ -295,7 +295,8 @@ class Store:
             # (unparsable, or too long to subtract from now) must never fail the commit of a run:
             # the history is then kept for the default interval
             keep = timespan.parse(timespan.DEFAULT_PURGE)
-        now = dt.datetime.strptime(now_iso, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.timezone.utc)
+        # fromisoformat, not strptime: the first strptime of a process builds its locale tables (milliseconds)
+        now = dt.datetime.fromisoformat(now_iso.replace("Z", "+00:00"))
         cutoff = iso(now - keep)
         self._conn.execute("DELETE FROM runs WHERE started < ?", (cutoff,))
 

@@ -13,7 +13,7 @@ import secrets
 import string
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Iterator, MutableMapping, Sequence, TypeVar
 from urllib.parse import urlsplit
 
 import msal
@@ -266,7 +266,7 @@ class GraphClient:
     def __init__(self, entra: EntraConnector, credential: str | dict[str, str], *,
                  session: requests.Session | None = None, token_cache_path: Path | None = None,
                  save_token_cache: bool = True, budget: RetryBudget | None = None,
-                 notify: Notify | None = None) -> None:
+                 notify: Notify | None = None, http_cache: MutableMapping[str, Any] | None = None) -> None:
         self.entra = entra
         self.notify = notify  # told of waits and of the progress of long member writes
         self.budget = budget or RetryBudget(max_wait=entra.retry_max_wait, max_attempts=entra.retry_max_attempts,
@@ -276,7 +276,6 @@ class GraphClient:
         self.base = f"{entra.graph_endpoint}/v1.0"
         self._cache = msal.SerializableTokenCache()
         self._cache_path = token_cache_path
-        self._save_token_cache = save_token_cache  # False under what-if: the cache is read, never written
         if token_cache_path and token_cache_path.exists():
             try:
                 # never through a link, and bounded: a file planted there only costs one token request
@@ -285,6 +284,9 @@ class GraphClient:
             except (OSError, ValueError):
                 pass  # a damaged cache only costs one token request
         self._credential = credential
+        # msal's HTTP cache (the authority's OpenID metadata; pybridge.cache.MsalHttpCache keeps it in a file)
+        self._http_cache = http_cache
+        self.persist = save_token_cache  # False under what-if: the token and HTTP caches are read, never written
         self._app: msal.ConfidentialClientApplication | None = None
         self._token: str | None = None
         self._token_until = 0.0
@@ -306,11 +308,12 @@ class GraphClient:
             return self._token
         scope = [f"{self.entra.graph_endpoint}/.default"]
         try:
-            if self._app is None:  # msal reads the authority's OIDC metadata here: a network call
+            if self._app is None:  # msal reads the authority's OIDC metadata here (from its HTTP cache if kept)
                 self._app = msal.ConfidentialClientApplication(
                     self.entra.client_id, client_credential=self._credential,
                     authority=f"{self.entra.authority_host}/{self.entra.tenant_id}", instance_discovery=False,
-                    http_client=self.session, token_cache=self._cache, timeout=self.entra.timeout)
+                    http_client=self.session, token_cache=self._cache, timeout=self.entra.timeout,
+                    http_cache=self._http_cache)
             result = self._app.acquire_token_for_client(scopes=scope)
         except ValueError:
             # msal could not read {authority}/v2.0/.well-known/openid-configuration: the tenant is unknown there
@@ -328,6 +331,9 @@ class GraphClient:
         if "access_token" not in result:
             raise self._token_error(result)
         self._save_cache()
+        save_http_cache = getattr(self._http_cache, "save", None)
+        if self.persist and save_http_cache is not None:
+            save_http_cache()
         self._token = result["access_token"]
         # reuse it in this process for at most 5 minutes; msal's cache renews it before it expires
         self._token_until = time.monotonic() + min(300, max(0, int(result.get("expires_in", 300)) - 300))
@@ -363,7 +369,7 @@ class GraphClient:
                                    error_code=code, recommended_action=action, graph_code=error)
 
     def _save_cache(self) -> None:
-        if self._cache_path is None or not self._save_token_cache or not self._cache.has_state_changed:
+        if self._cache_path is None or not self.persist or not self._cache.has_state_changed:
             return
         try:
             # a new owner-only temporary file (O_EXCL, unpredictable name) renamed into place: a link planted
@@ -473,7 +479,7 @@ class GraphClient:
         self._token_from_cache = False
         self._cache = msal.SerializableTokenCache()
         self._app = None
-        if self._cache_path is not None and self._save_token_cache:
+        if self._cache_path is not None and self.persist:
             self._cache_path.unlink(missing_ok=True)
 
     def _pages(self, path: str, params: dict[str, str], what: str) -> Iterator[dict[str, Any]]:

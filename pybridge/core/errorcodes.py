@@ -12,6 +12,8 @@ DOCS = "https://learn.microsoft.com/entra/identity/hybrid/connect/"
 
 @dataclass(frozen=True)
 class ErrorCode:
+    """One ErrorCode the user sees: its category, what it means and what to do."""
+
     code: str
     category: str  # errorCategory of Graph's provisioningErrorInfo: failure | nonServiceFailure
     meaning: str

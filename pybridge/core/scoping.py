@@ -14,6 +14,8 @@ _STRUCTURAL_ORDER = ("inetOrgPerson", "computer", "user", "contact", "group", "f
 
 @dataclass(frozen=True)
 class PartitionMatch:
+    """The connector and selected partition a DN belongs to."""
+
     connector: ADConnector
     partition: str
 
@@ -30,6 +32,8 @@ def find_partition(connectors: Sequence[ADConnector], dn: str) -> PartitionMatch
 
 @dataclass(frozen=True)
 class ContainerDecision:
+    """Whether a DN is in sync scope by container, and which container decided."""
+
     included: bool
     container: str | None  # the deciding (most specific) container, None when nothing matched
     kind: str  # "include", "exclude" or "none"

@@ -17,7 +17,6 @@ from ..cli_args import integer, read_input, resolve_dn, seconds
 from ..errors import UsageError
 from ..secret import Secret
 from . import SyncRequest
-from .compare import check_adsync, compare, labels_for, parse_documents, render_text, to_json
 from .settings import (AUTHS, MODULE_SHORTCUTS, TRANSPORTS, RemoteSettings, ServerOptions, ServerSettings,
                        file_problem, resolve)
 
@@ -279,6 +278,7 @@ def run_sync(args: argparse.Namespace, remote: RemoteSettings, *, report_dir: Pa
         if len(outcomes) < 2:
             _line(err, "pybridge: WARNING: --compare needs at least two servers")
         else:
+            from .compare import compare, render_text  # only when several servers answered
             _line(err, render_text(compare([o.document for o in outcomes])))
     err.flush()
     return worst_exit_code([o.exit_code for o in outcomes])
@@ -301,6 +301,8 @@ def add_compare_parser(subparsers: Any) -> None:
 
 def run_compare(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None,
                 stdin: TextIO | None = None) -> int:
+    from .compare import check_adsync, compare, labels_for, parse_documents, render_text, to_json
+
     out, err, stdin = out or sys.stdout, err or sys.stderr, stdin or sys.stdin
     docs: list[dict[str, Any]] = []
     names: list[str] = []

@@ -31,6 +31,8 @@ MISSING: Any = _Missing()
 
 @dataclass(frozen=True)
 class Difference:
+    """One path whose values differ between the results compared."""
+
     path: str
     values: tuple[Any, ...]  # one per result, MISSING where the result lacks the path
 

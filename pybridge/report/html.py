@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from .. import __version__, platform
@@ -36,9 +35,22 @@ REPORT_PREFIX = "ADSyncSingleObjectSyncResult-"  # the original's; remote transf
 MAX_NAME_CHARS = 48  # the object's name in the file name, bounded (paths on Windows stay short)
 MAX_NAME_BYTES = 96  # and in UTF-8 bytes (255-byte file names on Linux and macOS)
 
-_env = Environment(loader=PackageLoader("pybridge.report", "templates"),
-                   autoescape=select_autoescape(default=True, default_for_string=True),
-                   trim_blocks=True, lstrip_blocks=True)
+_ENV: Any = None
+
+
+def environment(bytecode_cache: Any = None) -> Any:
+    """The template environment, built on first use and kept for the process (jinja2 is imported only when a
+    report is rendered); *bytecode_cache* (pybridge.cache.template_cache) keeps the compiled template between
+    processes, so a run loads it instead of compiling it."""
+    global _ENV
+    if _ENV is None:
+        from jinja2 import Environment, PackageLoader, select_autoescape
+        _ENV = Environment(loader=PackageLoader("pybridge.report", "templates"),
+                           autoescape=select_autoescape(default=True, default_for_string=True),
+                           trim_blocks=True, lstrip_blocks=True, bytecode_cache=bytecode_cache)
+    return _ENV
+
+
 _HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
@@ -237,7 +249,7 @@ def _local(ts: dt.datetime | None) -> str:
     return ts.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z") if ts else ""
 
 
-def render(result: SyncResult) -> str:
+def render(result: SyncResult, bytecode_cache: Any = None) -> str:
     s = result.status_info
     info = lookup(s.error_code) if s.error_code else None
     refs = References.of(result)
@@ -263,7 +275,7 @@ def render(result: SyncResult) -> str:
     # without JavaScript the sections follow one another: what went wrong comes first
     order = ["steps", "troubleshooting", "modified", "summary"] if initial == "steps" else \
         ["troubleshooting", "steps", "modified", "summary"]
-    return _env.get_template("report.html.j2").render(
+    return environment(bytecode_cache).get_template("report.html.j2").render(
         nonce=secrets.token_urlsafe(16), r=result, s=s, steps=steps, modified=modified, info=info, version=__version__,
         start=_local(result.start_time), end=_local(result.end_time), start_utc=iso(result.start_time),
         duration=_duration(result), Status=Status, StepType=StepType, StepKey=StepKey, banner=_banner(result),
@@ -302,7 +314,7 @@ def report_name(when: dt.datetime, suffix: int = 0, name: str = "") -> str:
             + ".htm")
 
 
-def write(result: SyncResult, directory: Path) -> Path:
+def write(result: SyncResult, directory: Path, bytecode_cache: Any = None) -> Path:
     """Write the report as ADSyncSingleObjectSyncResult-yyyyMMddHHmmss-<name>.htm (local time), owner-only.
 
     The original's prefix and timestamp come first (tools that look for the newest report by prefix keep
@@ -311,7 +323,7 @@ def write(result: SyncResult, directory: Path) -> Path:
     new (O_EXCL) and never through a link, so a name planted in a shared report directory is skipped; a
     missing directory is created owner-only, an existing one is used as it is.
     """
-    html = render(result)
+    html = render(result, bytecode_cache)
     platform.make_private_dir(directory)
     when, name = result.start_time, object_name(result)
     for n in range(1, 1000):

@@ -50,6 +50,8 @@ GRAPH_WRITABLE_TYPES = frozenset({"user", "group"})
 
 @dataclass
 class SyncOutcome:
+    """What the rules made of one object: values, the flows that contributed, rules out of scope."""
+
     values: dict[str, Any]  # attribute -> single value or list (multi-valued); absent means null
     info: list[AttributeInfo]  # one per contributing flow
     out_of_scope: list[str]  # "<rule> (Scope conditions not satisfied: [attr op value], ...)" / "(Sync rule disabled)"
@@ -236,6 +238,8 @@ def _type_name(value: Any, reference: bool) -> str:
 
 @dataclass
 class _Plan:
+    """The rules of one direction and object type, with their flows grouped by target, ready to apply."""
+
     rules: list[_CompiledRule]
     join_idx: list[int]
     # target -> (multi-valued, merge type, [(rule index, flow, fn)]) in precedence order

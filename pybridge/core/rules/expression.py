@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from .functions import (AUTHORITATIVE_NULL, BINARY_OPERATORS, CONSTANTS, ENUM_NAMES, FUNCTIONS, IGNORE_THIS_FLOW,
                         EnumName, ExprTypeError, RefList, Special, as_list, display_value, op_neg, parse_hex,
@@ -70,6 +70,8 @@ class ExpressionSyntaxError(ValueError):
 
 @dataclass(frozen=True)
 class Token:
+    """One token of an expression, with its place in the text."""
+
     kind: str  # num str attr param var ident op ( ) , end
     text: str
     value: Any
@@ -204,38 +206,52 @@ def tokenize(text: str) -> list[Token]:
 
 @dataclass
 class Node:
+    """A node of the expression tree, with the span of text it was parsed from."""
+
     start: int
     end: int
 
 
 @dataclass
 class Literal(Node):
+    """A constant: a string, a number, a named constant or an enum name."""
+
     value: Any
 
 
 @dataclass
 class Attr(Node):
+    """[attribute]: the value(s) of a source attribute."""
+
     name: str
 
 
 @dataclass
 class Param(Node):
+    """%parameter%: a value of the run (the domain's names...) or of the rule files."""
+
     name: str
 
 
 @dataclass
 class Var(Node):
+    """A variable bound by Select, Where or With."""
+
     name: str
 
 
 @dataclass
 class Call(Node):
+    """A function call."""
+
     name: str
     args: list[Node] = field(default_factory=list)
 
 
 @dataclass
 class Binary(Node):
+    """A binary operator and its operands."""
+
     op: str
     left: Node
     right: Node
@@ -243,6 +259,8 @@ class Binary(Node):
 
 @dataclass
 class Negate(Node):
+    """Unary minus."""
+
     operand: Node
 
 
@@ -897,6 +915,26 @@ class CompiledExpression:
             # the parser and the compiler recurse on nesting; a rule this deep is a mistake, not a sync rule
             raise ExpressionSyntaxError("the expression is nested too deeply", 1) from None
         self._operands: list[tuple[Node, Fn]] | None = None
+
+    @classmethod
+    def validated(cls, text: str, attributes: Sequence[str]) -> "CompiledExpression":
+        """An expression that compiled before (kept by a rules cache, with the attributes it reads): parsed and
+        compiled only when a sync first evaluates it, so loading many rules costs nothing for those unused."""
+        self = cls.__new__(cls)
+        self.text = text
+        self.attributes = list(attributes)
+        self._operands = None
+        return self
+
+    def __getattr__(self, name: str) -> Any:
+        # reached only for a slot not set yet: the ast and fn of a validated() expression, made on first use
+        if name == "fn":  # compiling folds the tree it is given: a tree of its own, parsed for it
+            self.fn = Compiler(self.text).compile(parse(self.text, None))
+        elif name == "ast":  # the tree as written, only for explanations
+            self.ast = parse(self.text, None)
+        else:
+            raise AttributeError(name)
+        return getattr(self, name)
 
     def _copy_ast(self) -> Node:
         return parse(self.text, None)  # folding rewrites nodes; keep self.ast as written for explanations

@@ -1081,6 +1081,8 @@ def f_error(message: Any) -> Any:
 
 @dataclass(frozen=True)
 class FunctionSpec:
+    """A function of the expression language: its arity and how it treats multi-valued arguments."""
+
     name: str
     impl: Callable[..., Any] | None  # None: compiled specially by the expression compiler
     min_args: int

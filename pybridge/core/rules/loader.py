@@ -93,10 +93,11 @@ def _origin(path: Path) -> str:
     return str(path)
 
 
-def read_documents(paths: list[Path], include_defaults: bool, problems: _Problems) -> list[tuple[str, Any]]:
-    """(origin, parsed YAML) for the defaults and every file given (a directory gives its *.yaml, *.yml)."""
-    docs: list[tuple[str, Any]] = []
+def rule_files(paths: list[Path], include_defaults: bool) -> tuple[list[tuple[str, Path]], list[Path]]:
+    """(origin, file) for the defaults and every file given (a directory gives its *.yaml, *.yml), in the order
+    they load; and the paths given that do not exist."""
     files: list[tuple[str, Path]] = []
+    missing: list[Path] = []
     if include_defaults:
         files.append((DEFAULTS_ORIGIN, DEFAULTS_PATH))
     for p in paths:
@@ -107,7 +108,16 @@ def read_documents(paths: list[Path], include_defaults: bool, problems: _Problem
         elif p.exists():
             files.append((_origin(p), p))
         else:
-            problems.add(_origin(p), None, None, "", "no such file or directory")
+            missing.append(p)
+    return files, missing
+
+
+def read_documents(paths: list[Path], include_defaults: bool, problems: _Problems) -> list[tuple[str, Any]]:
+    """(origin, parsed YAML) for the defaults and every file given (a directory gives its *.yaml, *.yml)."""
+    docs: list[tuple[str, Any]] = []
+    files, missing = rule_files(paths, include_defaults)
+    for p in missing:
+        problems.add(_origin(p), None, None, "", "no such file or directory")
     for origin, f in files:
         try:
             text = yamlcheck.read_text(f, MAX_RULES_FILE_BYTES, what="rules file")

@@ -69,6 +69,8 @@ class ErrorFunctionTriggered(RuleEvaluationError):
 
 @dataclass(frozen=True)
 class ScopeClause:
+    """One condition of a scoping filter: attribute, operator, value."""
+
     attribute: str
     operator: str  # canonical name from SCOPE_OPERATORS
     value: str | None = None
@@ -106,6 +108,8 @@ class JoinGroup:
 
 @dataclass(frozen=True)
 class AttributeFlow:
+    """One attribute flow of a rule: its target, where the value comes from, and how it merges."""
+
     target: str
     mapping_type: str  # Direct | Constant | Expression
     source: str | None = None  # Direct: the source attribute
@@ -129,6 +133,8 @@ class AttributeFlow:
 
 @dataclass(frozen=True)
 class Rule:
+    """One synchronization rule: direction, object types, precedence, scope, join and flows."""
+
     name: str
     direction: str  # inbound | outbound
     source_object_type: str  # AD class inbound (user, group...), metaverse type outbound (person, group)
