@@ -1,18 +1,20 @@
 """PSRP transport (pypsrp): a runspace pool on the sync server, commands with typed parameters.
 
-The DN and the switches travel as CLIXML-typed parameters of ``add_cmdlet`` /
-``add_parameter`` (and the report transfer as a constant script with bound
-parameters), so no value is ever parsed as PowerShell code. ``Client.execute_ps``
-is not used: it wraps a script string in Invoke-Expression.
+What runs there is pipelines.py's (the same over SSH). The DN and the switches travel
+as CLIXML-typed parameters of ``add_cmdlet`` / ``add_parameter`` (and the report
+transfer as a constant script with bound parameters), so no value is ever parsed as
+PowerShell code. ``Client.execute_ps`` is not used: it wraps a script string in
+Invoke-Expression.
 """
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Sequence
 
 from . import (OPERATION_TIMEOUT_FAULT_CODE, RemoteAuthenticationFailed, RemoteError, RemoteProtocolError,
                RemoteRecord, RemoteThrottled, RemoteTimeout, RemoteUnreachable, RemoteWinRMError, Streams,
-               SyncRequest, from_requests_error, from_wsman_fault, load_script)
+               from_requests_error, from_wsman_fault)
+from .pipelines import Command, PipelineSession
 from .settings import ServerSettings, verify_argument
 
 #: Seconds one WS-Management Receive may wait on the server before answering "no data yet".
@@ -43,8 +45,8 @@ def _record(record: Any) -> RemoteRecord:
                         category=name or None)
 
 
-class PSRPSession:
-    """One runspace pool on one server; ``sync`` and ``read_report`` run pipelines in it."""
+class PSRPSession(PipelineSession):
+    """One runspace pool on one server over WinRM; ``sync`` and ``read_report`` (pipelines.py) run in it."""
 
     def __init__(self, server: ServerSettings, password: str | None) -> None:
         self.server = server
@@ -151,45 +153,22 @@ class PSRPSession:
                        errors=[_record(e) for e in ps.streams.error],
                        warnings=[str(getattr(w, "message", w)) for w in ps.streams.warning], failed=failed)
 
-    def _powershell(self) -> Any:
+    def _invoke(self, commands: Sequence[Command], stage: str, deadline: float) -> Streams:
         from pypsrp.powershell import PowerShell
 
         if self._pool is None:
             raise RemoteProtocolError(f"{self.server.name}: the session is not open", computer_name=self.server.name)
-        return PowerShell(self._pool)
-
-    def sync(self, request: SyncRequest) -> Streams:
-        """Import the module, then run Invoke-ADSyncSingleObjectSync with typed parameters."""
-        deadline = time.monotonic() + self.server.operation_timeout
-        ps = self._powershell()
-        ps.add_cmdlet("Import-Module").add_parameter("Name", self.server.module_path)
-        ps.add_parameter("ErrorAction", "Stop")
-        imported = self._run(ps, "ImportModule", deadline)
-        if imported.failed or imported.errors:
-            imported.stage, imported.failed = "ImportModule", True
-            return imported
-        ps = self._powershell()
-        ps.add_cmdlet("Invoke-ADSyncSingleObjectSync").add_parameter("DistinguishedName", request.distinguished_name)
-        if request.staging_mode:
-            ps.add_parameter("StagingMode", True)
-        if request.no_html_report:
-            ps.add_parameter("NoHtmlReport", True)
-        result = self._run(ps, "Invoke", deadline)
-        result.warnings = imported.warnings + result.warnings
-        return result
-
-    def read_report(self, *, path: str | None, directory: str | None, since: str | None, offset: int,
-                    count: int) -> Streams:
-        """One chunk of the HTML report through the constant Read-PyBridgeReport script."""
-        deadline = time.monotonic() + min(self.server.operation_timeout, 120)
-        ps = self._powershell()
-        ps.add_script(load_script("Read-PyBridgeReport.ps1"))
-        params: dict[str, Any] = {"Offset": offset, "Count": count}
-        for key, value in (("Path", path), ("Directory", directory), ("Since", since)):
-            if value:
-                params[key] = value
-        ps.add_parameters(params)
-        return self._run(ps, "ReadReport", deadline)
+        ps = PowerShell(self._pool)
+        for command in commands:
+            if command.script:
+                ps.add_script(command.text)
+                if command.parameters:
+                    ps.add_parameters(dict(command.parameters))
+            else:
+                ps.add_cmdlet(command.text)
+                for name, value in command.parameters:
+                    ps.add_parameter(name, value)
+        return self._run(ps, stage, deadline)
 
 
 __all__ = ["PSRPSession"]

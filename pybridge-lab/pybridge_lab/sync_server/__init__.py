@@ -190,8 +190,16 @@ class SyncServer:
 
     # -- how PowerShell runs there -------------------------------------------------------------------------------
     def environment(self) -> dict[str, str]:
-        """The environment of every process the server runs (PowerShell, and through it the engine)."""
+        """The environment of every process the server runs (PowerShell, and through it the engine): this
+        process's, with the server's own variables (:meth:`server_variables`) laid over it."""
         env = {k: v for k, v in os.environ.items() if k not in ("PSModulePath", "PYBRIDGE_CONFIG")}
+        env.update(self.server_variables())
+        return env
+
+    def server_variables(self) -> dict[str, str]:
+        """What makes this server this server: its home, module path, ProgramData, engine and configuration
+        (what sshd's SetEnv gives the sessions it starts)."""
+        env: dict[str, str] = {}
         env.update({
             "HOME": str(self.home),
             "PSModulePath": str(self.modules_dir),
