@@ -3,10 +3,12 @@
 The WinRM transport (psrp.py, pypsrp) and the SSH transport (ssh.py, psrpcore over OpenSSH) both give a
 runspace pool; :class:`PipelineSession` runs the same pipelines in either:
 
-1. ``Get-Command -Name Invoke-ADSyncSingleObjectSync -ListImported | Select-Object -ExpandProperty ModuleName``:
+1. ``Get-Command -Name Invoke-ADSyncSingleObjectSyn[c] -ListImported``:
    does the session already provide the cmdlet? A JEA endpoint does (its session configuration imports the
    module and makes the cmdlet visible); importing the module again there would replace the visible cmdlet with
-   a private one, so it is not imported then.
+   a private one, so it is not imported then. The name is a wildcard pattern that matches only the cmdlet's
+   name, because Get-Command given the plain name imports a module on PSModulePath that exports it (module
+   autoloading), even with -ListImported: the session would then seem to provide a module nobody asked for.
 2. Otherwise ``Import-Module -Name <module_path> -ErrorAction Stop``.
 3. ``Invoke-ADSyncSingleObjectSync -DistinguishedName <DN> [-StagingMode] [-NoHtmlReport]``.
 
@@ -45,20 +47,20 @@ class PipelineSession:
         """Run one pipeline of *commands* and collect its streams; stop it at *deadline* (RemoteTimeout)."""
         raise NotImplementedError
 
-    def provided_by_session(self, deadline: float) -> str | None:
-        """The module that already provides the cmdlet in this session (a JEA endpoint's), or None."""
-        found = self._invoke([Command("Get-Command", (("Name", CMDLET), ("ListImported", True),
-                                                      ("ErrorAction", "SilentlyContinue"))),
-                              Command("Select-Object", (("ExpandProperty", "ModuleName"),))], "ImportModule", deadline)
-        if found.failed or not found.output:
-            return None  # not there, or Get-Command is not visible: import the module
-        return str(found.output[0]) or CMDLET
+    def provided_by_session(self, deadline: float) -> bool:
+        """Whether this session already provides the cmdlet (a JEA endpoint's session configuration imports it).
+
+        Only Get-Command runs (a JEA endpoint makes few commands visible, and some only with some parameters).
+        """
+        found = self._invoke([Command("Get-Command", (("Name", CMDLET[:-1] + "[c]"), ("ListImported", True),
+                                                      ("ErrorAction", "SilentlyContinue")))], "ImportModule", deadline)
+        return not found.failed and bool(found.output)  # else not there, or Get-Command is not visible: import
 
     def sync(self, request: SyncRequest) -> Streams:
         """Import the module (unless the session provides the cmdlet), then run the cmdlet with typed parameters."""
         deadline = time.monotonic() + self.server.operation_timeout
         warnings: list[str] = []
-        if self.provided_by_session(deadline) is None:
+        if not self.provided_by_session(deadline):
             imported = self._invoke([Command("Import-Module", (("Name", self.server.module_path),
                                                                ("ErrorAction", "Stop")))], "ImportModule", deadline)
             if imported.failed or imported.errors:

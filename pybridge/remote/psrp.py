@@ -38,6 +38,26 @@ def _record_message(record: Any) -> str:
     return str(getattr(record, "message", None) or record)
 
 
+def _plain_output(item: Any) -> Any:
+    """A string that PowerShell sent with note properties on it (pybridge's module adds ReportPath and
+    ComputerName to its JSON string) as the string itself: pypsrp leaves such an object undecoded, its
+    string value inside (CLIXML ``<Obj><S>...</S><MS>...</MS></Obj>``)."""
+    if isinstance(item, str):
+        return item
+    xml = getattr(item, "_xml", None)
+    if not isinstance(xml, str) or not xml.startswith("<Obj"):
+        return item
+    import xml.etree.ElementTree as ET
+
+    from pypsrp.serializer import Serializer
+
+    try:
+        value = ET.fromstring(xml).find("S")
+        return Serializer().deserialize(value) if value is not None else item
+    except (ET.ParseError, ValueError, TypeError):
+        return item
+
+
 def _record(record: Any) -> RemoteRecord:
     category = getattr(record, "message", None)  # "ObjectNotFound: (x:String) [Import-Module], ..." -> first word
     name = str(category).split(":", 1)[0].strip() if category else None
@@ -149,7 +169,7 @@ class PSRPSession(PipelineSession):
         except Exception as exc:  # noqa: BLE001
             raise self._classify(exc, stage) from None
         failed = ps.state == PSInvocationState.FAILED
-        return Streams(stage=stage if failed else "Done", output=list(ps.output),
+        return Streams(stage=stage if failed else "Done", output=[_plain_output(o) for o in ps.output],
                        errors=[_record(e) for e in ps.streams.error],
                        warnings=[str(getattr(w, "message", w)) for w in ps.streams.warning], failed=failed)
 

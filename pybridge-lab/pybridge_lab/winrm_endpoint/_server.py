@@ -12,6 +12,7 @@ import ssl
 import struct
 import tempfile
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -290,6 +291,8 @@ class WinRMEndpoint:
         #: change one byte of the next N report chunks in transit (the client's SHA-256 check must catch it)
         self.tamper_next_reports = 0
         self.shells_created = 0
+        #: shell id -> [created, deleted] (time.monotonic(); deleted None while open): which shells were open together
+        self.shell_times: dict[str, list[float | None]] = {}
         self._lock = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -427,6 +430,8 @@ class WinRMEndpoint:
         if req.action == "Delete":
             with self._lock:
                 self.shells.pop(shell.shell_id, None)
+                if shell.shell_id in self.shell_times:
+                    self.shell_times[shell.shell_id][1] = time.monotonic()
             shell.close()
             return W.response(req, [])
         if req.action == "Command":
@@ -506,4 +511,5 @@ class WinRMEndpoint:
         with self._lock:
             self.shells[shell_id] = shell
             self.shells_created += 1
+            self.shell_times[shell_id] = [time.monotonic(), None]
         return W.shell_created(req, shell_id, uri, self.base_url, user, client_ip, inputs, outputs)

@@ -23,14 +23,16 @@ function Invoke-ADSyncSingleObjectSync {
         $NoHtmlReport
     )
 
-    $python = $env:PYBRIDGE_PYTHON
+    # [Environment] rather than $env: - a JEA endpoint may hide the Environment provider from the session
+    $python = [Environment]::GetEnvironmentVariable('PYBRIDGE_PYTHON')
+    $configuration = [Environment]::GetEnvironmentVariable('PYBRIDGE_CONFIG')
     if (-not $python) {
         throw 'The sync engine of this server is not installed ($env:PYBRIDGE_PYTHON is not set).'
     }
-    $reportFolder = Join-Path -Path $env:ProgramData -ChildPath 'AADConnect\ADSyncObjectDiagnostics'
+    $reportFolder = Join-Path -Path ([Environment]::GetEnvironmentVariable('ProgramData')) -ChildPath 'AADConnect\ADSyncObjectDiagnostics'
     $arguments = @('-m', 'pybridge', 'sync', "--distinguished-name=$DistinguishedName", '--progress', 'none',
         '--report-dir', $reportFolder)
-    if ($env:PYBRIDGE_CONFIG) { $arguments += @('--config', $env:PYBRIDGE_CONFIG) }
+    if ($configuration) { $arguments += @('--config', $configuration) }
     if ($StagingMode) { $arguments += '--staging-mode' }
     if ($NoHtmlReport) { $arguments += '--no-html-report' }
 
