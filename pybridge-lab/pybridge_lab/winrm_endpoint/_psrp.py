@@ -62,7 +62,7 @@ class PowerShellShell:
         self.stderr_tail: deque[str] = deque(maxlen=20)
         self._from_client = Defragmenter()
         self._from_server = Defragmenter()
-        self._write_lock = threading.Lock()
+        self._write_lock = threading.RLock()  # one writer at a time; the client's fragments read in order
         server = endpoint.server
         argv = server.server_command(configuration)
         log.info("shell %s: %s", shell_id, " ".join(argv))
@@ -83,10 +83,11 @@ class PowerShellShell:
                 raise self._gone() from None
 
     def _send_data(self, guid: uuid.UUID, data: bytes, stream: str = "Default") -> None:
-        for message in self._from_client.feed(data):
-            if message.message_type == CREATE_PIPELINE:
-                self.endpoint.record(pipeline_calls(message, "psrp", self.owner))
-        self._write(f"<Data Stream='{stream}' PSGuid='{guid}'>{base64.b64encode(data).decode('ascii')}</Data>")
+        with self._write_lock:
+            for message in self._from_client.feed(data):
+                if message.message_type == CREATE_PIPELINE:
+                    self.endpoint.record(pipeline_calls(message, "psrp", self.owner))
+            self._write(f"<Data Stream='{stream}' PSGuid='{guid}'>{base64.b64encode(data).decode('ascii')}</Data>")
 
     def _gone(self) -> W.WSManFault:
         tail = " ".join(self.stderr_tail)
