@@ -268,7 +268,8 @@ def test_report_transfer_in_chunks_with_hash_check(endpoints, pki, tmp_path, tra
     from pybridge.remote.runner import ReportCopyError, copy_report, default_session
 
     ep = endpoints()
-    content = ("<html><title>ADSync Single Object Sync Result</title>" + "é€" * 40000 + "</html>").encode("utf-8")
+    # three chunks of 40000 bytes (each WinRS chunk is a powershell.exe of its own on the server)
+    content = ("<html><title>ADSync Single Object Sync Result</title>" + "é€" * 20000 + "</html>").encode("utf-8")
     placed = ep.server.reports_dir / "ADSyncSingleObjectSyncResult-20260101120000.htm"
     placed.write_bytes(content)
     servers, problems, _ = resolve(RemoteSettings(), [HOST], ServerOptions(
@@ -277,15 +278,15 @@ def test_report_transfer_in_chunks_with_hash_check(endpoints, pki, tmp_path, tra
     session = default_session(servers[0], PASSWORD)
     session.open()
     try:
-        local, remote = copy_report(session, "aadc01", tmp_path / "local", path=str(placed), chunk=50000)
+        local, remote = copy_report(session, "aadc01", tmp_path / "local", path=str(placed), chunk=40000)
         assert local.read_bytes() == content and remote == str(placed)
         assert hashlib.sha256(local.read_bytes()).hexdigest() == hashlib.sha256(content).hexdigest()
         reads = report_reads(ep)
-        assert len(reads) == -(-len(content) // 50000)
+        assert len(reads) == -(-len(content) // 40000) == 3
         if transport == "psrp":
-            assert reads[1].parameters["Offset"] == ("Int32", 50000)
+            assert reads[1].parameters["Offset"] == ("Int32", 40000)
         else:
-            assert winrs_input(reads[1])["Offset"] == 50000
+            assert winrs_input(reads[1])["Offset"] == 40000
         # the newest report since a time, as for Microsoft's module (which does not say where it wrote it):
         # Read-PyBridgeReport looks in %ProgramData%\AADConnect\ADSyncObjectDiagnostics on the server
         local2, remote2 = copy_report(session, "aadc01", tmp_path / "local2", path=None, since="2000-01-01T00:00:00Z")
@@ -293,7 +294,7 @@ def test_report_transfer_in_chunks_with_hash_check(endpoints, pki, tmp_path, tra
         # a byte changed in transit is caught by the hash, and nothing is kept
         ep.tamper_next_reports = 1
         with pytest.raises(ReportCopyError, match="SHA-256"):
-            copy_report(session, "aadc01", tmp_path / "local3", path=str(placed), chunk=50000)
+            copy_report(session, "aadc01", tmp_path / "local3", path=str(placed), chunk=40000)
         assert ep.tamper_next_reports == 0
         assert not (tmp_path / "local3" / "aadc01").exists() or not list((tmp_path / "local3" / "aadc01").iterdir())
         # PowerShell's own error for a report that is not there
