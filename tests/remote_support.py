@@ -13,12 +13,15 @@ import json
 import re
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pybridge.remote.cli import add_sync_arguments, run_sync
 from pybridge.remote.settings import RemoteSettings
 from tests.pester_support import find_pwsh
 
+#: pybridge's PowerShell module in this checkout: what the test sync servers install
+PSMODULE = Path(__file__).resolve().parents[1] / "psmodule" / "ADSyncDiagnostics"
 INJECTION_DN = "CN=x'; Remove-Item C:\\ -Recurse #,OU=Corp,DC=contoso,DC=com"
 QUOTES_DN = 'CN=Müller\\, "$(Get-Date)" `n,OU=Corp,DC=contoso,DC=com'
 

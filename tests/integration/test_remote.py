@@ -32,8 +32,8 @@ from pybridge.secret import Secret
 from pybridge_lab.ca import create_ca, issue_server_cert
 from pybridge_lab.sync_server import JEA_CONFIGURATION, SyncServer
 from pybridge_lab.winrm_endpoint import WinRMEndpoint
-from tests.remote_support import (INJECTION_DN, QUOTES_DN, engine_dn, process_ends, remote_pwsh, slow_engine, sync,
-                                  writes)
+from tests.remote_support import (INJECTION_DN, PSMODULE, QUOTES_DN, engine_dn, process_ends, remote_pwsh,
+                                  slow_engine, sync, writes)
 
 pytestmark = pytest.mark.integration
 
@@ -72,7 +72,7 @@ def endpoints(tmp_path, pki, pwsh, monkeypatch):
               server: dict[str, Any] | None = None, **kw: Any) -> WinRMEndpoint:
         pair = pki[cert]
         box = SyncServer(tmp_path / f"server-{name}", name=name.upper(), engine_config=engine_config, pwsh=pwsh,
-                         **(server or {}))
+                         **{"pybridge_module": PSMODULE, **(server or {})})
         ep = WinRMEndpoint(users={ACCOUNT: PASSWORD}, server=box, host=HOST, certfile=pair.cert if https else None,
                            keyfile=pair.key if https else None, **kw)
         started.append(ep.start())

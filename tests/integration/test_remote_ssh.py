@@ -20,7 +20,8 @@ import pytest
 from pybridge.config import parse_remote as parse
 from pybridge.remote.cli import run_compare
 from pybridge_lab.sync_server import SyncServer
-from tests.remote_support import INJECTION_DN, engine_dn, process_ends, remote_pwsh, slow_engine, sync, writes
+from tests.remote_support import (INJECTION_DN, PSMODULE, engine_dn, process_ends, remote_pwsh, slow_engine, sync,
+                                  writes)
 from tests.sshd_support import SSH_HOSTS, keygen, new_ssh_lab, require_sshd
 
 pytestmark = pytest.mark.integration
@@ -41,6 +42,7 @@ def ssh(tmp_path):
 
 def start_server(ssh: Any, address: str, root: Path, **kw: Any) -> SyncServer:
     """A test sync server behind sshd on *address*, PowerShell's SSH remoting as its `powershell` subsystem."""
+    kw.setdefault("pybridge_module", PSMODULE)
     server = SyncServer(root, name=kw.pop("name", address), pwsh=ssh.pwsh, **kw)
     ssh.start(address, server.ssh_subsystem(), server.server_variables())
     return server
