@@ -370,7 +370,7 @@ def _read_entra(r: _Reader, raw: Any, check_secrets: bool) -> EntraConnector:
 REMOTE_SERVER_KEYS = ("host", "transport", "port", "use_ssl", "auth", "username", "password_env", "password_file",
                       "certificate_file", "certificate_key_file", "ca_file", "validate_tls", "allow_unencrypted",
                       "module_path", "configuration_name", "wsman_path", "connect_timeout", "operation_timeout",
-                      "retries", "retry_backoff")
+                      "retries", "retry_backoff", "ssh_key_file", "known_hosts_file")
 
 
 class _RemoteReader(Reader):
@@ -460,7 +460,8 @@ def _read_remote_server(r: _RemoteReader, raw: Any, path: str, *, allow_host: bo
         configuration_name=r.string(d, "configuration_name", path), wsman_path=r.string(d, "wsman_path", path),
         connect_timeout=r.number(d, "connect_timeout", path), operation_timeout=r.number(d, "operation_timeout", path),
         retries=r.number(d, "retries", path, minimum=0, maximum=10, integer=True),
-        retry_backoff=r.number(d, "retry_backoff", path, minimum=0))
+        retry_backoff=r.number(d, "retry_backoff", path, minimum=0),
+        ssh_key_file=r.path_value(d, "ssh_key_file", path), known_hosts_file=r.path_value(d, "known_hosts_file", path))
 
 
 def parse_remote(raw: Any, *, base_dir: Path, check_secrets: bool) -> tuple[RemoteSettings, list[str]]:

@@ -1,6 +1,6 @@
-"""Running the module's Pester suites (tests/powershell) from pytest.
+"""Running the module's Pester suites (tests/powershell) from pytest, and finding PowerShell for tests.
 
-pwsh is found by scripts/find-pwsh, the one place that knows where the project's PowerShell lives
+pwsh (for the Pester suites and for the remote tests' test sync servers) is found by scripts/find-pwsh, the one place that knows where the project's PowerShell lives
 ($PYBRIDGE_PWSH, ../shared/tools/pwsh next to the checkout, its main worktree or its local origin, then
 PATH). No pwsh anywhere: the test skips with the reason, also under CI (the module is still checked
 statically). A shared PowerShell that exists but does not work: a failure under CI, a skip elsewhere.
@@ -26,16 +26,16 @@ FIND_PWSH = ROOT / "scripts" / "find-pwsh"
 RUNNER = ROOT / "tests" / "powershell" / "run.sh"
 
 
-def find_pwsh() -> str:
+def find_pwsh(needed_by: str = "the Pester tests",
+              meanwhile: str = "the module is checked statically by tests/unit/test_psmodule_static.py") -> str:
     """The pwsh to test with; skips (or, for a broken shared PowerShell under CI, fails) without one."""
     proc = subprocess.run(["bash", str(FIND_PWSH)], capture_output=True, text=True, timeout=120)
     reason = proc.stderr.strip().replace("find-pwsh: ", "")
     if proc.returncode == 0 and proc.stdout.strip():
         return proc.stdout.strip()
     if proc.returncode == 2:
-        missing_prerequisite(f"the Pester tests need PowerShell 7, and: {reason}")
-    pytest.skip(f"the Pester tests need PowerShell 7 (pwsh): {reason}; "
-                "the module is checked statically by tests/unit/test_psmodule_static.py")
+        missing_prerequisite(f"{needed_by} need PowerShell 7, and: {reason}")
+    pytest.skip(f"{needed_by} need PowerShell 7 (pwsh): {reason}; {meanwhile}")
     raise AssertionError("unreachable")
 
 

@@ -170,14 +170,31 @@ _CODES = [
               "Wait for the running sync to finish, then run again.",
               "https://aka.ms/aadc-exporterror-no-start-ma-already-running"),
     ErrorCode("RemoteHostUnreachable", "nonServiceFailure",
-              "The sync server could not be reached on its WinRM port (name not resolved, connection "
+              "The sync server could not be reached on its WinRM or SSH port (name not resolved, connection "
               "refused or timed out).",
-              "Check the computer name, that WinRM listens (winrm enumerate winrm/config/listener) and that "
-              "firewalls allow the port (5986 for HTTPS, 5985 for HTTP)."),
+              "Check the computer name, that WinRM listens (winrm enumerate winrm/config/listener) or sshd "
+              "runs, and that firewalls allow the port (5986 for HTTPS, 5985 for HTTP, 22 for SSH)."),
     ErrorCode("RemoteAuthenticationFailed", "nonServiceFailure",
-              "The sync server refused the credentials (HTTP 401).",
+              "The sync server refused the credentials (HTTP 401 over WinRM; over SSH, the key was refused).",
               "Check the user name (DOMAIN\\user or user@domain), the password source and the "
-              "authentication method; Basic needs a local account and AllowBasic on the listener."),
+              "authentication method; Basic needs a local account and AllowBasic on the listener. Over SSH, "
+              "check --ssh-key and that its public key is in the account's authorized_keys (an "
+              "administrator's: administrators_authorized_keys)."),
+    ErrorCode("RemoteHostKeyUnknown", "nonServiceFailure",
+              "The sync server's SSH host key is not in known_hosts, so its identity cannot be checked "
+              "(pybridge never accepts an unknown host key).",
+              "Check the server's key fingerprint with its administrator (ssh-keygen -lf on the server's "
+              "host key), then add it to known_hosts (or the file given with --known-hosts / "
+              "remote.servers.<name>.known_hosts_file), e.g. with ssh-keyscan -p PORT HOST."),
+    ErrorCode("RemoteHostKeyChanged", "nonServiceFailure",
+              "The sync server's SSH host key differs from the one in known_hosts: the server was "
+              "reinstalled or re-keyed, or someone is intercepting the connection.",
+              "Do not connect until the server's administrator confirms the new key's fingerprint; then "
+              "replace the old entry (ssh-keygen -R HOST) and add the new one."),
+    ErrorCode("RemoteSubsystemMissing", "nonServiceFailure",
+              "The SSH server has no 'powershell' subsystem (PowerShell's SSH remoting is not set up there).",
+              "Install PowerShell 7 on the server and add 'Subsystem powershell <pwsh> -sshs -NoLogo "
+              "-NoProfile' to its sshd_config, then restart sshd (docs/remote.md)."),
     ErrorCode("RemoteAccessDenied", "nonServiceFailure",
               "The credentials were accepted but the account may not open a remote shell.",
               "Add the account to the server's Remote Management Users (or Administrators) group, or to "
@@ -200,7 +217,8 @@ _CODES = [
               "Read the remote error in the reason; run the cmdlet on the server to see the full error."),
     ErrorCode("RemoteThrottled", "nonServiceFailure",
               "The sync server's WinRM service refused the request because a quota was exceeded (too many "
-              "shells or operations for this user) or it is overloaded (HTTP 503).",
+              "shells or operations for this user) or it is overloaded (HTTP 503); over SSH, sshd refused "
+              "more sessions (MaxStartups, MaxSessions).",
               "Retry in a few minutes; close stale sessions or raise MaxShellsPerUser / "
               "MaxConcurrentOperationsPerUser on the server."),
     ErrorCode("RemoteTimeout", "nonServiceFailure",
@@ -214,9 +232,9 @@ _CODES = [
               "on the server."),
     ErrorCode("RemoteProtocolError", "nonServiceFailure",
               "The sync server's answer could not be understood (no JSON result, a broken stream, a TLS "
-              "handshake that is not HTTPS).",
-              "Check that the port speaks the chosen protocol (HTTPS on 5986, HTTP on 5985) and that the "
-              "module is a version that returns the result as JSON."),
+              "handshake that is not HTTPS, an SSH connection that ended before PowerShell answered).",
+              "Check that the port speaks the chosen protocol (HTTPS on 5986, HTTP on 5985, SSH on 22) and "
+              "that the module is a version that returns the result as JSON."),
     ErrorCode("UsageError", "nonServiceFailure", "The command line is wrong.",
               "See pybridge --help and the subcommand's --help."),
     ErrorCode("SourceError", "nonServiceFailure", "Active Directory could not be read as needed.",

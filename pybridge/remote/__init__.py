@@ -2,7 +2,8 @@
 
 ``pybridge sync --computer-name aadc01 --distinguished-name DN`` opens a WinRM
 session to the sync server (PSRP through pypsrp by default, a WinRS shell running
-PowerShell through pywinrm with ``--transport winrs``), imports the module that
+PowerShell through pywinrm with ``--transport winrs``) or PowerShell's SSH remoting
+(``--transport ssh``: the OpenSSH client, PSRP through psrpcore), imports the module that
 holds ``Invoke-ADSyncSingleObjectSync``, runs it with the DN and switches as typed
 parameters, and brings back the JSON, the error and warning streams and the HTML
 report (copied and verified by SHA-256).
@@ -67,6 +68,18 @@ class RemoteAccessDenied(RemoteError):
 
 class RemoteTlsValidationFailed(RemoteError):
     error_code = "RemoteTlsValidationFailed"
+
+
+class RemoteHostKeyUnknown(RemoteError):
+    error_code = "RemoteHostKeyUnknown"
+
+
+class RemoteHostKeyChanged(RemoteError):
+    error_code = "RemoteHostKeyChanged"
+
+
+class RemoteSubsystemMissing(RemoteError):
+    error_code = "RemoteSubsystemMissing"
 
 
 class RemoteModuleNotFound(RemoteError):
@@ -218,5 +231,6 @@ def from_wsman_fault(code: object, reason: str | None, *, computer_name: str, st
 
 
 __all__ = ["SyncRequest", "RemoteRecord", "Streams", "from_requests_error", "from_wsman_fault", "load_script", "compact", "ERROR_CODES", "RemoteErrorCode", "RemoteError", "RemoteUnreachable", "RemoteAuthenticationFailed",
-           "RemoteAccessDenied", "RemoteTlsValidationFailed", "RemoteModuleNotFound", "RemoteModuleImportFailed",
+           "RemoteAccessDenied", "RemoteTlsValidationFailed", "RemoteHostKeyUnknown", "RemoteHostKeyChanged",
+           "RemoteSubsystemMissing", "RemoteModuleNotFound", "RemoteModuleImportFailed",
            "RemoteCmdletFailed", "RemoteThrottled", "RemoteTimeout", "RemoteWinRMError", "RemoteProtocolError"]

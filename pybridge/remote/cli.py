@@ -43,16 +43,17 @@ def add_sync_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``pybridge sync`` that run it on remote sync servers."""
     g = parser.add_argument_group(
         "remote sync servers", "With --computer-name, the sync runs ON the named Windows sync server(s) through "
-        "WinRM (Invoke-ADSyncSingleObjectSync there); the result comes back here. Settings not given here come "
+        "WinRM or PowerShell's SSH remoting (Invoke-ADSyncSingleObjectSync there); the result comes back here. Settings not given here come "
         "from the configuration's remote: section (remote.servers.<name>, then remote.defaults).")
     g.add_argument("--computer-name", dest="computer_name", action="append", metavar="NAME[,NAME...]",
                    help="sync server(s) to run on: names from remote.servers, server groups from remote.groups, or "
                    "host names; comma-separated or repeated; several servers run in parallel")
     g.add_argument("--transport", dest="remote_transport", choices=TRANSPORTS,
-                   help="psrp: PowerShell Remoting through pypsrp (default); winrs: a WinRS shell running "
-                   "powershell.exe through pywinrm, for endpoints that allow only WinRS")
+                   help="psrp: PowerShell Remoting over WinRM through pypsrp (default); winrs: a WinRS shell running "
+                   "powershell.exe through pywinrm, for endpoints that allow only WinRS; ssh: PowerShell's SSH "
+                   "remoting (the server's 'powershell' subsystem) through the OpenSSH client")
     g.add_argument("--port", dest="remote_port", type=integer(minimum=1, maximum=65535), metavar="PORT",
-                   help="WinRM port (default 5986 with HTTPS, 5985 with HTTP)")
+                   help="WinRM port (default 5986 with HTTPS, 5985 with HTTP), or the SSH port (default 22)")
     g.add_argument("--use-ssl", dest="remote_use_ssl", action="store_const", const=True, default=None,
                    help="HTTPS (the default)")
     g.add_argument("--no-ssl", dest="remote_use_ssl", action="store_const", const=False,
@@ -62,7 +63,14 @@ def add_sync_arguments(parser: argparse.ArgumentParser) -> None:
                    help="authentication: negotiate (default: Kerberos, else NTLM), kerberos, ntlm, credssp, "
                    "certificate (HTTPS client certificate), basic (local accounts)")
     g.add_argument("--username", dest="remote_username", metavar="USER",
-                   help="account on the server: DOMAIN\\user or user@domain (default: the Kerberos ticket cache)")
+                   help="account on the server: DOMAIN\\user or user@domain (default: the Kerberos ticket cache; "
+                   "with --transport ssh, ssh's own default)")
+    g.add_argument("--ssh-key", dest="remote_ssh_key", metavar="FILE",
+                   help="with --transport ssh: the private key to log on with (default: ssh-agent and ssh's "
+                   "default keys); it must not need a passphrase, or be loaded in ssh-agent")
+    g.add_argument("--known-hosts", dest="remote_known_hosts", metavar="FILE",
+                   help="with --transport ssh: the known_hosts file holding the servers' host keys (default: "
+                   "~/.ssh/known_hosts); an unknown or changed host key is always refused")
     pw = g.add_mutually_exclusive_group()
     pw.add_argument("--password-env", dest="remote_password_env", metavar="VAR",
                     help="read the password from environment variable VAR")
@@ -133,7 +141,9 @@ def _overrides(args: argparse.Namespace, problems: list[str]) -> ServerOptions:
         configuration_name=getattr(args, "remote_configuration_name", None),
         connect_timeout=getattr(args, "remote_connect_timeout", None),
         operation_timeout=getattr(args, "remote_operation_timeout", None),
-        retries=getattr(args, "remote_retries", None))
+        retries=getattr(args, "remote_retries", None),
+        ssh_key_file=path(getattr(args, "remote_ssh_key", None), "--ssh-key", pem=False),
+        known_hosts_file=path(getattr(args, "remote_known_hosts", None), "--known-hosts", pem=False))
 
 
 def _passwords(servers: list[ServerSettings], problems: list[str], *, stdin: TextIO,
@@ -236,7 +246,12 @@ def run_sync(args: argparse.Namespace, remote: RemoteSettings, *, report_dir: Pa
     if problems:
         return usage(problems)
     servers, problems, warnings = resolve(remote, args.computer_name or [], overrides)
-    if not problems and any(s.auth == "credssp" for s in servers):
+    if not problems and any(s.transport == "ssh" for s in servers):
+        from .ssh import find_ssh
+        if find_ssh() is None:
+            problems.append("--transport ssh needs the OpenSSH client (ssh) on PATH (Debian: apt-get install "
+                            "openssh-client; Windows: the OpenSSH Client optional feature)")
+    if not problems and any(s.auth == "credssp" and s.transport != "ssh" for s in servers):
         import importlib.util
         if importlib.util.find_spec("requests_credssp") is None:
             problems.append("--auth credssp needs the requests-credssp package (pip install requests-credssp)")

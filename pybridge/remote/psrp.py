@@ -1,18 +1,20 @@
 """PSRP transport (pypsrp): a runspace pool on the sync server, commands with typed parameters.
 
-The DN and the switches travel as CLIXML-typed parameters of ``add_cmdlet`` /
-``add_parameter`` (and the report transfer as a constant script with bound
-parameters), so no value is ever parsed as PowerShell code. ``Client.execute_ps``
-is not used: it wraps a script string in Invoke-Expression.
+What runs there is pipelines.py's (the same over SSH). The DN and the switches travel
+as CLIXML-typed parameters of ``add_cmdlet`` / ``add_parameter`` (and the report
+transfer as a constant script with bound parameters), so no value is ever parsed as
+PowerShell code. ``Client.execute_ps`` is not used: it wraps a script string in
+Invoke-Expression.
 """
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Sequence
 
 from . import (OPERATION_TIMEOUT_FAULT_CODE, RemoteAuthenticationFailed, RemoteError, RemoteProtocolError,
                RemoteRecord, RemoteThrottled, RemoteTimeout, RemoteUnreachable, RemoteWinRMError, Streams,
-               SyncRequest, from_requests_error, from_wsman_fault, load_script)
+               from_requests_error, from_wsman_fault)
+from .pipelines import Command, PipelineSession
 from .settings import ServerSettings, verify_argument
 
 #: Seconds one WS-Management Receive may wait on the server before answering "no data yet".
@@ -36,6 +38,26 @@ def _record_message(record: Any) -> str:
     return str(getattr(record, "message", None) or record)
 
 
+def _plain_output(item: Any) -> Any:
+    """A string that PowerShell sent with note properties on it (pybridge's module adds ReportPath and
+    ComputerName to its JSON string) as the string itself: pypsrp leaves such an object undecoded, its
+    string value inside (CLIXML ``<Obj><S>...</S><MS>...</MS></Obj>``)."""
+    if isinstance(item, str):
+        return item
+    xml = getattr(item, "_xml", None)
+    if not isinstance(xml, str) or not xml.startswith("<Obj"):
+        return item
+    import xml.etree.ElementTree as ET
+
+    from pypsrp.serializer import Serializer
+
+    try:
+        value = ET.fromstring(xml).find("S")
+        return Serializer().deserialize(value) if value is not None else item
+    except (ET.ParseError, ValueError, TypeError):
+        return item
+
+
 def _record(record: Any) -> RemoteRecord:
     category = getattr(record, "message", None)  # "ObjectNotFound: (x:String) [Import-Module], ..." -> first word
     name = str(category).split(":", 1)[0].strip() if category else None
@@ -43,8 +65,8 @@ def _record(record: Any) -> RemoteRecord:
                         category=name or None)
 
 
-class PSRPSession:
-    """One runspace pool on one server; ``sync`` and ``read_report`` run pipelines in it."""
+class PSRPSession(PipelineSession):
+    """One runspace pool on one server over WinRM; ``sync`` and ``read_report`` (pipelines.py) run in it."""
 
     def __init__(self, server: ServerSettings, password: str | None) -> None:
         self.server = server
@@ -147,49 +169,26 @@ class PSRPSession:
         except Exception as exc:  # noqa: BLE001
             raise self._classify(exc, stage) from None
         failed = ps.state == PSInvocationState.FAILED
-        return Streams(stage=stage if failed else "Done", output=list(ps.output),
+        return Streams(stage=stage if failed else "Done", output=[_plain_output(o) for o in ps.output],
                        errors=[_record(e) for e in ps.streams.error],
                        warnings=[str(getattr(w, "message", w)) for w in ps.streams.warning], failed=failed)
 
-    def _powershell(self) -> Any:
+    def _invoke(self, commands: Sequence[Command], stage: str, deadline: float) -> Streams:
         from pypsrp.powershell import PowerShell
 
         if self._pool is None:
             raise RemoteProtocolError(f"{self.server.name}: the session is not open", computer_name=self.server.name)
-        return PowerShell(self._pool)
-
-    def sync(self, request: SyncRequest) -> Streams:
-        """Import the module, then run Invoke-ADSyncSingleObjectSync with typed parameters."""
-        deadline = time.monotonic() + self.server.operation_timeout
-        ps = self._powershell()
-        ps.add_cmdlet("Import-Module").add_parameter("Name", self.server.module_path)
-        ps.add_parameter("ErrorAction", "Stop")
-        imported = self._run(ps, "ImportModule", deadline)
-        if imported.failed or imported.errors:
-            imported.stage, imported.failed = "ImportModule", True
-            return imported
-        ps = self._powershell()
-        ps.add_cmdlet("Invoke-ADSyncSingleObjectSync").add_parameter("DistinguishedName", request.distinguished_name)
-        if request.staging_mode:
-            ps.add_parameter("StagingMode", True)
-        if request.no_html_report:
-            ps.add_parameter("NoHtmlReport", True)
-        result = self._run(ps, "Invoke", deadline)
-        result.warnings = imported.warnings + result.warnings
-        return result
-
-    def read_report(self, *, path: str | None, directory: str | None, since: str | None, offset: int,
-                    count: int) -> Streams:
-        """One chunk of the HTML report through the constant Read-PyBridgeReport script."""
-        deadline = time.monotonic() + min(self.server.operation_timeout, 120)
-        ps = self._powershell()
-        ps.add_script(load_script("Read-PyBridgeReport.ps1"))
-        params: dict[str, Any] = {"Offset": offset, "Count": count}
-        for key, value in (("Path", path), ("Directory", directory), ("Since", since)):
-            if value:
-                params[key] = value
-        ps.add_parameters(params)
-        return self._run(ps, "ReadReport", deadline)
+        ps = PowerShell(self._pool)
+        for command in commands:
+            if command.script:
+                ps.add_script(command.text)
+                if command.parameters:
+                    ps.add_parameters(dict(command.parameters))
+            else:
+                ps.add_cmdlet(command.text)
+                for name, value in command.parameters:
+                    ps.add_parameter(name, value)
+        return self._run(ps, stage, deadline)
 
 
 __all__ = ["PSRPSession"]

@@ -1,7 +1,7 @@
 """Run Single Object Sync on one or several servers: sessions, retries, results, report copies.
 
-The transports are a seam: :func:`run_servers` takes a session factory (PSRP or
-WinRS by default), so tests can hand in a fake one. Each server's outcome is one
+The transports are a seam: :func:`run_servers` takes a session factory (PSRP, WinRS
+or SSH by default), so tests can hand in a fake one. Each server's outcome is one
 adsync JSON document tagged with ``ComputerName``, whether the server answered a
 result or the run failed before there was one.
 """
@@ -46,6 +46,9 @@ Progress = Callable[[str, str, str], None]
 
 
 def default_session(server: ServerSettings, password: str | None) -> RemoteSession:
+    if server.transport == "ssh":
+        from .ssh import SSHSession
+        return SSHSession(server, password)
     if server.transport == "winrs":
         from .winrs import WinRSSession
         return WinRSSession(server, password)
@@ -202,7 +205,7 @@ def run_server(server: ServerSettings, request: SyncRequest, *, password: str | 
     session: RemoteSession | None = None
     try:
         for attempt in range(server.retries + 1):
-            say(name, "connect", f"connecting to {server.endpoint} ({server.transport}, {server.auth})")
+            say(name, "connect", f"connecting to {server.endpoint} ({server.transport}, {server.authentication})")
             candidate = session_factory(server, password)
             try:
                 candidate.open()

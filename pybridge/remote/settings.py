@@ -22,7 +22,10 @@ from typing import Sequence
 from .. import platform
 from ..secret import Secret
 
-TRANSPORTS = ("psrp", "winrs")
+TRANSPORTS = ("psrp", "winrs", "ssh")
+SSH_DEFAULT_PORT = 22
+#: The SSH subsystem of PowerShell's SSH remoting (sshd_config: Subsystem powershell <pwsh> -sshs ...).
+SSH_SUBSYSTEM = "powershell"
 AUTHS = ("negotiate", "kerberos", "ntlm", "credssp", "certificate", "basic")
 #: Where Entra Connect installs the module holding Invoke-ADSyncSingleObjectSync.
 MICROSOFT_MODULE_PATH = r"C:\Program Files\Microsoft Azure AD Sync\Bin\ADSyncDiagnostics\ADSyncDiagnostics.psm1"
@@ -88,6 +91,8 @@ class ServerOptions:
     operation_timeout: float | None = None
     retries: int | None = None
     retry_backoff: float | None = None
+    ssh_key_file: Path | None = None
+    known_hosts_file: Path | None = None
 
     def over(self, base: "ServerOptions") -> "ServerOptions":
         """This layer laid over *base*."""
@@ -119,6 +124,8 @@ class ServerSettings:
     operation_timeout: float
     retries: int
     retry_backoff: float
+    ssh_key_file: Path | None = None
+    known_hosts_file: Path | None = None
 
     @property
     def message_encryption(self) -> str:
@@ -130,12 +137,21 @@ class ServerSettings:
     @property
     def endpoint(self) -> str:
         host = f"[{self.host}]" if ":" in self.host and not self.host.startswith("[") else self.host
+        if self.transport == "ssh":
+            return f"ssh://{self.username + '@' if self.username else ''}{host}:{self.port}"
         return f"{'https' if self.use_ssl else 'http'}://{host}:{self.port}/{self.wsman_path}"
 
     @property
+    def authentication(self) -> str:
+        """How this server is logged on to, for messages: the WinRM method, or the SSH key."""
+        if self.transport == "ssh":
+            return f"key {self.ssh_key_file}" if self.ssh_key_file else "ssh keys"
+        return self.auth
+
+    @property
     def needs_password(self) -> bool:
-        """Basic, NTLM and CredSSP need one; Kerberos and Negotiate can use the ticket cache."""
-        if self.auth == "certificate":
+        """Basic, NTLM and CredSSP need one; Kerberos and Negotiate can use the ticket cache; SSH uses keys."""
+        if self.transport == "ssh" or self.auth == "certificate":
             return False
         if self.auth in ("kerberos", "negotiate"):
             return self.username is not None
@@ -237,6 +253,8 @@ def _finalize(name: str, o: ServerOptions) -> tuple[ServerSettings | None, list[
     warnings: list[str] = []
     where = f"server {name}"
     assert o.transport and o.auth and o.use_ssl is not None
+    if o.transport == "ssh":
+        return _finalize_ssh(name, o)
     auth = o.auth
     if o.transport == "winrs" and auth == "negotiate":
         auth = "ntlm"  # pywinrm has no SPNEGO: Negotiate means NTLM there (Kerberos must be asked for)
@@ -276,7 +294,25 @@ def _finalize(name: str, o: ServerOptions) -> tuple[ServerSettings | None, list[
         validate_tls=bool(o.validate_tls), allow_unencrypted=bool(o.allow_unencrypted), module_path=o.module_path,
         configuration_name=o.configuration_name, wsman_path=o.wsman_path.strip("/"),
         connect_timeout=o.connect_timeout, operation_timeout=o.operation_timeout, retries=o.retries,
-        retry_backoff=o.retry_backoff), problems, warnings
+        retry_backoff=o.retry_backoff, ssh_key_file=o.ssh_key_file, known_hosts_file=o.known_hosts_file), \
+        problems, warnings
+
+
+def _finalize_ssh(name: str, o: ServerOptions) -> tuple[ServerSettings | None, list[str], list[str]]:
+    """An SSH server: PowerShell's SSH remoting; the WinRM settings (auth, TLS, passwords) do not apply."""
+    host = o.host or name
+    if host.lstrip("[").startswith("-"):
+        return None, [f"server {name}: {host!r} is not a host name"], []
+    assert o.module_path and o.configuration_name and o.wsman_path and o.auth and o.use_ssl is not None
+    assert o.connect_timeout and o.operation_timeout and o.retries is not None and o.retry_backoff is not None
+    return ServerSettings(
+        name=name, host=host.strip("[]"), transport="ssh", port=o.port if o.port is not None else SSH_DEFAULT_PORT,
+        use_ssl=o.use_ssl, auth=o.auth, username=o.username, password=None, certificate_file=None,
+        certificate_key_file=None, ca_file=None, validate_tls=bool(o.validate_tls),
+        allow_unencrypted=bool(o.allow_unencrypted), module_path=o.module_path,
+        configuration_name=o.configuration_name, wsman_path=o.wsman_path.strip("/"),
+        connect_timeout=o.connect_timeout, operation_timeout=o.operation_timeout, retries=o.retries,
+        retry_backoff=o.retry_backoff, ssh_key_file=o.ssh_key_file, known_hosts_file=o.known_hosts_file), [], []
 
 
 def verify_argument(settings: ServerSettings) -> bool | str:
@@ -302,4 +338,4 @@ def system_ca_bundle() -> bool | str:
 __all__ = ["ServerOptions", "ServerSettings", "RemoteSettings", "resolve", "expand_names", "is_host_name",
            "is_ip_literal", "is_server_name", "key_file_problem",
            "file_problem", "verify_argument", "MICROSOFT_MODULE_PATH", "PYBRIDGE_MODULE_NAME", "MODULE_SHORTCUTS",
-           "TRANSPORTS", "AUTHS"]
+           "TRANSPORTS", "AUTHS", "SSH_DEFAULT_PORT", "SSH_SUBSYSTEM"]

@@ -139,5 +139,5 @@ def test_example_configuration_is_valid_and_documents_every_key(monkeypatch):
                 "remote", "max_parallel", "report_directory", "defaults", "transport", "use_ssl", "port", "auth",
                 "certificate_file", "certificate_key_file", "validate_tls", "allow_unencrypted", "module_path",
                 "configuration_name", "wsman_path", "operation_timeout", "retries", "retry_backoff", "servers",
-                "host", "groups"]:
+                "host", "groups", "ssh_key_file", "known_hosts_file"]:
         assert f"{key}:" in text, key

@@ -1,6 +1,10 @@
 """The lab is its own distribution (pybridge-lab): nothing of it in the product's wheel, nothing of it (or of
-psrpcore and PyJWT, which only the lab needs) imported by the product, and `pybridge lab` a plugin that is
-found when installed, looked up only when needed, and named with the way to install it when missing."""
+PyJWT, which only the lab needs) imported by the product, and `pybridge lab` a plugin that is found when
+installed, looked up only when needed, and named with the way to install it when missing.
+
+psrpcore is the one library both need: the lab reads the PSRP its WinRM endpoint forwards, and the product
+speaks PSRP over SSH with it (`--transport ssh`). It is a dependency of the product on purpose, imported only
+by the SSH transport, when a server is reached over SSH: never at startup."""
 from __future__ import annotations
 
 import importlib.metadata
@@ -18,7 +22,8 @@ from pybridge.cli import main
 from tests.support import missing_prerequisite
 
 ROOT = Path(__file__).resolve().parents[2]
-LAB_ONLY = ("pybridge_lab", "psrpcore", "jwt")
+LAB_ONLY = ("pybridge_lab", "jwt")
+SSH_ONLY = ("psrpcore",)  # the product's, but only for --transport ssh
 # Run before the code under test: any import of the lab, psrpcore or PyJWT fails as if they were not installed.
 BLOCK = f"""
 import sys
@@ -66,14 +71,15 @@ def test_the_product_wheel_holds_no_lab_module(tmp_path):
     assert "pybridge/cli.py" in names and "pybridge/remote/scripts/Read-PyBridgeReport.ps1" in names
     assert [n for n in names if n.startswith(("pybridge_lab/", "pybridge/lab/")) or "/lab/" in n] == []
     requires = [line for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
-    assert requires and not [r for r in requires if re.search(r"psrpcore|pyjwt|pybridge-lab", r, re.I)]
+    assert requires and not [r for r in requires if re.search(r"pyjwt|pybridge-lab", r, re.I)]
+    assert [r for r in requires if re.search(r"^Requires-Dist: psrpcore\b", r)], requires  # for --transport ssh
 
 
 def test_the_product_imports_no_lab_module_and_starts_without_them():
     code = BLOCK + """
-import pybridge.cli, pybridge.engine, pybridge.config, pybridge.remote.cli
+import pybridge.cli, pybridge.engine, pybridge.config, pybridge.remote.cli, pybridge.remote.runner
 print(sorted(m for m in sys.modules if m.split(".")[0] in %r))
-""" % (LAB_ONLY,)
+""" % (LAB_ONLY + SSH_ONLY,)
     imported = python(code)
     assert imported.returncode == 0, imported.stderr
     assert imported.stdout.strip() == "[]"
@@ -89,7 +95,8 @@ def test_the_product_source_names_none_of_the_lab_s_needs():
     offenders = [f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
                  for path in sorted((ROOT / "pybridge").rglob("*.py"))
                  for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
-                 if re.search(r"psrpcore|import jwt|/proc\b|pybridge_lab|LabError", line)]
+                 if re.search(r"import jwt|/proc\b|pybridge_lab|LabError", line)
+                 or re.search(r"^\s*(from|import) psrpcore", line) and path.name not in ("outofproc.py", "ssh.py")]
     assert offenders == []
     assert not (ROOT / "pybridge" / "lab").exists()
 

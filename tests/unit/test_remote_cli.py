@@ -212,3 +212,19 @@ def test_every_remote_error_class_has_a_documented_code():
     assert {c.error_code for c in classes} == set(ERROR_CODES)
     for entry in ERROR_CODES.values():
         assert entry.category in ("failure", "nonServiceFailure") and entry.meaning and entry.action
+
+
+def test_a_string_with_note_properties_is_read_as_the_string():
+    """pybridge's module writes its JSON string with note properties (ReportPath...); pypsrp does not decode it."""
+    from pypsrp.complex_objects import GenericComplexObject
+
+    from pybridge.remote.psrp import _plain_output
+
+    wrapped = GenericComplexObject()
+    wrapped._xml = ('<Obj RefId="0"><S>{"StatusInfo":{"Status":"Success"},"A":"x_x000A_y"}</S>'
+                    '<MS><S N="ReportPath">C:\\r.htm</S></MS></Obj>')
+    assert _plain_output(wrapped) == '{"StatusInfo":{"Status":"Success"},"A":"x\ny"}'
+    assert _plain_output("plain") == "plain" and _plain_output(42) == 42
+    other = GenericComplexObject()
+    other._xml = '<Obj RefId="0"><MS><S N="x">y</S></MS></Obj>'
+    assert _plain_output(other) is other

@@ -66,13 +66,13 @@ def test_builtin_defaults_are_safe():
 
 
 def test_every_problem_is_reported_with_its_key_path(tmp_path):
-    raw = {"defaults": {"transport": "ssh", "port": 70000, "auth": "digest", "password": "hunter2",
+    raw = {"defaults": {"transport": "telnet", "port": 70000, "auth": "digest", "password": "hunter2",
                         "connect_timeout": 0, "retries": 11, "colour": "blue"},
            "servers": {"bad,name": {}, "aadc01": {"password_env": "NOPE_NOT_SET", "ca_file": "missing.pem"}},
            "groups": {"g": [], "aadc01": ["x"]}, "max_parallel": 0, "extra": 1}
     _, problems = parse(raw, base_dir=tmp_path, check_secrets=True)
     text = "\n".join(problems)
-    for needle in ("remote.defaults.transport: must be one of psrp, winrs", "remote.defaults.port:",
+    for needle in ("remote.defaults.transport: must be one of psrp, winrs, ssh", "remote.defaults.port:",
                    "remote.defaults.auth:", "remote.defaults.password: passwords are never read",
                    "remote.defaults.connect_timeout:", "remote.defaults.retries:", "remote.defaults.colour: unknown",
                    "remote.servers.bad,name:", "remote.servers.aadc01.password_env: environment variable NOPE_NOT_SET",

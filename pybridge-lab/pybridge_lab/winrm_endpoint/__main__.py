@@ -1,12 +1,14 @@
 """Run the WinRM test endpoint as a process (manual tests, the lab).
 
-    python -m pybridge_lab.winrm_endpoint --users-file U --report-dir D [--engine-config C] \
+    python -m pybridge_lab.winrm_endpoint --users-file U --server-dir D [--engine-config C] \
         [--cert CERT --key KEY] [--host 127.0.0.1] [--port 0] [--auth negotiate,basic] \
-        [--allow-unencrypted] [--flavour pybridge|microsoft] [--ready-file R] [-v]
+        [--allow-unencrypted] [--computer-name AADC01] [--ready-file R] [-v]
 
 The users file holds one ``account:password`` per line (``CONTOSO\\svc-sync:...``), so
 that no password appears in a process listing. Without --cert/--key it listens on
-HTTP (and insists on message encryption unless --allow-unencrypted). Once listening,
+HTTP (and insists on message encryption unless --allow-unencrypted). The test sync server (its
+system drive, modules, session configurations and reports) is prepared in D; PowerShell is
+$PYBRIDGE_PWSH, else pwsh on PATH. Once listening,
 R is written as {"url": ..., "port": ..., "pid": ...}; SIGTERM or SIGINT stops it.
 """
 from __future__ import annotations
@@ -20,7 +22,8 @@ import sys
 import threading
 from pathlib import Path
 
-from ._module import MICROSOFT_MODULE_PATH
+from ..errors import LabError
+from ..sync_server import SyncServer
 from ._server import WinRMEndpoint
 
 
@@ -32,15 +35,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--cert", help="server certificate (PEM); with --key, listen on HTTPS")
     p.add_argument("--key", help="server private key (PEM)")
     p.add_argument("--users-file", required=True, help="lines of account:password")
-    p.add_argument("--engine-config", help="pybridge configuration the emulated cmdlet syncs with")
-    p.add_argument("--report-dir", required=True, help="where the emulated cmdlet writes HTML reports")
+    p.add_argument("--engine-config", help="pybridge configuration the server's engine syncs with")
+    p.add_argument("--server-dir", required=True, help="folder of the test sync server (created if needed)")
+    p.add_argument("--pybridge-module", help="pybridge's PowerShell module folder to install on the server "
+                   "(default: psmodule/ADSyncDiagnostics of pybridge's source tree)")
     p.add_argument("--auth", default="negotiate,basic", help="comma-separated: negotiate, basic")
     p.add_argument("--allow-unencrypted", action="store_true", help="accept Basic over HTTP without encryption")
-    p.add_argument("--flavour", choices=("pybridge", "microsoft"), default="pybridge",
-                   help="microsoft: the JSON has no ReportPath, as Microsoft's cmdlet")
-    p.add_argument("--module-path", action="append", dest="module_paths",
-                   help="module path or name Import-Module accepts (repeatable; default: Microsoft's path and "
-                   "ADSyncDiagnostics)")
     p.add_argument("--computer-name", default="AADC01")
     p.add_argument("--ready-file", help="written once listening")
     p.add_argument("-v", "--verbose", action="store_true", help="log every call and refusal to stderr")
@@ -73,13 +73,18 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as exc:
         print(f"cannot read the users file: {exc}", file=sys.stderr)
         return 2
+    try:
+        server = SyncServer(Path(args.server_dir), name=args.computer_name,
+                            engine_config=Path(args.engine_config).resolve() if args.engine_config else None,
+                            pybridge_module=Path(args.pybridge_module) if args.pybridge_module else None)
+    except (LabError, OSError) as exc:
+        print(f"cannot prepare the test sync server: {exc}", file=sys.stderr)
+        return 2
     endpoint = WinRMEndpoint(
-        users=users, report_dir=Path(args.report_dir),
-        engine_config=Path(args.engine_config) if args.engine_config else None, host=args.host, port=args.port,
+        users=users, server=server, host=args.host, port=args.port,
         certfile=Path(args.cert) if args.cert else None, keyfile=Path(args.key) if args.key else None,
-        module_paths=tuple(args.module_paths or (MICROSOFT_MODULE_PATH, "ADSyncDiagnostics")), flavour=args.flavour,
         auth_methods=tuple(a.strip() for a in args.auth.split(",") if a.strip()),
-        allow_unencrypted=args.allow_unencrypted, computer_name=args.computer_name)
+        allow_unencrypted=args.allow_unencrypted)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

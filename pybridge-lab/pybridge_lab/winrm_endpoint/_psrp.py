@@ -1,95 +1,167 @@
-"""The PowerShell resource: a psrpcore ServerRunspacePool per shell, pipelines run in threads.
+"""The PowerShell resource: each runspace pool is a real PowerShell, ``pwsh -s``, fed the client's PSRP.
 
-Pipelines may hold Import-Module (of a known module path),
-Invoke-ADSyncSingleObjectSync (once the module is imported in this runspace) and
-pybridge's report script (recognised by its exact constant text). Anything else
-is refused with a terminating error and logged.
+WS-Management carries PSRP fragments in the shell's creationXml, in Command arguments and in Send and
+Receive streams; PowerShell's out-of-process server mode (``pwsh -s``, the framing PowerShell's SSH remoting
+uses too) carries the same fragments as lines on stdin and stdout:
+
+    <Data Stream='Default' PSGuid='GUID'>base64 fragments</Data>   either way; GUID 0 is the runspace pool
+    <Command PSGuid='GUID' />  -> <CommandAck PSGuid='GUID' />       a new pipeline (before its data)
+    <Signal PSGuid='GUID' />   -> <SignalAck PSGuid='GUID' />        stop the pipeline
+    <Close PSGuid='GUID' />    -> <CloseAck PSGuid='GUID' />         a pipeline (or, GUID 0, the pool) is closed
+    <DataAck PSGuid='GUID' />                                          PowerShell has taken the data
+
+This module only moves fragments between the two framings; it reads them (_observe) to log the commands a
+client sent and to tell WS-Management when a pipeline is done. Whatever runs, runs in PowerShell.
 """
 from __future__ import annotations
 
 import base64
+import logging
+import os
+import re
+import signal
+import subprocess
 import threading
 import time
 import uuid
-from collections import defaultdict
-from typing import Any, Callable
+from collections import defaultdict, deque
+from typing import TYPE_CHECKING
 
-from psrpcore import CreatePipelineEvent, PSRPPayload, ServerPipeline, ServerRunspacePool, StreamType
-from psrpcore.types import ErrorCategory, ErrorCategoryInfo, ErrorRecord, NETException, PSInvocationState
+from . import _wsman as W
+from ._observe import (CREATE_PIPELINE, PIPELINE_STATE, TERMINAL_STATES, Defragmenter, pipeline_calls,
+                       pipeline_state, tamper_report_chunk)
 
-from ._module import CommandError, ModuleEmulator, Refused, plain
+if TYPE_CHECKING:  # pragma: no cover
+    from ._server import WinRMEndpoint
 
-FRAGMENT_SIZE = 64 * 1024
-_TERMINAL = (PSInvocationState.Completed, PSInvocationState.Failed, PSInvocationState.Stopped)
+log = logging.getLogger("pybridge_lab.winrm_endpoint")
 
-
-def _known_scripts() -> dict[str, str]:
-    from pybridge.remote import load_script
-    return {load_script("Read-PyBridgeReport.ps1").strip(): "Read-PyBridgeReport"}
-
-
-def _category(name: str) -> ErrorCategory:
-    return getattr(ErrorCategory, name, ErrorCategory.NotSpecified)
-
-
-def _error_record(err: CommandError) -> ErrorRecord:
-    exc = NETException(Message=err.message)
-    return ErrorRecord(Exception=exc, CategoryInfo=ErrorCategoryInfo(Category=_category(err.category),
-                                                                     Reason=err.error_id.split(",")[0]),
-                       FullyQualifiedErrorId=err.error_id)
+POOL = uuid.UUID(int=0)
+ACK_TIMEOUT = 120.0  # seconds PowerShell may take to acknowledge a new pipeline (it may still be starting)
+_PACKET = re.compile(r"^<(?P<kind>Data|DataAck|Command|CommandAck|Close|CloseAck|Signal|SignalAck)"
+                     r"(?: Stream='(?P<stream>\w+)')? PSGuid='(?P<guid>[0-9A-Fa-f-]{36})'\s*/?>"
+                     r"(?:(?P<data>[A-Za-z0-9+/=]*)</Data>)?$")
 
 
 class PowerShellShell:
-    """One remote runspace pool (WinRS shell of the PowerShell resource URI)."""
+    """One runspace pool (a WinRS shell of the PowerShell resource URI), backed by its own ``pwsh -s``."""
 
     transport = "psrp"
 
-    def __init__(self, shell_id: str, resource_uri: str, owner: str, module: ModuleEmulator, creation: bytes) -> None:
-        self.shell_id, self.resource_uri, self.owner, self.module = shell_id, resource_uri, owner, module
-        self.pool = ServerRunspacePool()
+    def __init__(self, shell_id: str, resource_uri: str, owner: str, endpoint: "WinRMEndpoint", configuration: str,
+                 creation: bytes) -> None:
+        self.shell_id, self.resource_uri, self.owner = shell_id, resource_uri, owner
+        self.endpoint = endpoint
+        self.configuration = configuration
         self.cond = threading.Condition()
         self.outbox: dict[uuid.UUID | None, list[bytes]] = defaultdict(list)
-        self.imported: str | None = None
-        self.cancel: dict[uuid.UUID, threading.Event] = {}
+        self.acks: set[tuple[str, uuid.UUID]] = set()
+        self.finished: set[uuid.UUID] = set()
         self.closed = False
+        self.exited = False
+        self.stderr_tail: deque[str] = deque(maxlen=20)
+        self._from_client = Defragmenter()
+        self._from_server = Defragmenter()
+        self._write_lock = threading.RLock()  # one writer at a time; the client's fragments read in order
+        server = endpoint.server
+        argv = server.server_command(configuration)
+        log.info("shell %s: %s", shell_id, " ".join(argv))
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     env=server.environment(), cwd=str(server.home), start_new_session=True)
+        threading.Thread(target=self._read_stdout, daemon=True, name=f"pwsh-out-{shell_id[:8]}").start()
+        threading.Thread(target=self._read_stderr, daemon=True, name=f"pwsh-err-{shell_id[:8]}").start()
+        self._send_data(POOL, creation)
+
+    # -- to PowerShell ----------------------------------------------------------------------------------------------
+    def _write(self, line: str) -> None:
+        with self._write_lock:
+            try:
+                assert self.proc.stdin is not None
+                self.proc.stdin.write(line.encode("ascii") + b"\n")
+                self.proc.stdin.flush()
+            except (BrokenPipeError, OSError, ValueError):
+                raise self._gone() from None
+
+    def _send_data(self, guid: uuid.UUID, data: bytes, stream: str = "Default") -> None:
+        with self._write_lock:
+            for message in self._from_client.feed(data):
+                if message.message_type == CREATE_PIPELINE:
+                    self.endpoint.record(pipeline_calls(message, "psrp", self.owner))
+            self._write(f"<Data Stream='{stream}' PSGuid='{guid}'>{base64.b64encode(data).decode('ascii')}</Data>")
+
+    def _gone(self) -> W.WSManFault:
+        tail = " ".join(self.stderr_tail)
+        return W.WSManFault(W.SHELL_NOT_FOUND, f"The PowerShell process of shell {self.shell_id} has ended"
+                            + (f": {tail[-500:]}" if tail else "."))
+
+    # -- from PowerShell --------------------------------------------------------------------------------------------
+    def _read_stdout(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            line = raw.decode("utf-8", "replace").strip()
+            if not line:
+                continue
+            m = _PACKET.match(line)
+            if m is None:
+                log.warning("shell %s: PowerShell wrote something that is not a packet: %.200s", self.shell_id, line)
+                continue
+            guid = uuid.UUID(m.group("guid"))
+            kind = m.group("kind")
+            with self.cond:
+                if kind == "Data":
+                    self._received(guid, bytearray(base64.b64decode(m.group("data") or "")))
+                elif kind.endswith("Ack"):
+                    self.acks.add((kind, guid))
+                self.cond.notify_all()
         with self.cond:
-            self._feed(creation)
+            self.exited = True
+            self.cond.notify_all()
+        log.info("shell %s: PowerShell exited with %s", self.shell_id, self.proc.wait())
 
-    # -- PSRP plumbing (call with self.cond held) ------------------------------------------------------------------
-    def _drain(self) -> None:
-        while True:
-            payload = self.pool.data_to_send(FRAGMENT_SIZE)
-            if payload is None:
-                break
-            self.outbox[payload.pipeline_id].append(payload.data)
-        self.cond.notify_all()
+    def _received(self, guid: uuid.UUID, data: bytearray) -> None:
+        """(cond held) One Data packet from PowerShell: into the outbox, and note pipelines that ended."""
+        if self.endpoint.take_tamper() and not tamper_report_chunk(data):
+            self.endpoint.give_back_tamper()
+        key = None if guid == POOL else guid
+        self.outbox[key].append(bytes(data))
+        for message in self._from_server.feed(bytes(data)):
+            if message.message_type == PIPELINE_STATE and message.pipeline_id is not None:
+                if pipeline_state(message) in TERMINAL_STATES:
+                    self.finished.add(message.pipeline_id)
 
-    def _feed(self, data: bytes) -> None:
-        self.pool.receive_data(PSRPPayload(data, StreamType.default, None))
-        while True:
-            event = self.pool.next_event()
-            if event is None:
-                break
-            if isinstance(event, CreatePipelineEvent):
-                pipeline = self.pool.pipeline_table[event.pipeline_id]
-                cancel = threading.Event()
-                self.cancel[event.pipeline_id] = cancel
-                threading.Thread(target=self._execute, args=(pipeline, cancel), daemon=True,
-                                 name=f"psrp-{event.pipeline_id}").start()
-        self._drain()
+    def _read_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        for raw in self.proc.stderr:
+            text = raw.decode("utf-8", "replace").rstrip()
+            if text:
+                self.stderr_tail.append(text)
+                log.debug("shell %s: pwsh stderr: %s", self.shell_id, text)
 
     # -- WS-Management operations ----------------------------------------------------------------------------------
     def command(self, command_id: str | None, arguments: list[str]) -> str:
-        pid = uuid.UUID(command_id) if command_id else uuid.uuid4()
+        data = [base64.b64decode(a) for a in arguments]
+        pid = uuid.UUID(command_id) if command_id else None
+        if pid is None:  # the pipeline's id is in its CREATE_PIPELINE message
+            probe = Defragmenter()
+            found = [m.pipeline_id for d in data for m in probe.feed(d) if m.message_type == CREATE_PIPELINE]
+            pid = found[0] if found and found[0] else uuid.uuid4()
+        self._write(f"<Command PSGuid='{pid}' />")
+        deadline = time.monotonic() + ACK_TIMEOUT
         with self.cond:
-            ServerPipeline(self.pool, pid)
-            for arg in arguments:
-                self._feed(base64.b64decode(arg))
+            while ("CommandAck", pid) not in self.acks:
+                if self.exited:
+                    raise self._gone()
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise W.WSManFault(W.OPERATION_TIMEOUT, "PowerShell did not acknowledge the new pipeline.")
+                self.cond.wait(remaining)
+        for chunk in data:
+            self._send_data(pid, chunk)
         return str(pid).upper()
 
-    def send(self, command_id: str | None, data: bytes, end: bool) -> None:
-        with self.cond:
-            self._feed(data)
+    def send(self, command_id: str | None, data: bytes, end: bool, stream: str = "stdin") -> None:
+        guid = uuid.UUID(command_id) if command_id else POOL
+        self._send_data(guid, data, "PromptResponse" if stream == "pr" else "Default")
 
     def receive(self, command_id: str | None, timeout: float) -> tuple[list[bytes], bool] | None:
         """(payloads, pipeline done) for the pool or a pipeline; None when nothing came within *timeout*."""
@@ -98,10 +170,11 @@ class PowerShellShell:
         with self.cond:
             while True:
                 data = self.outbox.pop(key, [])
-                pipeline = self.pool.pipeline_table.get(key) if key else None
-                done = key is not None and (pipeline is None or pipeline.state in _TERMINAL)
-                if data or done or self.closed:
+                done = key is not None and (key in self.finished or self.exited)
+                if data or done:
                     return data, done
+                if self.exited or self.closed:
+                    raise self._gone()
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return None
@@ -110,128 +183,52 @@ class PowerShellShell:
     def signal(self, command_id: str | None, code: str) -> None:
         if not command_id:
             return
-        key = uuid.UUID(command_id)
+        pid = uuid.UUID(command_id)
         with self.cond:
-            pipeline = self.pool.pipeline_table.get(key)
-            if pipeline is None:
-                return
-            if pipeline.state in (PSInvocationState.Running, PSInvocationState.Stopping):
-                self.cancel.get(key, threading.Event()).set()
-                pipeline.stop()
-                self._drain()
-            if code.endswith("/terminate") or pipeline.state in _TERMINAL:
-                if pipeline.state in _TERMINAL or pipeline.state == PSInvocationState.NotStarted:
-                    pipeline.close()
-                self.outbox.pop(key, None)
-                self.cancel.pop(key, None)
+            finished = pid in self.finished or self.exited
+        try:
+            if not finished:  # Ctrl+C (pypsrp's stop) or terminate of a running pipeline: PowerShell stops it
+                self._write(f"<Signal PSGuid='{pid}' />")
+            if code.endswith("/terminate"):
+                self._write(f"<Close PSGuid='{pid}' />")
+                with self.cond:
+                    self.outbox.pop(pid, None)
+        except W.WSManFault:
+            pass  # PowerShell has gone; nothing runs there any more
 
     def close(self) -> None:
         with self.cond:
-            self.closed = True
-            for event in self.cancel.values():
-                event.set()
-            self.cond.notify_all()
-
-    # -- running a pipeline ----------------------------------------------------------------------------------------
-    def _locked(self, fn: Callable[[], Any]) -> Any:
-        with self.cond:
             if self.closed:
-                return None
-            value = fn()
-            self._drain()
-            return value
-
-    def _execute(self, pipeline: ServerPipeline, cancel: threading.Event) -> None:
-        self._locked(pipeline.start)
-        try:
-            metadata = pipeline.metadata
-            commands = list(metadata.commands) if metadata is not None else []
-            if not commands:
-                raise self.module.refuse("an empty pipeline")
-            for cmd in commands:
-                self._run_command(pipeline, cmd, cancel)
-            self._locked(pipeline.complete)
-        except Refused as exc:
-            self._fail(pipeline, CommandError(str(exc), error_id="CommandNotAllowed,pybridge.TestEndpoint",
-                                              category="PermissionDenied"))
-        except CommandError as exc:
-            self._fail(pipeline, exc)
-        except Exception as exc:  # noqa: BLE001 - a test double reports its own bugs as pipeline failures
-            self._fail(pipeline, CommandError(f"test endpoint failure: {type(exc).__name__}: {exc}",
-                                              error_id="EndpointFailure", category="NotSpecified"))
-
-    def _fail(self, pipeline: ServerPipeline, err: CommandError) -> None:
-        def fail() -> None:
-            if pipeline.state == PSInvocationState.Running:
-                pipeline._change_state(PSInvocationState.Failed, error=_error_record(err))  # noqa: SLF001
-        self._locked(fail)
-
-    def _run_command(self, pipeline: ServerPipeline, cmd: Any, cancel: threading.Event) -> None:
-        positional = [v for n, v in cmd.parameters if not n]
-        params = {str(n): v for n, v in cmd.parameters if n}
-        user = self.owner
-        if cmd.is_script:
-            name = _known_scripts().get(str(cmd.command_text).strip())
-            if name is None:
-                raise self.module.refuse(f"script {str(cmd.command_text)[:120]!r}")
-            self.module.record("psrp", user, name, params)
-            if positional:
-                raise self.module.refuse(f"positional arguments to {name}")
-            text = self.module.read_report(path=plain(params.get("Path")), directory=plain(params.get("Directory")),
-                                           since=plain(params.get("Since")), offset=int(plain(params.get("Offset", 0))),
-                                           count=int(plain(params.get("Count", 262144))))
-            self._locked(lambda: pipeline.write_output(text))
-            return
-        name = str(cmd.command_text)
-        lowered = name.lower()
-        if lowered == "import-module":
-            self.module.record("psrp", user, "Import-Module", params)
-            if positional or set(k.lower() for k in params) - {"name", "erroraction"}:
-                raise self.module.refuse(f"Import-Module with parameters {sorted(params)} {positional!r}")
-            module = str(plain(params.get("Name", "")))
-            try:
-                self.module.import_module(module)
-            except CommandError as exc:
-                if str(plain(params.get("ErrorAction", ""))).lower() == "stop":
-                    raise
-                err = exc  # without -ErrorAction Stop the error is not terminating
-
-                def write_error() -> None:
-                    pipeline.write_error(NETException(Message=err.message),
-                                         ErrorCategoryInfo(Category=_category(err.category)),
-                                         fully_qualified_error_id=err.error_id)
-                self._locked(write_error)
                 return
-            self.imported = module
-            return
-        if lowered == "invoke-adsyncsingleobjectsync":
-            self.module.record("psrp", user, "Invoke-ADSyncSingleObjectSync", params)
-            if self.imported is None:
-                raise CommandError(f"The term '{name}' is not recognized as the name of a cmdlet, function, script "
-                                   "file, or operable program.",
-                                   error_id="CommandNotFoundException", category="ObjectNotFound")
-            allowed = {"distinguishedname", "stagingmode", "nohtmlreport"}
-            unknown = set(k.lower() for k in params) - allowed
-            if positional or unknown or "distinguishedname" not in {k.lower() for k in params}:
-                raise self.module.refuse(f"Invoke-ADSyncSingleObjectSync with parameters {sorted(params)} "
-                                         f"{positional!r}")
-            by_name = {k.lower(): plain(v) for k, v in params.items()}
-            dn = by_name["distinguishedname"]
-            if not isinstance(dn, str):
-                raise CommandError("Cannot bind parameter 'DistinguishedName': not a string.",
-                                   error_id="ParameterArgumentTransformationError", category="InvalidArgument")
-            result = self.module.invoke_sync(dn, bool(by_name.get("stagingmode")), bool(by_name.get("nohtmlreport")),
-                                             cancel)
+            self.closed = True
+            self.cond.notify_all()
+        try:
+            self._write(f"<Close PSGuid='{POOL}' />")
+        except W.WSManFault:
+            pass
+        threading.Thread(target=self._reap, daemon=True, name=f"pwsh-reap-{self.shell_id[:8]}").start()
 
-            def write() -> None:
-                for w in result.warnings:
-                    pipeline.write_warning(w)
-                for e in result.errors:
-                    pipeline.write_error(NETException(Message=e.message),
-                                         ErrorCategoryInfo(Category=_category(e.category)),
-                                         fully_qualified_error_id=e.error_id)
-                for o in result.output:
-                    pipeline.write_output(o)
-            self._locked(write)
-            return
-        raise self.module.refuse(f"command {name!r}")
+    def _reap(self, grace: float = 5.0) -> None:
+        """Let PowerShell close the pool, then end it and whatever it started (its process group)."""
+        deadline = time.monotonic() + grace
+        with self.cond:
+            while ("CloseAck", POOL) not in self.acks and not self.exited and time.monotonic() < deadline:
+                self.cond.wait(max(0.0, deadline - time.monotonic()))
+        with self._write_lock:
+            try:
+                assert self.proc.stdin is not None
+                self.proc.stdin.close()  # end of input: PowerShell's server mode exits
+            except OSError:
+                pass
+        try:
+            self.proc.wait(timeout=max(0.5, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # pragma: no cover
+            log.error("shell %s: PowerShell (pid %s) did not end", self.shell_id, self.proc.pid)

@@ -12,12 +12,14 @@ import ssl
 import struct
 import tempfile
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 from . import _wsman as W
-from ._module import MICROSOFT_MODULE_PATH, ModuleEmulator, Refused
+from ..sync_server import SyncServer
+from ._observe import Call
 from ._psrp import PowerShellShell
 from ._winrs import CmdShell
 
@@ -258,49 +260,64 @@ def _wrap(ctx: Any, data: bytes) -> bytes:
 
 
 class WinRMEndpoint:
-    """A loopback WS-Management endpoint that behaves like a sync server's WinRM service, for tests.
+    """A loopback WS-Management endpoint in front of a test sync server (pybridge_lab.sync_server), for tests.
 
     ``users`` maps accounts (``DOMAIN\\user`` or ``user``) to passwords, accepted
     with Basic and with Negotiate/NTLM (pyspnego as acceptor). With *certfile* and
     *keyfile* it listens on HTTPS, else on HTTP (where it insists on message
-    encryption unless *allow_unencrypted*). The engine runs with *engine_config*;
-    reports are written to and read from *report_dir*.
+    encryption unless *allow_unencrypted*). What clients send runs on *server* in
+    real PowerShell: each runspace pool of the PowerShell resource URI is a ``pwsh -s``
+    of the session configuration named in the resource URI, each WinRS command a process.
     """
 
-    def __init__(self, *, users: dict[str, str], report_dir: Path, engine_config: Path | None = None,
-                 host: str = "127.0.0.1", port: int = 0, certfile: Path | None = None, keyfile: Path | None = None,
-                 module_paths: tuple[str, ...] = (MICROSOFT_MODULE_PATH, "ADSyncDiagnostics"),
-                 flavour: str = "pybridge", auth_methods: tuple[str, ...] = ("negotiate", "basic"),
-                 allow_unencrypted: bool = False, configuration_names: tuple[str, ...] = ("Microsoft.PowerShell",),
-                 max_shells_per_user: int = 5, computer_name: str = "AADC01", wsman_path: str = "wsman",
-                 engine_env: dict[str, str] | None = None) -> None:
+    def __init__(self, *, users: dict[str, str], server: SyncServer, host: str = "127.0.0.1", port: int = 0,
+                 certfile: Path | None = None, keyfile: Path | None = None,
+                 auth_methods: tuple[str, ...] = ("negotiate", "basic"), allow_unencrypted: bool = False,
+                 max_shells_per_user: int = 5, wsman_path: str = "wsman") -> None:
         self.users = dict(users)
+        self.server = server
         self.host, self.port = host, port
         self.certfile, self.keyfile = certfile, keyfile
         self.auth_methods = tuple(a.lower() for a in auth_methods)
         self.allow_unencrypted = allow_unencrypted
-        self.configuration_names = tuple(c.lower() for c in configuration_names)
         self.max_shells_per_user = max_shells_per_user
-        self.computer_name = computer_name
+        self.computer_name = server.name
         self.wsman_path = wsman_path.strip("/")
-        self.module = ModuleEmulator(engine_config=engine_config, report_dir=Path(report_dir),
-                                     module_paths=module_paths, flavour=flavour, engine_env=engine_env)
         self.shells: dict[str, PowerShellShell | CmdShell] = {}
+        #: every command a client sent, in order (PSRP pipelines' commands with typed parameters; WinRS command lines)
+        self.calls: list[Call] = []
         self.auth_failures = 0
         self.throttle_next_creates = 0
+        #: change one byte of the next N report chunks in transit (the client's SHA-256 check must catch it)
+        self.tamper_next_reports = 0
         self.shells_created = 0
+        #: shell id -> [created, deleted] (time.monotonic(); deleted None while open): which shells were open together
+        self.shell_times: dict[str, list[float | None]] = {}
         self._lock = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     # -- lifecycle --------------------------------------------------------------------------------------------------
-    @property
-    def calls(self) -> list[Any]:
-        return self.module.calls
+    def record(self, calls: list[Call]) -> None:
+        with self._lock:
+            self.calls.extend(calls)
+        for call in calls:
+            log.info("%s %s by %s: %s", call.transport, call.command[:80], call.user,
+                     ", ".join(f"-{k} [{t}] {v!r}" for k, (t, v) in call.parameters.items())[:500])
 
-    @property
-    def refused(self) -> list[str]:
-        return self.module.refused
+    def take_tamper(self) -> bool:
+        with self._lock:
+            if self.tamper_next_reports > 0:
+                self.tamper_next_reports -= 1
+                return True
+            return False
+
+    def give_back_tamper(self) -> None:
+        with self._lock:
+            self.tamper_next_reports += 1
+
+    def tamper_pending(self) -> bool:
+        return self.tamper_next_reports > 0
 
     @property
     def use_ssl(self) -> bool:
@@ -349,7 +366,6 @@ class WinRMEndpoint:
             self.shells.clear()
         for shell in shells:
             shell.close()
-        self.module.stop_all()
 
     def __enter__(self) -> "WinRMEndpoint":
         return self.start()
@@ -386,8 +402,10 @@ class WinRMEndpoint:
             return 200, self._operation(req, user, client_ip)
         except W.WSManFault as f:
             return f.status, W.fault(f, relates, self.computer_name)
-        except Refused as exc:
-            return 500, W.fault(W.WSManFault(W.ACCESS_DENIED, str(exc)), relates, self.computer_name)
+        except OSError as exc:  # a process of the server could not be started
+            log.error("the test sync server failed: %s", exc)
+            return 500, W.fault(W.WSManFault(W.INVALID, f"The test sync server failed: {exc}"), relates,
+                                self.computer_name)
 
     def _shell(self, req: W.Request, user: str) -> PowerShellShell | CmdShell:
         with self._lock:
@@ -412,6 +430,8 @@ class WinRMEndpoint:
         if req.action == "Delete":
             with self._lock:
                 self.shells.pop(shell.shell_id, None)
+                if shell.shell_id in self.shell_times:
+                    self.shell_times[shell.shell_id][1] = time.monotonic()
             shell.close()
             return W.response(req, [])
         if req.action == "Command":
@@ -429,7 +449,7 @@ class WinRMEndpoint:
             for stream in body.findall("rsp:Send/rsp:Stream", W.NS):
                 data = base64.b64decode(stream.text or "")
                 end = (stream.get("End") or "").lower() == "true"
-                shell.send(stream.get("CommandId"), data, end)
+                shell.send(stream.get("CommandId"), data, end, stream.get("Name") or "stdin")
             return W.empty_response(req, "SendResponse")
         if req.action == "Signal":
             sig = body.find("rsp:Signal", W.NS)
@@ -476,19 +496,20 @@ class WinRMEndpoint:
         shell: PowerShellShell | CmdShell
         if uri.lower().startswith(W.POWERSHELL_URI_PREFIX.lower()):
             config = uri[len(W.POWERSHELL_URI_PREFIX):]
-            if config.lower() not in self.configuration_names:
+            if self.server.configuration_file(config) is None:
                 raise W.WSManFault(2150858752, f"The WS-Management service cannot process the request. Cannot find "
                                    f"the {config} session configuration in the WSMan: drive on the "
                                    f"{self.computer_name} computer.")
             creation = req.body.find("rsp:Shell/pwsh:creationXml", W.NS)
             if creation is None or not (creation.text or "").strip():
                 raise W.WSManFault(W.INVALID, "Create of a PowerShell shell without creationXml")
-            shell = PowerShellShell(shell_id, uri, user, self.module, base64.b64decode(creation.text or ""))
+            shell = PowerShellShell(shell_id, uri, user, self, config, base64.b64decode(creation.text or ""))
         elif uri.lower() == W.CMD_URI.lower():
-            shell = CmdShell(shell_id, uri, user, self.module)
+            shell = CmdShell(shell_id, uri, user, self)
         else:
             raise W.WSManFault(2150858752, f"The resource URI {uri} is not supported by this test endpoint.")
         with self._lock:
             self.shells[shell_id] = shell
             self.shells_created += 1
+            self.shell_times[shell_id] = [time.monotonic(), None]
         return W.shell_created(req, shell_id, uri, self.base_url, user, client_ip, inputs, outputs)

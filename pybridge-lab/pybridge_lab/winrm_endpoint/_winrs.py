@@ -1,113 +1,229 @@
-"""The cmd resource: a WinRS shell whose only allowed command is powershell.exe with pybridge's payloads.
+"""The cmd resource: a WinRS shell whose commands are real processes of the test sync server.
 
-The command line must be ``powershell.exe [-NoLogo] [-NoProfile] [-NonInteractive]
--EncodedCommand X`` where X decodes to exactly one of pybridge's constant WinRS
-scripts; the values come on stdin as base64 JSON and the answer goes to stdout as
-the scripts would write it (a ``PYBRIDGE-RESULT:`` line). Anything else is refused.
+``powershell``/``powershell.exe`` (and ``pwsh``) is the server's PowerShell: the portable pwsh with the server's
+default session configuration, standing in for Windows PowerShell. Any other command is looked up on the
+server's PATH and run; one that does not exist gets cmd.exe's answer (exit code 9009). stdin comes from Send,
+stdout and stderr go to Receive, the exit code ends the command; a terminate or Ctrl+C signal ends the process
+and everything it started.
 """
 from __future__ import annotations
 
-import base64
-import binascii
-import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._module import CommandError, ModuleEmulator, Refused
+from . import _wsman as W
+from ._observe import Call, tamper_report_chunk
 
-_FLAGS = {"-nologo", "-noprofile", "-noninteractive"}
+if TYPE_CHECKING:  # pragma: no cover
+    from ._server import WinRMEndpoint
 
+log = logging.getLogger("pybridge_lab.winrm_endpoint")
 
-def _known_scripts() -> dict[str, str]:
-    from pybridge.remote.winrs import report_script, sync_script
-    return {sync_script(): "sync", report_script(): "report"}
+POWERSHELL_NAMES = {"powershell", "powershell.exe", "pwsh", "pwsh.exe"}
+NOT_RECOGNIZED_EXIT_CODE = 9009  # cmd.exe's exit code for a command it cannot find
+RESULT_MARKER = b"PYBRIDGE-RESULT:"
 
 
 @dataclass
 class _Command:
     command_id: str
-    kind: str
-    stdin: bytearray = field(default_factory=bytearray)
+    call: Call
+    proc: subprocess.Popen[bytes] | None = None
     stdout: bytearray = field(default_factory=bytearray)
     stderr: bytearray = field(default_factory=bytearray)
-    started: bool = False
-    done: bool = False
-    cancel: threading.Event = field(default_factory=threading.Event)
+    stdin: bytearray = field(default_factory=bytearray)
+    readers: int = 0
     exit_code: int | None = None
 
+    @property
+    def done(self) -> bool:
+        return self.exit_code is not None and self.readers == 0
 
-def _error(err: CommandError) -> dict[str, Any]:
-    return {"Message": err.message, "ErrorId": err.error_id, "Category": err.category}
+
+def split_command_line(text: str) -> list[str]:
+    """Arguments of a Windows command line, split as the C runtime does (CommandLineToArgvW's rules).
+
+    WinRS sends a command's arguments as one line (pywinrm joins them with blanks); a program on
+    Windows splits it itself: blanks separate, double quotes group, backslashes are literal unless
+    they precede a double quote (2n backslashes + quote: n backslashes and a quote that groups;
+    2n+1: n backslashes and a literal quote).
+    """
+    args: list[str] = []
+    current: list[str] = []
+    in_quotes = False
+    have = False
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\\":
+            j = i
+            while j < n and text[j] == "\\":
+                j += 1
+            count = j - i
+            if j < n and text[j] == '"':
+                current.append("\\" * (count // 2))
+                if count % 2:
+                    current.append('"')
+                    i = j + 1
+                else:
+                    i = j
+                have = True
+                continue
+            current.append("\\" * count)
+            i, have = j, True
+            continue
+        if c == '"':
+            if in_quotes and i + 1 < n and text[i + 1] == '"':
+                current.append('"')
+                i += 2
+                continue
+            in_quotes = not in_quotes
+            have = True
+            i += 1
+            continue
+        if c in " \t" and not in_quotes:
+            if have:
+                args.append("".join(current))
+                current, have = [], False
+            i += 1
+            continue
+        current.append(c)
+        have = True
+        i += 1
+    if have:
+        args.append("".join(current))
+    return args
 
 
 class CmdShell:
     transport = "winrs"
 
-    def __init__(self, shell_id: str, resource_uri: str, owner: str, module: ModuleEmulator) -> None:
-        self.shell_id, self.resource_uri, self.owner, self.module = shell_id, resource_uri, owner, module
+    def __init__(self, shell_id: str, resource_uri: str, owner: str, endpoint: "WinRMEndpoint") -> None:
+        self.shell_id, self.resource_uri, self.owner = shell_id, resource_uri, owner
+        self.endpoint = endpoint
         self.cond = threading.Condition()
         self.commands: dict[str, _Command] = {}
         self.closed = False
 
+    def _argv(self, executable: str, arguments: list[str]) -> list[str] | None:
+        """The process to start for a WinRS command line, or None when the server has no such command."""
+        name = executable.strip().strip('"')
+        base = name.replace("\\", "/").rsplit("/", 1)[-1].lower()
+        if base in POWERSHELL_NAMES:
+            return self.endpoint.server.powershell_command(arguments)
+        path = self.endpoint.server.environment().get("PATH")
+        found = shutil.which(name, path=path) or (shutil.which(base[:-4], path=path) if base.endswith(".exe")
+                                                  else None)
+        return [found, *arguments] if found else None
+
     def command(self, command_id: str | None, executable: str, arguments: list[str]) -> str:
-        tokens = executable.split() + [t for a in arguments for t in a.split()]
-        if not tokens:
-            raise self.module.refuse("an empty command line")
-        exe = tokens[0].strip('"').replace("/", "\\").rsplit("\\", 1)[-1].lower()
-        if exe not in ("powershell", "powershell.exe"):
-            raise self.module.refuse(f"command line {' '.join(tokens)[:200]!r}")
-        encoded = None
-        rest = tokens[1:]
-        i = 0
-        while i < len(rest):
-            tok = rest[i].lower()
-            if tok in _FLAGS:
-                i += 1
-            elif tok in ("-encodedcommand", "-enc", "-e", "-ec") and i + 1 < len(rest) and encoded is None:
-                encoded = rest[i + 1]
-                i += 2
-            else:
-                raise self.module.refuse(f"powershell.exe argument {rest[i][:80]!r}")
-        try:
-            script = base64.b64decode(encoded or "", validate=True).decode("utf-16-le") if encoded else None
-        except (binascii.Error, UnicodeDecodeError):
-            script = None
-        kind = _known_scripts().get(script or "")
-        if kind is None:
-            raise self.module.refuse(f"powershell.exe with a script that is not one of pybridge's payloads: "
-                                     f"{(script or '(none)')[:160]!r}")
         cid = (command_id or str(uuid.uuid4())).upper()
+        arguments = [a for line in arguments for a in split_command_line(line)]
+        call = Call("winrs", self.owner, executable, {"Arguments": ("String[]", list(arguments))})
+        self.endpoint.record([call])
+        cmd = _Command(cid, call)
+        argv = self._argv(executable, arguments)
+        if argv is None:
+            cmd.stderr += (f"'{executable}' is not recognized as an internal or external command,\r\n"
+                           "operable program or batch file.\r\n").encode()
+            cmd.exit_code = NOT_RECOGNIZED_EXIT_CODE
+        else:
+            server = self.endpoint.server
+            log.info("shell %s: %s", self.shell_id, " ".join(argv)[:300])
+            cmd.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        env=server.environment(), cwd=str(server.home), start_new_session=True)
+            cmd.readers = 2
+            for name, pipe in (("stdout", cmd.proc.stdout), ("stderr", cmd.proc.stderr)):
+                threading.Thread(target=self._read, args=(cmd, name, pipe), daemon=True,
+                                 name=f"winrs-{name}-{cid[:8]}").start()
+            threading.Thread(target=self._wait, args=(cmd,), daemon=True, name=f"winrs-wait-{cid[:8]}").start()
         with self.cond:
-            self.commands[cid] = _Command(cid, kind)
+            self.commands[cid] = cmd
         return cid
 
-    def send(self, command_id: str | None, data: bytes, end: bool) -> None:
+    def _read(self, cmd: _Command, name: str, pipe: Any) -> None:
+        for chunk in iter(lambda: pipe.read1(65536), b""):
+            with self.cond:
+                getattr(cmd, name).extend(chunk)
+                self.cond.notify_all()
+        with self.cond:
+            cmd.readers -= 1
+            self.cond.notify_all()
+
+    def _tamper(self, chunk: bytes) -> bytes:
+        """Change one byte of a report chunk inside the PYBRIDGE-RESULT line (base64 JSON of base64 data)."""
+        import base64
+
+        head, _, rest = chunk.partition(RESULT_MARKER)
+        encoded, newline, tail = rest.partition(b"\r\n") if b"\r\n" in rest else rest.partition(b"\n")
+        try:
+            envelope = bytearray(base64.b64decode(encoded))
+        except ValueError:
+            self.endpoint.give_back_tamper()
+            return chunk
+        # the envelope holds the report chunk as a JSON string inside JSON: its quotes are escaped there
+        marker = b'\\"Data\\":\\"'
+        at = envelope.find(marker)
+        if at < 0 or not chr(envelope[at + len(marker)]).isalnum():
+            inner = tamper_report_chunk(envelope)
+            if not inner:
+                self.endpoint.give_back_tamper()
+                return chunk
+        else:
+            i = at + len(marker)
+            envelope[i] = ord("B") if envelope[i] != ord("B") else ord("C")
+        return head + RESULT_MARKER + base64.b64encode(bytes(envelope)) + newline + tail
+
+    def _wait(self, cmd: _Command) -> None:
+        assert cmd.proc is not None
+        code = cmd.proc.wait()
+        with self.cond:
+            cmd.exit_code = code
+            self.cond.notify_all()
+
+    def send(self, command_id: str | None, data: bytes, end: bool, stream: str = "stdin") -> None:
         with self.cond:
             cmd = self.commands.get((command_id or "").upper())
-            if cmd is None or cmd.started:
-                return
-            cmd.stdin += data
+        if cmd is None or cmd.proc is None or cmd.proc.stdin is None:
+            return
+        cmd.stdin += data
+        try:
+            if data:
+                cmd.proc.stdin.write(data)
+                cmd.proc.stdin.flush()
             if end:
-                cmd.started = True
-                threading.Thread(target=self._run, args=(cmd,), daemon=True, name=f"winrs-{cmd.command_id}").start()
+                cmd.proc.stdin.close()
+                cmd.call.parameters["Input"] = ("String", bytes(cmd.stdin).decode("utf-8", "replace"))
+        except (BrokenPipeError, OSError, ValueError):
+            pass  # the process has ended; its exit code says how
 
     def receive(self, command_id: str | None, timeout: float) -> tuple[list[tuple[str, bytes]], bool, int | None] | None:
         deadline = time.monotonic() + timeout
         with self.cond:
             cmd = self.commands.get((command_id or "").upper())
             if cmd is None:
-                return [], True, 0
+                raise W.WSManFault(W.INVALID, f"The command {command_id} is not known in this shell.")
             while True:
                 streams = []
-                if cmd.stdout:
-                    streams.append(("stdout", bytes(cmd.stdout)))
-                    cmd.stdout.clear()
-                if cmd.stderr:
-                    streams.append(("stderr", bytes(cmd.stderr)))
-                    cmd.stderr.clear()
+                hold = self.endpoint.tamper_pending()  # a report chunk to change: stdout goes out whole, at the end
+                for name in ("stdout", "stderr"):
+                    buffer = getattr(cmd, name)
+                    if name == "stdout" and hold:
+                        if not cmd.done:
+                            continue
+                        if RESULT_MARKER in buffer and self.endpoint.take_tamper():
+                            buffer[:] = self._tamper(bytes(buffer))
+                    if buffer:
+                        streams.append((name, bytes(buffer)))
+                        buffer.clear()
                 if streams or cmd.done or self.closed:
                     return streams, cmd.done or self.closed, cmd.exit_code
                 remaining = deadline - time.monotonic()
@@ -118,71 +234,27 @@ class CmdShell:
     def signal(self, command_id: str | None, code: str) -> None:
         with self.cond:
             cmd = self.commands.get((command_id or "").upper())
-            if cmd is not None and (code.endswith("/terminate") or code.endswith("/ctrl_c")):
-                cmd.cancel.set()  # a running sync is stopped, as closing the console stops powershell.exe
-                if cmd.done or not cmd.started:
-                    del self.commands[cmd.command_id]
+        if cmd is None:
+            return
+        if code.endswith(("/terminate", "/ctrl_c", "/ctrl_break")):
+            self._kill(cmd)
+            if code.endswith("/terminate"):
+                with self.cond:
+                    self.commands.pop(cmd.command_id, None)
+
+    @staticmethod
+    def _kill(cmd: _Command) -> None:
+        """End the process and everything it started (its process group), as closing a console does."""
+        if cmd.proc is not None and cmd.proc.poll() is None:
+            try:
+                os.killpg(cmd.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
     def close(self) -> None:
         with self.cond:
             self.closed = True
-            for cmd in self.commands.values():
-                cmd.cancel.set()
+            commands = list(self.commands.values())
             self.cond.notify_all()
-
-    def _run(self, cmd: _Command) -> None:
-        envelope: dict[str, Any] = {"Stage": "Input", "Output": [], "Errors": [], "Warnings": []}
-        try:
-            try:
-                values = json.loads(base64.b64decode(bytes(cmd.stdin).strip()).decode("utf-8"))
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise CommandError(f"Invalid input: {exc}", error_id="FormatException", category="InvalidData")
-            if not isinstance(values, dict):
-                raise CommandError("Invalid input: not an object", error_id="FormatException", category="InvalidData")
-            if cmd.kind == "sync":
-                self._sync(values, envelope, cmd.cancel)
-            else:
-                envelope["Stage"] = "ReadReport"
-                self.module.record("winrs", self.owner, "Read-PyBridgeReport", values)
-                envelope["Output"] = [self.module.read_report(
-                    path=values.get("Path"), directory=values.get("Directory"), since=values.get("Since"),
-                    offset=int(values.get("Offset", 0)), count=int(values.get("Count", 262144)))]
-            envelope["Stage"] = "Done"
-        except CommandError as exc:
-            envelope["Errors"].append(_error(exc))
-        except Refused as exc:
-            envelope["Errors"].append({"Message": str(exc), "ErrorId": "CommandNotAllowed,pybridge.TestEndpoint",
-                                       "Category": "PermissionDenied"})
-        except Exception as exc:  # noqa: BLE001
-            envelope["Errors"].append({"Message": f"test endpoint failure: {type(exc).__name__}: {exc}",
-                                       "ErrorId": "EndpointFailure", "Category": "NotSpecified"})
-        line = "PYBRIDGE-RESULT:" + base64.b64encode(json.dumps(envelope, ensure_ascii=False).encode("utf-8")).decode()
-        with self.cond:
-            cmd.stdout += (line + "\r\n").encode("ascii")
-            cmd.exit_code = 0
-            cmd.done = True
-            self.cond.notify_all()
-
-    def _sync(self, values: dict[str, Any], envelope: dict[str, Any], cancel: threading.Event) -> None:
-        allowed = {"ModulePath", "DistinguishedName", "StagingMode", "NoHtmlReport"}
-        if set(values) - allowed:
-            raise self.module.refuse(f"sync input with keys {sorted(values)}")
-        envelope["Stage"] = "ImportModule"
-        self.module.record("winrs", self.owner, "Import-Module", {"Name": values.get("ModulePath")})
-        self.module.import_module(str(values.get("ModulePath") or ""))
-        envelope["Stage"] = "Invoke"
-        params = {"DistinguishedName": values.get("DistinguishedName")}
-        if values.get("StagingMode"):
-            params["StagingMode"] = True
-        if values.get("NoHtmlReport"):
-            params["NoHtmlReport"] = True
-        self.module.record("winrs", self.owner, "Invoke-ADSyncSingleObjectSync", params)
-        dn = values.get("DistinguishedName")
-        if not isinstance(dn, str) or not dn:
-            raise CommandError("Cannot validate argument on parameter 'DistinguishedName'.",
-                               error_id="ParameterArgumentValidationError", category="InvalidData")
-        result = self.module.invoke_sync(dn, bool(values.get("StagingMode")), bool(values.get("NoHtmlReport")),
-                                         cancel)
-        envelope["Output"] = list(result.output)
-        envelope["Warnings"] = list(result.warnings)
-        envelope["Errors"] = [_error(e) for e in result.errors]
+        for cmd in commands:
+            self._kill(cmd)
