@@ -48,6 +48,8 @@ def environment(bytecode_cache: Any = None) -> Any:
         _ENV = Environment(loader=PackageLoader("pybridge.report", "templates"),
                            autoescape=select_autoescape(default=True, default_for_string=True),
                            trim_blocks=True, lstrip_blocks=True, bytecode_cache=bytecode_cache)
+        _ENV.filters["humps"] = _humps
+        _ENV.filters["after_hyphens"] = _after_hyphens
     return _ENV
 
 
@@ -64,10 +66,6 @@ def _after_hyphens(text: str) -> Markup:
     """An id that may wrap after any of its hyphens (a GUID's groups stay whole; Unicode line breaking
     keeps a hyphen followed by a digit together). Each part is escaped."""
     return Markup("-<wbr>").join(str(text).split("-"))
-
-
-_env.filters["humps"] = _humps
-_env.filters["after_hyphens"] = _after_hyphens
 
 
 # -- values, and members named by who they are ---------------------------------------------------------------
