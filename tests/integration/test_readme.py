@@ -38,7 +38,10 @@ SYNC_OUTCOMES = {
     "CN=Smith\\, John,OU=Users,OU=Corp,DC=contoso,DC=com": ("Success", None),
     "CN=Sales,OU=Groups,OU=Corp,DC=contoso,DC=com": ("Success", None),
     "CN=Partner Contact,OU=Contacts,OU=Corp,DC=contoso,DC=com": ("Failure", "UnsupportedObjectType"),
+    "jdoe@contoso.com": ("Success", None),
 }
+# Examples that name the object by another identity than its DN, and the DN it names.
+NAMED = {"jdoe@contoso.com": "CN=Jane Doe,OU=Users,OU=Corp,DC=contoso,DC=com"}
 EXIT = {"Success": 0, "Failure": 1, "Skipped": 3}
 
 
@@ -98,7 +101,9 @@ def test_every_pybridge_example_runs_against_the_lab(lab, tmp_path):
             doc = json.loads(lines[0])
             assert (proc.returncode, doc["StatusInfo"]["Status"], doc["StatusInfo"]["ErrorCode"]) == \
                 (EXIT[status], status, code), where
-            assert len(doc["ProvisioningSteps"]) == 10 and doc["SourceIdentity"]["Name"] == dn
+            assert len(doc["ProvisioningSteps"]) == 10 and doc["SourceIdentity"]["Name"] == NAMED.get(dn, dn)
+            if dn in NAMED:
+                assert f"is {NAMED[dn]}" in proc.stderr, where  # stderr says which DN it names
             assert Path(doc["ReportPath"]).parent == tmp_path / "lab" / "reports", where
             if "--staging-mode" in args:
                 writes = [r for r in lab.emulator.requests if r["method"] in ("POST", "PATCH", "DELETE", "PUT")
@@ -111,6 +116,10 @@ def test_every_pybridge_example_runs_against_the_lab(lab, tmp_path):
             assert proc.returncode == 1 and "lab" in proc.stdout + proc.stderr, where
         elif args[:2] == ["lab", "down"]:
             assert proc.returncode == 0, where  # nothing to stop, and no error
+        elif args[:2] == ["config", "check"]:
+            rows = proc.stdout.splitlines()
+            assert proc.returncode == 0 and rows[0].split()[0] == "STATUS", where
+            assert rows[1:] and all(row.startswith("ok ") for row in rows[1:]), where
         else:
             pytest.fail(f"no expectation for the README example `pybridge {shlex.join(args)}`")
         ran.append(args[0])
