@@ -125,5 +125,11 @@ def _print_summary(summary: Any, err: Any) -> None:
             err.write(f"pybridge scan:   {row['code']}: {row['dn']}: {str(row['reason'])[:200]}\n")
     for finding in summary.findings:
         err.write(f"pybridge scan: {finding.code} across objects: {finding.reason}\n")
+    if summary.joined_deleted:
+        err.write(f"pybridge scan: {len(summary.joined_deleted):,} object(s) joined to an Entra object that no longer "
+                  "exists (deleted in the cloud; a sync matches them again, and creates them anew if nothing "
+                  "matches):\n")
+        for dn, entra_id in summary.joined_deleted[:WORST_SHOWN]:
+            err.write(f"pybridge scan:   {dn} (was {entra_id})\n")
     err.write(f"pybridge scan: {summary.graph_requests:,} Graph request(s), {summary.ldap_operations:,} LDAP "
               "operation(s)\n")

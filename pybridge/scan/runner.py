@@ -55,6 +55,7 @@ class ScanSummary:
     out_of_scope: int = 0  # in a searched container but excluded by the container filter
     unreadable: list[str] = field(default_factory=list)  # containers that could not be searched
     findings: list[Finding] = field(default_factory=list)
+    joined_deleted: list[tuple[str, str]] = field(default_factory=list)  # (DN, Entra id): joins to deleted objects
     interrupted: bool = False
     graph_requests: int = 0
     ldap_operations: int = 0
@@ -70,7 +71,8 @@ class ScanSummary:
                          "OutOfScope": self.out_of_scope, "UnreadableContainers": self.unreadable,
                          "Interrupted": self.interrupted,
                          "WholeViewFindings": [{"ErrorCode": f.code, "Value": f.value, "Objects": list(f.objects),
-                                                "Reason": f.reason} for f in self.findings]}}
+                                                "Reason": f.reason} for f in self.findings],
+                         "JoinedToDeletedObjects": [{"Object": dn, "EntraId": i} for dn, i in self.joined_deleted]}}
 
 
 class PrefetchedDirectory:
@@ -154,6 +156,7 @@ def scan(config: Config, rules: RuleSet, options: ScanOptions, *, out: TextIO,
         summary.interrupted = True
     finally:
         summary.findings = view.findings()
+        summary.joined_deleted = list(view.joined_deleted)
         summary.graph_requests = live.requests
         summary.ended = iso(utcnow())
         store.close()

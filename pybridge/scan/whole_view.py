@@ -21,9 +21,13 @@ class WholeView:
     _claims: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (attr, value) -> DNs
     _holder: dict[tuple[str, str], str] = field(default_factory=dict)  # (attr, value) -> the DN whose Entra object has it
     _soft: dict[str, list[str]] = field(default_factory=dict)  # cloud id -> DNs that soft-match it
+    joined_deleted: list[tuple[str, str]] = field(default_factory=list)  # (DN, Entra id) of joins to deleted objects
 
     def observe(self, run: RunState) -> None:
         """After one object's steps: the values it would claim in Entra ID, and whom it soft-matched."""
+        if run.joined_deleted:
+            self.joined_deleted.append((run.ad_object.dn if type(run).ad_object.is_set(run) else "",
+                                        run.joined_deleted))
         rules = run.rules if type(run).rules.is_set(run) else None
         if rules is None or rules.outbound is None or rules.excluded or not type(run).export.is_set(run):
             return

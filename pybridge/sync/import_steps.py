@@ -137,6 +137,7 @@ def _joined(run: RunState) -> Properties | None:
         run.warn(f"The Entra {kind} {joined_id} this object was joined to no longer exists (deleted in the "
                  "cloud); it is matched again, and created anew if nothing matches, as Entra Connect does.")
         run.match = f"The joined object {joined_id} no longer exists"
+        run.joined_deleted = joined_id
         return None
     if kind == "user" and candidate.get("onPremisesImmutableId") != run.source_anchor:
         return None

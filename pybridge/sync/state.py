@@ -157,6 +157,7 @@ class RunState:
         self.entra_object: Properties | None = None  # the matched Entra object (step 8); None: the export creates
         self.match = "None"  # how step 8 matched it
         self.unresolved: list[str] = []  # references (members, manager) not in Entra ID
+        self.joined_deleted: str | None = None  # the Entra id of a joined object that no longer exists
         self.sync_rule_of: dict[str, str] = {}  # Entra property -> the outbound rule that flows it
         self.writes = RunWrites()  # what the run commits to the state store at its end
         self.pending: PendingCreate | None = None  # an earlier create of this object not yet confirmed (step 8)

@@ -58,7 +58,8 @@ def synchronize(run: RunState, step: ProvisioningStep) -> None:
     desired = {k: v for k, v in outbound.values.items() if k in exported}
     _resolve_references(run, desired, exported)
     export = run.export = planlib.compute(run.target_type, desired, run.entra_object, exported)
-    invalid = validate.problems(run.target_type, desired, export.operation == Action.CREATE)
+    invalid = validate.problems(run.target_type, desired, export.operation == Action.CREATE,
+                                outbound.values.get("proxyAddresses"))
     if invalid and run.target_type in GRAPH_WRITABLE_TYPES:
         step.details[d.SYNC_STEP_RESULT] = "failure"
         raise StepFailed(Status.FAILURE, "IdentityDataValidationFailed",

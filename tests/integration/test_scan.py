@@ -180,3 +180,23 @@ def test_batch_sync_runs_many_objects_in_one_process(lab, tmp_path):
     broken.write_text("version: 1\nad_connectors: oops\n")
     bad = run_cli("sync", "--config", str(broken), *dns[:2])
     assert bad.code == 2 and [d["StatusInfo"]["ErrorCode"] for d in lines(bad.stdout)] == ["ConfigurationError"] * 2
+
+
+def test_idfix_values_and_joins_to_deleted_objects_are_found_as_a_single_run_finds_them(lab, tmp_path):
+    cfg = str(lab.config(tmp_path))
+    with new_user(lab, "Bad Alias", "badalias", mail="bad.alias@contoso.com",
+                  proxyAddresses=["SMTP:bad.alias@contoso.com", "smtp:bad alias@contoso.com"]) as bad, \
+            new_user(lab, "Gone Cloud", "gonecloud") as gone:
+        created = run_cli("sync", "--config", cfg, "--no-html-report", gone)
+        assert created.code == 0, created.stderr
+        lab.emulator.delete_object(json.loads(created.stdout)["TargetIdentity"]["Id"])
+        scan = run_cli("scan", "--config", cfg, "--no-html-report", "--search-base", f"OU=Users,OU=Corp,{BASE}")
+        single = {dn: json.loads(run_cli("sync", "--config", cfg, "--no-html-report", "--staging-mode",
+                                         dn).stdout) for dn in (bad, gone)}
+    by_dn = {d["SourceIdentity"]["Name"]: d for d in lines(scan.stdout)}
+    assert by_dn[bad]["StatusInfo"]["ErrorCode"] == "IdentityDataValidationFailed"
+    assert "smtp:bad alias@contoso.com" in by_dn[bad]["StatusInfo"]["Reason"]
+    for dn in (bad, gone):
+        assert comparable(by_dn[dn]) == comparable(single[dn]), dn
+    assert "joined to an Entra object that no longer exists" in scan.stderr and gone in scan.stderr
+    assert scan.code == 1
