@@ -4,37 +4,34 @@ its ten steps. Sorting and filtering need JavaScript; without it the table is co
 from __future__ import annotations
 
 import datetime as dt
-import os
 import secrets
 from pathlib import Path
-from typing import Any
-
-from jinja2 import Environment, PackageLoader, select_autoescape
+from typing import Any, Iterator
 
 from .. import __version__, platform
-
-_env = Environment(loader=PackageLoader("pybridge.report", "templates"),
-                   autoescape=select_autoescape(default=True, default_for_string=True),
-                   trim_blocks=True, lstrip_blocks=True)
+from .html import environment
 
 
-def render(summary: Any) -> str:
-    return _env.get_template("scan.html.j2").render(nonce=secrets.token_urlsafe(16), s=summary, version=__version__)
+def render(summary: Any) -> Iterator[str]:
+    """The page in pieces (a scan of many objects is never one string in memory)."""
+    return environment().get_template("scan.html.j2").generate(nonce=secrets.token_urlsafe(16), s=summary,
+                                                               version=__version__)
 
 
 def write(summary: Any, directory: Path) -> Path:
-    """PyBridgeScanSummary-yyyyMMddHHmmss.htm (local time), owner-only, never overwriting another."""
-    html = render(summary)
+    """PyBridgeScanSummary-yyyyMMddHHmmss.htm (local time), owner-only, created new and never through a link
+    (a name planted in a shared directory is skipped), never overwriting another."""
     if not directory.exists():
         platform.make_private_dir(directory)
     stamp = dt.datetime.now().strftime("%Y%m%d%H%M%S")
     for n in range(1, 1000):
         path = directory / (f"PyBridgeScanSummary-{stamp}" + (f"_{n}" if n > 1 else "") + ".htm")
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
-        except FileExistsError:
+            fh = platform.open_private(path, exclusive=True)
+        except (FileExistsError, platform.UnsafeFileError):
             continue
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(html)
+        with fh:
+            for piece in render(summary):
+                fh.write(piece)
         return path
     raise OSError(f"no free report name in {directory}")

@@ -95,6 +95,7 @@ def run_scan(args: argparse.Namespace) -> int:
         except OSError as exc:
             err.write(f"pybridge: WARNING: the HTML summary could not be written to {report_dir}: "
                       f"{exc.strerror or exc}\n")
+    summary.rows.close()
     try:
         record(cfg, summary)
     except PyBridgeError as exc:
@@ -118,7 +119,7 @@ def _print_summary(summary: Any, err: Any) -> None:
         err.write(f"pybridge scan:   {n:>7,}  {code}\n")
     for container in summary.unreadable:
         err.write(f"pybridge scan: could not search {container}\n")
-    worst = [r for r in summary.rows if r["status"] == "Failure"][:WORST_SHOWN]
+    worst = summary.rows.first_failures[:WORST_SHOWN]
     if worst:
         err.write("pybridge scan: first failures:\n")
         for row in worst:

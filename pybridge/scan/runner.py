@@ -9,6 +9,7 @@ report follow.
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -45,6 +46,37 @@ class ScanOptions:
     report_dir: Path | None = None  # None: no HTML summary
 
 
+class RowSpool:
+    """The per-object rows of the HTML summary, kept in a temporary file (one JSON line each), not in memory:
+    a scan's memory then grows with the indexes that matching needs, not with the objects scanned. The first
+    few failures stay at hand for the summary on stderr."""
+
+    def __init__(self, keep_failures: int = 10) -> None:
+        self._file = tempfile.TemporaryFile("w+", encoding="utf-8")  # deleted when closed, or at exit
+        self.count = 0
+        self.first_failures: list[dict[str, object]] = []
+        self._keep = keep_failures
+
+    def append(self, row: dict[str, object]) -> None:
+        self._file.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self.count += 1
+        if row.get("status") == "Failure" and len(self.first_failures) < self._keep:
+            self.first_failures.append(row)
+
+    def __iter__(self) -> Iterator[dict[str, object]]:
+        self._file.flush()
+        self._file.seek(0)
+        for line in self._file:
+            yield json.loads(line)
+        self._file.seek(0, 2)  # appending goes on at the end
+
+    def __len__(self) -> int:
+        return self.count
+
+    def close(self) -> None:
+        self._file.close()
+
+
 @dataclass
 class ScanSummary:
     started: str
@@ -59,7 +91,7 @@ class ScanSummary:
     interrupted: bool = False
     graph_requests: int = 0
     ldap_operations: int = 0
-    rows: list[dict[str, object]] = field(default_factory=list)  # per object, for the HTML summary
+    rows: RowSpool = field(default_factory=RowSpool)  # per object, for the HTML summary (on disk)
 
     @property
     def failed(self) -> bool:
