@@ -353,3 +353,59 @@ def test_a_report_that_cannot_be_rendered_never_costs_the_sync_its_record(lab, t
     again = run_cli("sync", "--config", config, lab.dns["group_pilot"], "--no-html-report")
     assert again.code == 0 and again.json["Action"] == "Other", again.stderr  # recorded: found, not re-created
     assert again.json["TargetIdentity"]["Id"] == first.json["TargetIdentity"]["Id"]
+
+
+def test_scan_summary_in_a_real_browser(lab, tmp_path, browser):
+    """The scan's HTML summary: a banner when objects would fail, filter by status and text, sort by column,
+    each problem expanding to its steps, no console errors; and without JavaScript every row is shown."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from tests.integration.test_rules_lab import new_user
+
+    with new_user(lab, "Scan Bad Alias", "scanbadalias", mail="scan.bad@contoso.com",
+                  proxyAddresses=["SMTP:scan.bad@contoso.com", f"smtp:{XSS_TITLE}@contoso.com"]) as bad:
+        r = run_cli("scan", "--config", str(lab.config(tmp_path)), "--report-dir", str(tmp_path / "reports"))
+    assert r.code == 1, r.stderr
+    (report,) = (tmp_path / "reports").glob("PyBridgeScanSummary-*.htm")
+    browser.get(report.resolve().as_uri())
+    assert browser.find_element(By.CSS_SELECTOR, ".banner").is_displayed()
+    rows = browser.find_elements(By.CSS_SELECTOR, "#objects > tbody > tr")
+    assert len(rows) == len([ln for ln in r.stdout.splitlines() if ln.strip()])  # one row per object scanned
+    statuses = {row.get_attribute("data-status") for row in rows}
+    assert {"Success", "Failure"} <= statuses
+
+    Select(browser.find_element(By.ID, "f-status")).select_by_visible_text("Failure")
+    shown = [row for row in rows if row.is_displayed()]
+    assert shown and all(row.get_attribute("data-status") == "Failure" for row in shown)
+    Select(browser.find_element(By.ID, "f-status")).select_by_visible_text("all")
+    browser.find_element(By.ID, "f-text").send_keys("Scan Bad Alias")
+    shown = [row for row in rows if row.is_displayed()]
+    assert len(shown) == 1 and bad in shown[0].text and "IdentityDataValidationFailed" in shown[0].text
+    steps = shown[0].find_element(By.CSS_SELECTOR, "details")
+    steps.find_element(By.CSS_SELECTOR, "summary").click()
+    assert steps.get_attribute("open") is not None
+    assert len(steps.find_elements(By.CSS_SELECTOR, "tbody > tr")) == 10  # the ten steps, expanded
+    browser.find_element(By.ID, "f-text").clear()
+    browser.execute_script("document.getElementById('f-text').dispatchEvent(new Event('input'))")
+    assert all(row.is_displayed() for row in rows)  # no filter: every row again
+
+    browser.find_element(By.CSS_SELECTOR, 'th button[data-col="2"]').click()
+    names = [row.find_elements(By.TAG_NAME, "td")[2].text for row in
+             browser.find_elements(By.CSS_SELECTOR, "#objects > tbody > tr")]
+    assert names == sorted(names, key=str.lower) or names == sorted(names)
+    browser.find_element(By.CSS_SELECTOR, 'th button[data-col="2"]').click()
+    again = [row.find_elements(By.TAG_NAME, "td")[2].text for row in
+             browser.find_elements(By.CSS_SELECTOR, "#objects > tbody > tr")]
+    assert again == list(reversed(names))
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert errors == []
+
+    # without JavaScript: the filters are hidden, every row is there and readable
+    browser.execute_cdp_cmd("Emulation.setScriptExecutionDisabled", {"value": True})
+    browser.get(report.resolve().as_uri())
+    assert not browser.find_element(By.CSS_SELECTOR, ".filter").is_displayed()
+    assert all(row.is_displayed() for row in browser.find_elements(By.CSS_SELECTOR, "#objects > tbody > tr"))
+    browser.save_screenshot(str(tmp_path / "scan-summary.png"))
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tmp_path / "scan-summary.png", SCREENS / "scan-summary.png")
