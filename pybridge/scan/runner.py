@@ -82,6 +82,7 @@ class ScanSummary:
     started: str
     ended: str | None = None
     scanned: int = 0
+    expected: int = 0  # objects the containers hold, counted before each connector's search (for the ETA)
     statuses: Counter[str] = field(default_factory=Counter)
     codes: Counter[str] = field(default_factory=Counter)
     out_of_scope: int = 0  # in a searched container but excluded by the container filter
@@ -202,7 +203,13 @@ def _objects(connector: ADConnector, session: ADSession, config: Config, rules: 
     types = [t for t in connector.object_types
              if not options.object_types or t.lower() in {o.lower() for o in options.object_types}]
     attributes = attributes_to_read(config, rules)
-    for container in _containers(connector, options.search_bases):
+    containers = _containers(connector, options.search_bases)
+    for container in containers:  # a count first (no attributes read: cheap), so the progress has an ETA
+        try:
+            summary.expected += session.count_under(container, types)
+        except PyBridgeError:
+            pass  # the search below reports it
+    for container in containers:
         try:
             for obj in session.objects_under(container, types, attributes):
                 if not scoping.container_decision(connector, obj.dn).included:
@@ -244,8 +251,8 @@ def record(config: Config, summary: ScanSummary) -> None:
 class ProgressLine:
     """Count, rate and ETA on stderr: one line redrawn on a terminal, a plain line now and then otherwise."""
 
-    def __init__(self, err: TextIO, total: int | None = None) -> None:
-        self.err, self.total = err, total
+    def __init__(self, err: TextIO) -> None:
+        self.err = err
         self.start = time.monotonic()
         self.last = 0.0
         self.tty = bool(getattr(err, "isatty", lambda: False)())
@@ -256,11 +263,12 @@ class ProgressLine:
             return
         self.last = now
         rate = summary.scanned / max(now - self.start, 1e-6)
+        total = summary.expected - summary.out_of_scope  # objects in excluded containers are not run
         eta = ""
-        if self.total:
-            left = max(self.total - summary.scanned, 0) / max(rate, 1e-6)
+        if total > summary.scanned:
+            left = (total - summary.scanned) / max(rate, 1e-6)
             eta = f", about {left:.0f} s left"
-        text = f"pybridge scan: {summary.scanned:,}" + (f"/{self.total:,}" if self.total else "") + \
+        text = f"pybridge scan: {summary.scanned:,}" + (f"/{total:,}" if total >= summary.scanned else "") + \
             f" objects, {rate:,.0f}/s{eta}"
         self.err.write(("\r" + text + "\x1b[K") if self.tty else text + "\n")
         self.err.flush()
