@@ -62,7 +62,8 @@ def grow(lab: BenchLab, start: int, stop: int) -> None:
         while cookie:
             for entry in conn.response:
                 if entry.get("type") == "searchResEntry":
-                    guids[str(entry["attributes"]["sAMAccountName"])] = entry["raw_attributes"]["objectGUID"][0]
+                    sam = entry["attributes"]["sAMAccountName"]  # single-valued, yet a list unless the schema says so
+                    guids[str(sam[0] if isinstance(sam, list) else sam)] = entry["raw_attributes"]["objectGUID"][0]
             cookie = conn.result.get("controls", {}).get("1.2.840.113556.1.4.319", {}).get("value", {}).get("cookie")
             if cookie:
                 conn.search(OU, "(&(objectClass=user)(sAMAccountName=bench*))",
