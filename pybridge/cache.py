@@ -50,9 +50,18 @@ class FileCache:
     def path(self, kind: str) -> Path:
         return self.directory / f"{kind}.cache"
 
+    def _trusted(self) -> bool:
+        """Whether the state directory is one the state itself may use (the user's, writable by no one else):
+        a cache is never read from, or created in, a directory the state store would refuse."""
+        try:
+            platform.check_trusted_dir(self.state_dir, "state directory", self._system)
+        except OSError:
+            return False
+        return True
+
     def load(self, kind: str, key: str) -> bytes | None:
         """The payload saved for (*kind*, *key*), or None (absent, another key, damaged, not private...)."""
-        if platform.private_dir(self.directory, create=False, system=self._system) is None:
+        if not self._trusted() or platform.private_dir(self.directory, create=False, system=self._system) is None:
             return None
         raw = platform.read_private_file(self.path(kind), MAX_BYTES, system=self._system)
         if raw is None:
@@ -74,7 +83,7 @@ class FileCache:
     def save(self, kind: str, key: str, payload: bytes) -> bool:
         """Keep *payload* for (*kind*, *key*); False (and nothing written) under --what-if, when the state
         directory does not exist yet, or when the cache directory cannot be trusted or written."""
-        if not self.writable or len(payload) > MAX_BYTES or not self.state_dir.is_dir():
+        if not self.writable or len(payload) > MAX_BYTES or not self.state_dir.is_dir() or not self._trusted():
             return False
         if platform.private_dir(self.directory, create=True, system=self._system) is None:
             return False

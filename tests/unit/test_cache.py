@@ -449,3 +449,22 @@ def test_a_damaged_template_cache_is_compiled_again(state, fresh_env):
 def test_the_template_cache_is_not_written_under_what_if(state, fresh_env):
     fresh_env.render(sample_result(), cachelib.template_cache(FileCache(state, writable=False)))
     assert not (state / "cache").exists()
+
+
+@pytest.mark.parametrize("how", ["someone else's", "writable by others"])
+def test_a_state_directory_the_state_would_refuse_gets_no_cache_and_its_cache_is_not_read(state, monkeypatch, how):
+    kept = FileCache(state)
+    assert kept.save("rules", "k1", b"payload") and kept.load("rules", "k1") == b"payload"
+    if how == "someone else's":
+        give_away(state, monkeypatch)
+    else:
+        os.chmod(state, 0o777)
+    assert FileCache(state).load("rules", "k1") is None  # what lies there is not trusted
+    fresh = state / "fresh"
+    fresh.mkdir(mode=0o700)
+    if how == "someone else's":
+        give_away(fresh, monkeypatch)
+    else:
+        os.chmod(fresh, 0o777)
+    assert not FileCache(fresh).save("rules", "k1", b"payload")
+    assert list(fresh.iterdir()) == []  # nothing created in it
