@@ -30,7 +30,7 @@ from typing import Any, Callable, Sequence
 from ..dn import InvalidDnError, canonical
 from ..model import AttributeInfo
 from ..values import display, display_list
-from .expression import CompiledExpression, Env, explained_value
+from .expression import KNOWN_PARAMETERS, CompiledExpression, Env, explained_value
 from .functions import (AUTHORITATIVE_NULL, IGNORE_THIS_FLOW, ExprTypeError, Special, to_num,
                         to_str, truth)
 from .loader import DEFAULT_ANCHOR, _bits, load_rules
@@ -326,7 +326,7 @@ class RuleSet:
                     out.add(flow.source)
                 if flow.expression:
                     compiled = flow.compiled if isinstance(flow.compiled, CompiledExpression) else \
-                        CompiledExpression(flow.expression, self.parameters)
+                        CompiledExpression(flow.expression, KNOWN_PARAMETERS | set(self.parameters))
                     out.update(compiled.attributes)
         return out
 
