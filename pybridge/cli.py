@@ -665,7 +665,10 @@ def _find_run(store, run_id: str):  # type: ignore[no-untyped-def]
     if len(matches) != 1:
         raise UsageError(f"no run with id {run_id!r}" if not matches else
                          f"{run_id!r} matches {len(matches)} runs; give more of the id")
-    return matches[0], store.run_result(matches[0])
+    doc = store.run_result(matches[0])
+    if doc is None:  # purged since it was found (a sync purges old history as it records its run)
+        raise UsageError(f"no run with id {run_id!r}")
+    return matches[0], doc
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
