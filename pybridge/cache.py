@@ -107,7 +107,7 @@ class _CachedResponse:
             raise RuntimeError(f"HTTP Error: {self.status_code}")
 
 
-class MsalHttpCache(dict):  # type: ignore[type-arg]
+class MsalHttpCache(dict[Any, Any]):  # msal chooses the keys and values
     """msal's ``http_cache`` (a dict it manages), persisted as msal's documentation suggests for command-line
     tools, but as checked JSON rather than pickle, and only its successful GETs: the authority's OpenID
     metadata, which msal keeps for 24 hours. Token requests and error answers (throttling) stay in memory.

@@ -15,10 +15,17 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, NoReturn, Sequence
 
 from . import __version__
 from .cli_args import integer, read_input, seconds
+
+if TYPE_CHECKING:  # the modules themselves are imported where they are used: a sync process loads only its own
+    from .config import Config
+    from .core.model import ProvisioningStep, SyncResult
+    from .notices import Notice
+    from .store import Store
+    from .sync.state import Progress
 
 EXIT_SUCCESS, EXIT_FAILURE, EXIT_USAGE, EXIT_SKIPPED = 0, 1, 2, 3
 MAX_HISTORY_LIMIT = 1_000_000
@@ -79,7 +86,7 @@ def log_file(args: argparse.Namespace) -> str | None:
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse's default exits 2 too; keep the message short
+    def error(self, message: str) -> NoReturn:  # argparse's default exits 2 too; keep the message short
         from .terminal import for_terminal
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"pybridge: error: {for_terminal(message)}\n")
@@ -318,24 +325,24 @@ def _warn(text: str) -> None:
     _say("WARNING: " + text)
 
 
-def _notice(notice) -> None:  # type: ignore[no-untyped-def]
+def _notice(notice: Notice) -> None:
     """The CLI's notifier: waits and progress of the run, as they happen."""
     from .notices import describe
     _say(describe(notice))
 
 
-def _progress_printer(mode: str, mode_note: str | None = None):  # type: ignore[no-untyped-def]
+def _progress_printer(mode: str, mode_note: str | None = None) -> Progress | None:
     """*mode_note* ("STAGING: nothing was written to Entra ID") is added to the export step's line."""
     import json
 
-    def text(step):  # type: ignore[no-untyped-def]
+    def text(step: ProvisioningStep) -> None:
         from .terminal import say
         reason = step.details.get("Reason")
         note = f" ({mode_note})" if mode_note and step.number == 10 and step.status.value != "Skipped" else ""
         say(f"[{step.number:2d}/10] {step.name} ({step.type.value}): {step.status.value}"
             + (f" - {reason}" if reason else "") + note)
 
-    def machine(step):  # type: ignore[no-untyped-def]
+    def machine(step: ProvisioningStep) -> None:
         sys.stderr.write("PYBRIDGE-PROGRESS " + json.dumps({"step": step.number, "of": 10, "name": step.name,
                                                             "type": step.type.value, "status": step.status.value,
                                                             "description": step.description}) + "\n")
@@ -405,7 +412,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
-def _announce_mode(args: argparse.Namespace, cfg) -> str | None:  # type: ignore[no-untyped-def]
+def _announce_mode(args: argparse.Namespace, cfg: Config) -> str | None:
     """Say before the run, unmistakably, when it writes nothing to Entra ID; returns the export step's note."""
     if args.what_if:
         _say("WHAT-IF: nothing will be written to Entra ID, and nothing to the local state (--what-if)")
@@ -418,7 +425,7 @@ def _announce_mode(args: argparse.Namespace, cfg) -> str | None:  # type: ignore
     return None
 
 
-def _find_object(cfg, identity: tuple[str, str], argument: str, fmt: str) -> str | int:  # type: ignore[no-untyped-def]
+def _find_object(cfg: Config, identity: tuple[str, str], argument: str, fmt: str) -> str | int:
     """The DN that a UPN, DOMAIN\\sAMAccountName or objectGUID names, said on stderr; or, when it names
     none or several objects (or the directory cannot be searched), the failure printed and its exit code."""
     from .cli_args import LABELS
@@ -466,7 +473,7 @@ def _batch_arguments(args: argparse.Namespace) -> Iterator[str]:
                 stream.close()
 
 
-def _batch_dns(args: argparse.Namespace, cfg, failed: list[int]) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def _batch_dns(args: argparse.Namespace, cfg: Config, failed: list[int]) -> Iterator[str]:
     """The DNs of a batch, each normalised as a single run's DN is; a UPN, DOMAIN\\sAMAccountName or objectGUID
     is resolved to the one DN it names. An entry that names no object prints its failure (one JSON document, as
     for any object) and counts in *failed*; the batch goes on."""
@@ -516,7 +523,8 @@ def _batch_sync(args: argparse.Namespace) -> int:
         from pathlib import Path
         cfg = replace(cfg, report_dir=Path(args.report_dir))
     _announce_mode(args, cfg)
-    worst, count, failed = EXIT_SUCCESS, 0, []
+    worst, count = EXIT_SUCCESS, 0
+    failed: list[int] = []
     dns = _batch_dns(args, cfg, failed)
     progress = _batch_progress(args.progress)
     try:
@@ -547,14 +555,14 @@ def _batch_sync(args: argparse.Namespace) -> int:
 _BATCH_SEVERITY = (EXIT_SUCCESS, EXIT_SKIPPED, EXIT_FAILURE)  # a batch exits with its worst object's code
 
 
-def _batch_progress(mode: str):  # type: ignore[no-untyped-def]
+def _batch_progress(mode: str) -> Progress | None:
     """Per-step progress of a batch: the JSON lines carry the object's number and DN (for the module)."""
     import json
     if mode != "json":
         return None
     counter = {"object": 0}
 
-    def machine(step):  # type: ignore[no-untyped-def]
+    def machine(step: ProvisioningStep) -> None:
         if step.number == 1:
             counter["object"] += 1
         sys.stderr.write("PYBRIDGE-PROGRESS " + json.dumps({"object": counter["object"], "step": step.number,
@@ -588,7 +596,7 @@ def _announce_report(path: str, progress: str, open_it: bool) -> None:
         webbrowser.open(Path(path).resolve().as_uri())
 
 
-def _emit(result, fmt: str, tenant_id: str | None = None) -> None:  # type: ignore[no-untyped-def]
+def _emit(result: SyncResult, fmt: str, tenant_id: str | None = None) -> None:
     from .report import adsync
     if fmt == "graph":
         from .report import graph
@@ -651,7 +659,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     return EXIT_SUCCESS
 
 
-def _history_store(config_path: str | None):  # type: ignore[no-untyped-def]
+def _history_store(config_path: str | None) -> tuple[Config, Store]:
     from . import config as configlib
     from .store import Store
 
@@ -659,13 +667,16 @@ def _history_store(config_path: str | None):  # type: ignore[no-untyped-def]
     return cfg, Store.open(cfg.state_path, read_only=True)
 
 
-def _find_run(store, run_id: str):  # type: ignore[no-untyped-def]
+def _find_run(store: Store, run_id: str) -> tuple[str, dict[str, Any]]:
     from .errors import UsageError
     matches = store.find_runs(run_id)
     if len(matches) != 1:
         raise UsageError(f"no run with id {run_id!r}" if not matches else
                          f"{run_id!r} matches {len(matches)} runs; give more of the id")
-    return matches[0], store.run_result(matches[0])
+    doc = store.run_result(matches[0])
+    if doc is None:  # purged since it was found (a sync purges old history as it records its run)
+        raise UsageError(f"no run with id {run_id!r}")
+    return matches[0], doc
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
@@ -768,7 +779,7 @@ def cmd_rules(args: argparse.Namespace) -> int:
         _say(f"evaluation error: {exc}")
         return EXIT_FAILURE
     from .core.values import display
-    def plain(v):  # type: ignore[no-untyped-def]
+    def plain(v: Any) -> Any:
         if isinstance(v, list):
             return [plain(x) for x in v]
         if v is None or isinstance(v, (bool, int, float, str)):

@@ -606,7 +606,7 @@ def configured(explicit: str | os.PathLike[str] | None = None) -> bool:
 def example_text() -> str:
     """The documented example configuration shipped in the package (`pybridge config example` prints it)."""
     from importlib.resources import files
-    return files("pybridge").joinpath("data", "pybridge.example.yaml").read_text(encoding="utf-8")
+    return (files("pybridge") / "data" / "pybridge.example.yaml").read_text(encoding="utf-8")
 
 
 def _read_yaml(path: Path, explicit: str | os.PathLike[str] | None = None) -> Any:
@@ -658,8 +658,8 @@ def load_remote(explicit: str | os.PathLike[str] | None = None) -> tuple[RemoteS
     data = data or {}
     base = path.resolve().parent
     remote, problems = parse_remote(data.get("remote"), base_dir=base, check_secrets=True)
-    report = data.get("report") if isinstance(data.get("report"), dict) else {}
-    directory = report.get("directory")
+    report = data.get("report")
+    directory = report.get("directory") if isinstance(report, dict) else None
     if problems:
         raise ConfigError(f"{path} has {len(problems)} problem(s):\n  " + "\n  ".join(problems), problems=problems)
     report_dir = None

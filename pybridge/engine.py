@@ -67,7 +67,7 @@ class ConnectionPool:
     """
 
     def __init__(self) -> None:
-        self._graph: dict[tuple[EntraConnector, Path, bool], GraphClient] = {}
+        self._graph: dict[tuple[EntraConnector, Path], GraphClient] = {}
         self._ad: dict[ADConnector, ADSession] = {}
 
     def graph(self, config: Config, notify: Notify | None = None, *, persist: bool = True) -> GraphClient:

@@ -5,6 +5,8 @@ pipeline can turn any of these into a StatusInfo without parsing messages.
 """
 from __future__ import annotations
 
+from typing import Any
+
 
 class PyBridgeError(Exception):
     """Root of every error pybridge raises on purpose."""
@@ -33,8 +35,8 @@ class ConfigError(PyBridgeError):
 
     error_code = "ConfigurationError"
 
-    def __init__(self, message: str, *, problems: list[str] | None = None, **kw: object) -> None:
-        super().__init__(message, **kw)  # type: ignore[arg-type]
+    def __init__(self, message: str, *, problems: list[str] | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
         self.problems = problems or []
 
 
@@ -56,8 +58,8 @@ class TargetError(PyBridgeError):
     error_code = "TargetError"
 
     def __init__(self, message: str, *, status: int | None = None, graph_code: str | None = None,
-                 request_id: str | None = None, **kw: object) -> None:
-        super().__init__(message, **kw)  # type: ignore[arg-type]
+                 request_id: str | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
         self.status = status
         self.graph_code = graph_code
         self.request_id = request_id

@@ -100,10 +100,9 @@ def entra_connect_installed(system: str | None = None) -> bool:
     program_files = Path(os.environ.get("ProgramFiles", r"C:\Program Files"))
     if program_files.joinpath(*ENTRA_CONNECT_ENGINE).is_file():
         return True
-    try:
-        import winreg  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
+    if sys.platform != "win32":  # the registry is Windows' own (mypy, too, checks what follows for win32 only)
         return False
+    import winreg  # pragma: no cover - Windows only
     try:  # pragma: no cover - Windows only
         winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, r"SYSTEM\CurrentControlSet\Services\ADSync").Close()
         return True
@@ -373,7 +372,7 @@ class FileLock:
             self._held = True  # no lock file: no one holds the lock, and nothing is created
             return True
         try:
-            if is_windows(self.system) and os.name == "nt":  # pragma: no cover - exercised on Windows only
+            if is_windows(self.system) and sys.platform == "win32":  # pragma: no cover - exercised on Windows only
                 import msvcrt
                 msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
             else:
@@ -405,7 +404,7 @@ class FileLock:
         if self._fd is None:
             return
         try:
-            if is_windows(self.system) and os.name == "nt":  # pragma: no cover
+            if is_windows(self.system) and sys.platform == "win32":  # pragma: no cover
                 import msvcrt
                 os.lseek(self._fd, 0, os.SEEK_SET)
                 msvcrt.locking(self._fd, msvcrt.LK_UNLCK, 1)

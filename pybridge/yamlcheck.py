@@ -49,7 +49,7 @@ def read_text(path: Path, limit: int = MAX_CONFIG_BYTES, what: str = "file") -> 
 def check(text: str) -> None:
     """Raise YamlLimitError when *text* goes beyond the limits above (without building it)."""
     stack: list[list[Any]] = []  # [anchor, expanded size] of each open collection
-    anchors: dict[str, int] = {}
+    anchors: dict[str | None, int] = {}  # an alias event's anchor is typed optional
     aliases = 0
 
     def close(anchor: str | None, size: int, mark: Any) -> None:
@@ -65,8 +65,9 @@ def check(text: str) -> None:
     for event in yaml.parse(text, Loader=_LOADER):
         if isinstance(event, yaml.CollectionStartEvent):
             if len(stack) >= MAX_DEPTH:
+                # (a C loader's mark is a yaml._yaml.Mark: a mark too, though MarkedYAMLError's stubs name only yaml.Mark)
                 raise YamlLimitError(problem=f"nested deeper than {MAX_DEPTH} levels (pybridge's limit)",
-                                     problem_mark=event.start_mark)
+                                     problem_mark=event.start_mark)  # type: ignore[arg-type]
             stack.append([event.anchor, 1])
         elif isinstance(event, yaml.CollectionEndEvent):
             anchor, size = stack.pop()
@@ -76,8 +77,9 @@ def check(text: str) -> None:
         elif isinstance(event, yaml.AliasEvent):
             aliases += 1
             if aliases > MAX_ALIASES:
+                # (a C loader's mark, as above)
                 raise YamlLimitError(problem=f"more than {MAX_ALIASES} aliases (pybridge's limit)",
-                                     problem_mark=event.start_mark)
+                                     problem_mark=event.start_mark)  # type: ignore[arg-type]
             close(None, anchors.get(event.anchor, 1), event.start_mark)
 
 

@@ -57,7 +57,7 @@ def _tls(connector: ADConnector) -> ldap3.Tls:
         kwargs["ca_certs_file"] = str(connector.tls.ca_file)
     if connector.tls.server_name:
         kwargs["valid_names"] = [connector.tls.server_name]
-    return ldap3.Tls(**kwargs)  # type: ignore[arg-type]
+    return ldap3.Tls(**kwargs)
 
 
 def default_connection(url: str, connector: ADConnector, password: str) -> ldap3.Connection:

@@ -13,8 +13,8 @@ import secrets
 import string
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, MutableMapping, Sequence, TypeVar
-from urllib.parse import urlsplit
+from typing import Any, Callable, Iterable, Iterator, Mapping, MutableMapping, Protocol, Sequence, TypeVar
+from urllib.parse import quote, urlsplit
 
 import msal
 import requests
@@ -202,7 +202,19 @@ def _doing(what: str) -> str:
     return short[:1].lower() + short[1:]
 
 
-def classify(response: requests.Response, what: str, waited: float = 0.0) -> TargetError:
+class ErrorAnswer(Protocol):
+    """What classify() reads of an answer: a requests.Response, or an inner $batch answer (_InnerResponse)."""
+
+    status_code: int
+    reason: str
+
+    @property
+    def headers(self) -> Mapping[str, Any]: ...
+
+    def json(self) -> Any: ...
+
+
+def classify(response: ErrorAnswer, what: str, waited: float = 0.0) -> TargetError:
     """Graph's error answer -> a TargetError with the ErrorCode the admin sees."""
     try:
         err = response.json().get("error", {})
@@ -508,7 +520,7 @@ class GraphClient:
         return [_plain(o) for o in self._pages(f"/{COLLECTION[kind]}", params, f"Looking up {kind}s where {filt}")]
 
     def get(self, kind: str, object_id: str, properties: Iterable[str] = ()) -> dict[str, Any] | None:
-        found = self.call("GET", f"/{kind}s/{requests.utils.quote(object_id, safe='')}",
+        found = self.call("GET", f"/{kind}s/{quote(object_id, safe='')}",
                           params={"$select": self._select(kind, properties)}, what=f"Reading {kind} {object_id}",
                           allow_404=True)
         return _plain(found) if found is not None else None
@@ -549,7 +561,7 @@ class GraphClient:
 
     def directory_roles(self, user_id: str) -> list[dict[str, Any]]:
         """Every page of the user's memberOf (user-list-memberof), keeping the directory roles."""
-        pages = self._pages(f"/users/{requests.utils.quote(user_id, safe='')}/memberOf",
+        pages = self._pages(f"/users/{quote(user_id, safe='')}/memberOf",
                             {"$select": "id,displayName,roleTemplateId", "$top": "999"},
                             f"Reading the roles of user {user_id}")
         return [_plain(m) for m in pages if m.get("@odata.type") == "#microsoft.graph.directoryRole"]

@@ -53,7 +53,8 @@ def escape_value(value: str) -> str:
     escapes wrongly for a single space ("\\\\ "): every space is escaped then."""
     if value and not value.strip(" "):
         return "\\ " * len(value)
-    return escape_rdn(value).replace("\\\x00", "\\00")  # ldap3 writes a backslash and a raw NUL
+    escaped: str = escape_rdn(value)  # ldap3 ships no types
+    return escaped.replace("\\\x00", "\\00")  # ldap3 writes a backslash and a raw NUL
 
 
 RDN = tuple[tuple[str, str], ...]  # ((attr_lower, value), ...) for multi-valued RDNs
@@ -158,7 +159,10 @@ def is_descendant(dn: str, container: str) -> bool:
     child, parent = split(dn), split(container)
     if len(parent) > len(child):
         return False
-    key = lambda rdns: [tuple((a, v.lower()) for a, v in r) for r in rdns]  # noqa: E731
+
+    def key(rdns: list[RDN]) -> list[RDN]:
+        return [tuple((a, v.lower()) for a, v in r) for r in rdns]
+
     return key(child[len(child) - len(parent):]) == key(parent)
 
 

@@ -50,7 +50,7 @@ class PendingExport:
         return self.operation == Action.OTHER
 
 
-def _same(old: Any, new: Any) -> bool:
+def _same(old: object, new: object) -> bool:
     if isinstance(old, str) and isinstance(new, str):
         return old == new
     return old == new

@@ -38,7 +38,7 @@ def sid_string(raw: bytes) -> str:
     return "-".join(["S", str(revision), str(authority), *subs])
 
 
-def display(value: Value | None) -> str | None:
+def display(value: Value | bytearray | None) -> str | None:
     """A value as the report shows it: binary as base64, booleans as True/False (as PowerShell prints)."""
     if value is None:
         return None

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 from ..core.errorcodes import ERROR_CODES as ALL_CODES
 from ..core.errorcodes import ErrorCode
@@ -39,8 +40,8 @@ class RemoteError(PyBridgeError):
     retriable = False
 
     def __init__(self, message: str, *, computer_name: str | None = None, stage: str | None = None,
-                 detail: str | None = None, **kw: object) -> None:
-        super().__init__(message, **kw)  # type: ignore[arg-type]
+                 detail: str | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
         self.computer_name = computer_name
         self.stage = stage
         self.detail = detail
@@ -114,7 +115,7 @@ class RemoteProtocolError(RemoteError):
 @lru_cache(maxsize=None)
 def load_script(name: str) -> str:
     """A constant PowerShell payload shipped in pybridge/remote/scripts (package data)."""
-    return resources.files(__name__).joinpath("scripts", name).read_text(encoding="utf-8")
+    return (resources.files(__name__) / "scripts" / name).read_text(encoding="utf-8")
 
 
 def compact(script: str) -> str:

@@ -158,7 +158,7 @@ class OutOfProcPool:
         from psrpcore import PSRPPayload, StreamType
 
         self.pool.receive_data(PSRPPayload(data, StreamType.default, None))
-        events = []
+        events: list[Any] = []
         while True:
             event = self.pool.next_event()
             if event is None:
@@ -177,7 +177,8 @@ class OutOfProcPool:
             if found.kind == "Data":
                 for event in self._feed(found.data):
                     reason = getattr(event, "reason", None)
-                    if self.pool.state == RunspacePoolState.Broken:
+                    # (_feed changed the state that the loop's condition narrowed: mypy cannot know)
+                    if self.pool.state == RunspacePoolState.Broken:  # type: ignore[comparison-overlap]
                         raise PoolBroken(str(reason) if reason else "the runspace pool is broken")
         if self.pool.state != RunspacePoolState.Opened:
             raise PoolBroken(f"the runspace pool is {self.pool.state.name}")

@@ -119,9 +119,13 @@ class PSRPSession(PipelineSession):
             kwargs.update(certificate_pem=str(s.certificate_file), certificate_key_pem=str(s.certificate_key_file))
         poll = int(min(WSMAN_POLL, max(1, s.operation_timeout)))
         try:
+            # pypsrp annotates cert_validation bool and connection_timeout int, but hands both to requests, which
+            # takes a CA bundle's path as verify and a float as a timeout
             self._wsman = WSMan(s.host, port=s.port, ssl=s.use_ssl, path=s.wsman_path, auth=s.auth,
-                                username=s.username, password=self._password, cert_validation=verify_argument(s),
-                                connection_timeout=s.connect_timeout, read_timeout=poll + 10, operation_timeout=poll,
+                                username=s.username, password=self._password,
+                                cert_validation=verify_argument(s),  # type: ignore[arg-type]
+                                connection_timeout=s.connect_timeout,  # type: ignore[arg-type]
+                                read_timeout=poll + 10, operation_timeout=poll,
                                 encryption=s.message_encryption, reconnection_retries=0, **kwargs)
             self._pool = RunspacePool(self._wsman, configuration_name=s.configuration_name)
             self._pool.open()

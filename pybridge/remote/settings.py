@@ -17,7 +17,7 @@ import os
 import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Literal, Sequence
 
 from .. import platform
 from ..secret import Secret
@@ -128,7 +128,7 @@ class ServerSettings:
     known_hosts_file: Path | None = None
 
     @property
-    def message_encryption(self) -> str:
+    def message_encryption(self) -> Literal["auto", "always", "never"]:
         """'always' on HTTP with an auth that can seal messages, 'never' for Basic over HTTP, else 'auto'."""
         if self.use_ssl:
             return "auto"

@@ -23,12 +23,15 @@ import subprocess
 import threading
 import time
 from collections import deque
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from . import (RemoteAuthenticationFailed, RemoteError, RemoteHostKeyChanged, RemoteHostKeyUnknown,
                RemoteProtocolError, RemoteSubsystemMissing, RemoteThrottled, RemoteTimeout, RemoteUnreachable, Streams)
 from .pipelines import Command, PipelineSession
 from .settings import SSH_SUBSYSTEM, ServerSettings
+
+if TYPE_CHECKING:  # imported when a session opens (psrpcore is loaded only then)
+    from .outofproc import OutOfProcPool
 
 #: Seconds PowerShell may take to start on the server and open the runspace pool, after ssh has connected.
 OPEN_TIMEOUT = 120.0
@@ -113,7 +116,7 @@ class SSHSession(PipelineSession):
     def __init__(self, server: ServerSettings, password: str | None = None) -> None:
         self.server = server
         self._proc: subprocess.Popen[bytes] | None = None
-        self._pool: Any = None
+        self._pool: OutOfProcPool | None = None
         self._stderr: deque[str] = deque(maxlen=200)
         self._stderr_done = threading.Event()
 

@@ -136,7 +136,7 @@ class WinRSSession:
                                    computer_name=name, stage=stage)
 
     def open(self) -> None:
-        import winrm
+        from winrm.protocol import Protocol
 
         s = self.server
         verify = verify_argument(s)
@@ -145,8 +145,8 @@ class WinRSSession:
         if s.auth == "certificate":
             kwargs.update(cert_pem=str(s.certificate_file), cert_key_pem=str(s.certificate_key_file))
         try:
-            self._protocol = winrm.Protocol(
-                s.endpoint, transport=s.auth, username=s.username, password=self._password,
+            self._protocol = Protocol(  # s.auth is one of pywinrm's (settings: Negotiate is NTLM over WinRS)
+                s.endpoint, transport=s.auth, username=s.username, password=self._password,  # type: ignore[arg-type]
                 server_cert_validation="validate" if verify is not False else "ignore",
                 # an explicit bundle, so that REQUESTS_CA_BUNDLE does not silently replace it
                 ca_trust_path=verify if isinstance(verify, str) else "legacy_requests",

@@ -17,9 +17,12 @@ import secrets
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from markupsafe import Markup
+
+if TYPE_CHECKING:  # jinja2 is imported when a report is rendered (environment below)
+    from jinja2 import Environment
 
 from .. import __version__, platform
 from ..core import dn as dnlib
@@ -35,10 +38,10 @@ REPORT_PREFIX = "ADSyncSingleObjectSyncResult-"  # the original's; remote transf
 MAX_NAME_CHARS = 48  # the object's name in the file name, bounded (paths on Windows stay short)
 MAX_NAME_BYTES = 96  # and in UTF-8 bytes (255-byte file names on Linux and macOS)
 
-_ENV: Any = None
+_ENV: Environment | None = None
 
 
-def environment(bytecode_cache: Any = None) -> Any:
+def environment(bytecode_cache: Any = None) -> Environment:
     """The template environment, built on first use and kept for the process (jinja2 is imported only when a
     report is rendered); *bytecode_cache* (pybridge.cache.template_cache) keeps the compiled template between
     processes, so a run loads it instead of compiling it."""

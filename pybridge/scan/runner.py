@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, TextIO
+from typing import Callable, Iterator, Sequence, TextIO
 
 from ..config import ADConnector, Config
 from ..connectors.ad import ADSession
@@ -118,7 +118,7 @@ class PrefetchedDirectory:
     def connect(self) -> str:
         return self.session.connect()
 
-    def read(self, dn: str, attributes: list[str] | tuple[str, ...]) -> DirectoryObject | None:
+    def read(self, dn: str, attributes: Sequence[str]) -> DirectoryObject | None:
         if dnlib.canonical(dn) != dnlib.canonical(self.obj.dn):
             return self.session.read(dn, attributes)
         wanted = {a.lower() for a in attributes}
@@ -171,8 +171,12 @@ def scan(config: Config, rules: RuleSet, options: ScanOptions, *, out: TextIO,
                     if key in seen:
                         continue
                     seen.add(key)
-                    env = Environment(config=config, store=store, rules=rules,
-                                      directory_for=lambda c, o=obj, s=session: PrefetchedDirectory(s, o),
+
+                    def directory_for(c: ADConnector, o: DirectoryObject = obj,
+                                      s: ADSession = session) -> PrefetchedDirectory:
+                        return PrefetchedDirectory(s, o)
+
+                    env = Environment(config=config, store=store, rules=rules, directory_for=directory_for,
                                       tenant_for=lambda c: tenant)
                     result = run_steps(env, obj.dn, Options(staging_mode=True, persist=False),
                                        observe=view.observe)

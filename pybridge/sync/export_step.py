@@ -7,6 +7,7 @@ one AD object never becomes two Entra objects.
 from __future__ import annotations
 
 import json
+from typing import cast
 
 from ..core import troubleshoot
 from ..core.model import Action, CloudObject, ProvisioningIdentity, ProvisioningStep, Status, iso, utcnow
@@ -213,7 +214,7 @@ def _holding_own_anchor(run: RunState, exc: TargetError) -> Properties | None:
                  None)
     if found is not None or holders:
         return found
-    for holder_id in exc.context.get("holders") or []:
+    for holder_id in cast("list[str]", exc.context.get("holders") or []):  # classify() files the ids as a list
         holder = run.tenant.read_back("user", str(holder_id))
         if holder is None:
             raise StepFailed(Status.FAILURE, "EntraReplicationDelay",

@@ -80,3 +80,24 @@ def test_rules_test_with_attributes(tmp_path):
     assert code == 2 and "position" in err
     code, _, err = run("rules", "test", "--config", EXAMPLE, "-e", 'Error("no way")', "--attributes", str(attrs))
     assert code == 1 and "no way" in err
+
+
+def test_history_show_of_a_run_purged_since_it_was_found_is_a_usage_error(monkeypatch):
+    # A sync running meanwhile purges old history as it records its run: the id found a moment ago may have no
+    # result any more. That is "no run with id", as if it had never been found, not a traceback.
+    from types import SimpleNamespace
+
+    from pybridge import cli
+
+    class Purged:
+        def find_runs(self, prefix: str) -> list[str]:
+            return ["20240101-abcdef"]
+
+        def run_result(self, run_id: str) -> None:
+            return None
+
+    cfg = SimpleNamespace(entra=SimpleNamespace(tenant_id="t"), report_dir=None)
+    monkeypatch.setattr(cli, "_history_store", lambda config_path: (cfg, Purged()))
+    code, out, err = run("history", "show", "20240101")
+    assert code == 2 and out == ""
+    assert "no run with id '20240101'" in err

@@ -492,3 +492,15 @@ def test_outbound_targets_lists_what_the_rules_manage(tmp_path):
     rs = load(tmp_path, OUTBOUND)
     assert rs.outbound_targets("person", "user") == {"onPremisesImmutableId", "displayName", "proxyAddresses",
                                                       "manager"}
+
+
+def test_source_attributes_of_a_rule_built_in_python_accepts_the_built_in_parameters():
+    # A flow built in Python (its compiled form a plain callable) is parsed again for the attributes it reads,
+    # with the parameters the loader allows: the built-in %Domain.Netbios% as well as the rule files' own.
+    from pybridge.core.rules.model import AttributeFlow, Rule
+
+    flow = AttributeFlow(target="displayName", mapping_type="Expression",
+                         expression="%Domain.Netbios% & %Site% & [sn]", compiled=lambda env: "x")
+    rule = Rule(name="In - Python", direction="inbound", source_object_type="user",
+                target_object_type="person", precedence=1, flows=(flow,))
+    assert RuleSet([rule], {"Site": "Paris"}).source_attributes() == {"sn"}

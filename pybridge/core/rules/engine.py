@@ -30,7 +30,7 @@ from typing import Any, Callable, Sequence
 from ..dn import InvalidDnError, canonical
 from ..model import AttributeInfo
 from ..values import display, display_list
-from .expression import CompiledExpression, Env, explained_value
+from .expression import KNOWN_PARAMETERS, CompiledExpression, Env, explained_value
 from .functions import (AUTHORITATIVE_NULL, IGNORE_THIS_FLOW, ExprTypeError, Special, to_num,
                         to_str, truth)
 from .loader import DEFAULT_ANCHOR, _bits, load_rules
@@ -142,8 +142,9 @@ def _clause_test(c: ScopeClause) -> Callable[[dict[str, list]], bool]:
                     continue
             return neg != hit
         return member
-    compare = {"LESSTHAN": lambda x, y: x < y, "LESSTHAN_OR_EQUAL": lambda x, y: x <= y,
-               "GREATERTHAN": lambda x, y: x > y, "GREATERTHAN_OR_EQUAL": lambda x, y: x >= y}[op]
+    compare: Callable[[Any, Any], bool] = {
+        "LESSTHAN": lambda x, y: x < y, "LESSTHAN_OR_EQUAL": lambda x, y: x <= y,
+        "GREATERTHAN": lambda x, y: x > y, "GREATERTHAN_OR_EQUAL": lambda x, y: x >= y}[op]
     num = _as_number(raw)
 
     def ordered(a: dict[str, list]) -> bool:
@@ -273,6 +274,7 @@ class RuleSet:
         self._compiled = {id(r): _CompiledRule(r) for r in self.rules}
         self._by_name = {r.name.lower(): r for r in self.rules}
         self._plans: dict[tuple, _Plan] = {}
+        self._outbound: dict[tuple, tuple[list[_CompiledRule], dict[str, _Plan]]] = {}
 
     @classmethod
     def load(cls, extra_paths: Sequence[Path] = (), *, source_anchor: str = DEFAULT_ANCHOR,
@@ -300,7 +302,7 @@ class RuleSet:
 
     def _outbound_plans(self, mv_type: str) -> tuple[list[_CompiledRule], dict[str, _Plan]]:
         key = (OUTBOUND, mv_type.lower())
-        cached = self._plans.get(key)
+        cached = self._outbound.get(key)
         if cached is None:
             candidates = [self._compiled[id(r)] for r in self.rules
                           if r.direction == OUTBOUND and r.source_object_type.lower() == mv_type.lower()]
@@ -308,8 +310,8 @@ class RuleSet:
             for t in {cr.rule.target_object_type.lower() for cr in candidates}:
                 by_target[t] = _build_plan([cr for cr in candidates if cr.rule.target_object_type.lower() == t])
             cached = (candidates, by_target)
-            self._plans[key] = cached  # type: ignore[assignment]
-        return cached  # type: ignore[return-value]
+            self._outbound[key] = cached
+        return cached
 
     def source_attributes(self) -> set[str]:
         """Every attribute an inbound rule reads (scope, join, flows): what the AD import must fetch."""
@@ -326,7 +328,7 @@ class RuleSet:
                     out.add(flow.source)
                 if flow.expression:
                     compiled = flow.compiled if isinstance(flow.compiled, CompiledExpression) else \
-                        CompiledExpression(flow.expression, self.parameters)
+                        CompiledExpression(flow.expression, KNOWN_PARAMETERS | set(self.parameters))
                     out.update(compiled.attributes)
         return out
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .functions import (AUTHORITATIVE_NULL, BINARY_OPERATORS, CONSTANTS, ENUM_NAMES, FUNCTIONS, IGNORE_THIS_FLOW,
                         EnumName, ExprTypeError, RefList, Special, as_list, display_value, op_neg, parse_hex,
@@ -499,6 +499,13 @@ def _param_fn(name: str) -> Callable[[Env], Any]:
     return f
 
 
+def _constant_fn(value: Any) -> Callable[[Env], Any]:
+    """The compiled form of a Constant flow: its value, whatever the object."""
+    def constant(env: Env) -> Any:
+        return value
+    return constant
+
+
 def _attr_fn(name: str) -> Callable[[Env], Any]:
     key = name.lower()
     if key in REFERENCE and key in MULTI_VALUED:
@@ -564,7 +571,7 @@ def broadcast2(op: Callable[[Any, Any], Any], a: Any, b: Any, budget: Budget | N
     if la and lb:
         if len(a) != len(b):
             raise ExprTypeError(f"multi-valued operands of different lengths ({len(a)} and {len(b)})")
-        pairs = zip(a, b)
+        pairs: Iterable[tuple[Any, Any]] = zip(a, b)
     elif la:
         pairs = ((x, b) for x in a)
     else:
@@ -708,7 +715,7 @@ class Compiler:
         name = node.name
         pos = node.start + 1
         args = [self.emit(a) for a in node.args]
-        special = getattr(self, "emit_" + name, None)
+        special: Callable[[Call, list[Fn]], Fn] | None = getattr(self, "emit_" + name, None)
         if special is not None:
             return special(node, args)
         spec = FUNCTIONS[name]
@@ -1015,7 +1022,7 @@ def _flatten_or(node: Node, out: list[Node]) -> None:
         out.append(node)
 
 
-def walk(node: Node):
+def walk(node: Node) -> Iterator[Node]:
     yield node
     if isinstance(node, Call):
         for a in node.args:

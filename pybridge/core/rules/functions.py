@@ -25,7 +25,7 @@ import random
 import re
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 from .budget import check_count, check_length, check_number_bits
 from .model import ErrorFunctionTriggered, RuleEvaluationError
@@ -77,7 +77,7 @@ def to_str(v: Any) -> str:
     """A single value as text (CStr's rules): numbers in invariant form, booleans True/False."""
     t = type(v)
     if t is str or t is EnumName:
-        return v
+        return cast(str, v)  # type(v) checks are the fast path; mypy narrows only isinstance
     if t is bool:
         return "True" if v else "False"
     if t is int or t is float:
@@ -109,7 +109,7 @@ def to_num(v: Any) -> int | float:
     """A number from a number, a boolean (1/0) or numeric text (decimal or &H hex)."""
     t = type(v)
     if t is int or t is float:
-        return v
+        return cast("int | float", v)
     if t is bool:
         return 1 if v else 0
     if isinstance(v, str):
@@ -144,9 +144,9 @@ def truth(v: Any) -> bool:
         return False
     t = type(v)
     if t is bool:
-        return v
+        return cast(bool, v)
     if t is int or t is float:
-        return v != 0
+        return cast("int | float", v) != 0
     if isinstance(v, list):
         return any(truth(x) for x in v)
     if isinstance(v, str):
@@ -203,6 +203,8 @@ def _comparable(a: Any, b: Any) -> tuple[Any, Any]:
 def op_eq(a: Any, b: Any) -> bool:
     if a is None or b is None:
         return a is None and b is None
+    x: object  # whatever _comparable brings them to, == of two objects is a bool
+    y: object
     x, y = _comparable(a, b)
     return x == y
 
@@ -691,7 +693,7 @@ def f_is_date(v: Any) -> bool:
         return False
 
 
-def f_is_empty(v: Any) -> bool:
+def f_is_empty(v: object) -> bool:
     # present but an empty string
     if isinstance(v, list):
         return bool(v) and all(x == "" for x in v)

@@ -34,7 +34,7 @@ import yaml
 from ... import yamlcheck
 from ..dn import InvalidDnError, canonical
 from .expression import (KNOWN_PARAMETERS, MULTI_VALUED, CompiledExpression, ExpressionSyntaxError, _attr_fn,
-                         _excerpt)
+                         _constant_fn, _excerpt)
 from .functions import parse_hex
 from .model import (DIRECTIONS, LINK_TYPES, MAPPING_TYPES, MERGE_TYPES, SCOPE_OPERATOR_ALIASES, SCOPE_OPERATORS,
                     VALUELESS_OPERATORS, AttributeFlow, JoinCondition, JoinGroup, Rule, RuleError, ScopeClause,
@@ -266,6 +266,9 @@ class _RuleBuilder:
         return tuple(groups)
 
     def clause(self, raw: dict, c: Any, name: str, path: str) -> ScopeClause | None:
+        attribute: object  # text from "attr OP value", anything YAML holds from a mapping (checked below)
+        op: object
+        value: object
         if isinstance(c, str):
             parts = c.strip().split(None, 2)
             if len(parts) < 2:
@@ -428,7 +431,7 @@ class _RuleBuilder:
                 self.problem(f, name, path + ".value", "must be text, a number, true/false or a list of them")
                 return None
             frozen = list(value) if isinstance(value, list) else value
-            return replace(flow, constant=value, compiled=lambda env, v=frozen: v)
+            return replace(flow, constant=value, compiled=_constant_fn(frozen))
         text = f.get("expression")
         if not isinstance(text, str) or not text.strip():
             self.problem(f, name, path + ".expression", "is required for an Expression flow")

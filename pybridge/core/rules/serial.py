@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .expression import CompiledExpression, _attr_fn
+from .expression import CompiledExpression, _attr_fn, _constant_fn
 from .model import (DIRECTIONS, LINK_TYPES, MAPPING_TYPES, MERGE_TYPES, SCOPE_OPERATORS, AttributeFlow,
                     JoinCondition, JoinGroup, Rule, ScopeClause, ScopeGroup)
 
@@ -141,7 +141,7 @@ def _flow(f: Any) -> AttributeFlow:
         if value is None:
             raise ValueError("a Constant flow has a value")
         frozen = list(value) if isinstance(value, list) else value
-        return AttributeFlow(**settings, constant=value, compiled=lambda env, v=frozen: v)
+        return AttributeFlow(**settings, constant=value, compiled=_constant_fn(frozen))
     text = _str(f["expression"])
     reads = [_str(a) for a in _list(f["reads"])]
     return AttributeFlow(**settings, expression=text, compiled=CompiledExpression.validated(text, reads))
