@@ -122,6 +122,9 @@ def _run_step(run: RunState, row: Step, step: ProvisioningStep) -> bool:
         _stop(run.result, step, StepFailed(Status.FAILURE, "InternalError", f"{type(exc).__name__}: {exc}",
                                            details="".join(traceback.format_exception_only(type(exc), exc)).strip()))
     finally:
+        if log.isEnabledFor(logging.DEBUG):  # -vv: each step's outcome and time, for the person debugging
+            took = (utcnow() - step.timestamp).total_seconds() * 1000
+            log.debug("step %d %s: %s in %.0f ms", step.number, step.name, step.status.value, took)
         if run.env.progress:
             run.env.progress(step)
     return False
