@@ -137,8 +137,8 @@ _CODES = [
     ErrorCode("GraphUnavailable", "nonServiceFailure", "Microsoft Graph could not be reached.",
               "Check network access, proxy and TLS trust (entra.ca_file) for the Graph endpoint."),
     ErrorCode("GraphLinkNotTrusted", "nonServiceFailure",
-              "Microsoft Graph's answer pointed to another scheme, host or port than entra.graph_endpoint (an "
-              "@odata.nextLink), or was a redirect; pybridge did not follow it, so neither the bearer token nor the "
+              "Microsoft Graph's answer pointed to another scheme, host or port than entra.graph_endpoint (a "
+              "next-page link), or was a redirect; pybridge did not follow it, so neither the bearer token nor the "
               "request went there.",
               "Check entra.graph_endpoint (a national cloud or a proxy must be configured there, exactly as its "
               "links name it); if it is right, something between pybridge and Graph altered the answer: check TLS "

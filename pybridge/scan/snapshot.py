@@ -85,7 +85,7 @@ class SnapshotTenant:
         return len(self._objects)
 
     def _view(self, object_id: str, properties: Iterable[str] = ()) -> Properties:
-        """The object as a single run's GET with $select would return it: the selected properties, null ones too."""
+        """The object as a single run's read of these properties would return it: those selected, null ones too."""
         kind, obj = self._objects[object_id]
         select = self.live.select(kind, properties)
         return {k: (list(obj[k]) if isinstance(obj.get(k), list) else obj.get(k)) for k in select}

@@ -8,6 +8,7 @@ from ..core.model import ProvisioningIdentity, ProvisioningStep, Status
 from ..core.values import get_one, get_values, guid_string
 from ..core.rules import RuleSet
 from ..errors import PyBridgeError
+from ..store import ENTRA
 from . import details as d
 from .state import RunState, StepFailed
 
@@ -155,3 +156,36 @@ def check_group_filtering(run: RunState, step: ProvisioningStep) -> None:
                          f"Object is not in sync scope: group filtering is enabled and the object is not {kind} "
                          f'member of group "{gf.group}".')
     step.details[d.MEMBERSHIP] = how
+
+
+def report_departure(run: RunState) -> None:
+    """An object out of scope that an earlier run joined to Entra ID: what Entra Connect would do, and that
+    pybridge does not (it never deletes)."""
+    if not RunState.connector.is_set(run):
+        return
+    store, connector = run.store, run.connector.name
+    anchor = run.anchor_guid or _guid_of(run)  # moved into an excluded OU: known by its objectGUID, not its DN
+    cs = store.cs_object(connector, anchor) if anchor else store.cs_by_dn(connector, run.dn)
+    mv = store.mv_for(connector, cs.anchor) if cs is not None else None
+    entra_id = store.joined_anchor(mv[0], ENTRA) if mv else None
+    if not entra_id:
+        return
+    target = store.cs_object(ENTRA, entra_id)
+    kind = target.object_type if target is not None else "object"
+    run.warn(f"This object was synced before: it is joined to the Entra {kind} {entra_id}. Out of scope, Entra "
+             "Connect would delete that object from Entra ID at its next export (unless the pending deletes exceed "
+             "the accidental-delete threshold, 500 by default, which stops the export). pybridge never deletes: "
+             "delete it in the Entra admin center if it should go, or bring the object back into scope.")
+
+
+def _guid_of(run: RunState) -> str | None:
+    """The objectGUID of the DN, read only to tell whether an object out of scope was synced before."""
+    try:
+        if not RunState.directory.is_set(run):
+            run.directory = run.env.directory_for(run.connector)
+        run.directory.connect()
+        obj = run.directory.read(run.dn, ["objectGUID"])
+    except PyBridgeError:
+        return None
+    guid = get_one(obj.attributes, "objectGUID") if obj is not None else None
+    return guid_string(guid) if isinstance(guid, bytes) and len(guid) == 16 else None

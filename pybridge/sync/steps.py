@@ -14,14 +14,13 @@ from typing import Callable
 
 from ..core.model import (Action, ProvisioningIdentity, ProvisioningStep, Status, StepKey, StepType,
                           SyncResult, iso, status_info_for, utcnow)
-from ..core.values import get_one, guid_string
 from ..errors import PyBridgeError
 from ..report.adsync import to_adsync  # the run history keeps each result in the original's shape
-from ..store import ENTRA, new_id
+from ..store import new_id
 from . import details
 from .export_step import export_object
 from .import_steps import import_source_object, import_target_object
-from .scoping_steps import (check_container, check_group_filtering, check_object_type, read_object,
+from .scoping_steps import (check_container, check_group_filtering, check_object_type, read_object, report_departure,
                             select_source_partition, select_tenant)
 from .state import Environment, Options, RunState, StepFailed, StepHandler
 from .sync_step import evaluate_rules, synchronize
@@ -90,7 +89,7 @@ def run_steps(env: Environment, dn: str, options: Options | None = None,
         _release_directory(run)
     result.end_time = utcnow()
     if result.status_info.status == Status.SKIPPED:
-        _report_departure(run)
+        report_departure(run)
     if run.unresolved and result.status_info.status == Status.SUCCESS:
         run.warn(f"{len(run.unresolved)} reference(s) could not be resolved and were not exported: "
                  + "; ".join(run.unresolved[:20]) + (" ..." if len(run.unresolved) > 20 else ""))
@@ -138,39 +137,6 @@ def _stop(result: SyncResult, step: ProvisioningStep, stop: StepFailed) -> None:
                                          recommended=stop.action)
     if failed:
         result.action = Action.OTHER
-
-
-def _report_departure(run: RunState) -> None:
-    """An object out of scope that an earlier run joined to Entra ID: what Entra Connect would do, and that
-    pybridge does not (it never deletes)."""
-    if not RunState.connector.is_set(run):
-        return
-    store, connector = run.store, run.connector.name
-    anchor = run.anchor_guid or _guid_of(run)  # moved into an excluded OU: known by its objectGUID, not its DN
-    cs = store.cs_object(connector, anchor) if anchor else store.cs_by_dn(connector, run.dn)
-    mv = store.mv_for(connector, cs.anchor) if cs is not None else None
-    entra_id = store.joined_anchor(mv[0], ENTRA) if mv else None
-    if not entra_id:
-        return
-    target = store.cs_object(ENTRA, entra_id)
-    kind = target.object_type if target is not None else "object"
-    run.warn(f"This object was synced before: it is joined to the Entra {kind} {entra_id}. Out of scope, Entra "
-             "Connect would delete that object from Entra ID at its next export (unless the pending deletes exceed "
-             "the accidental-delete threshold, 500 by default, which stops the export). pybridge never deletes: "
-             "delete it in the Entra admin center if it should go, or bring the object back into scope.")
-
-
-def _guid_of(run: RunState) -> str | None:
-    """The objectGUID of the DN, read only to tell whether an object out of scope was synced before."""
-    try:
-        if not RunState.directory.is_set(run):
-            run.directory = run.env.directory_for(run.connector)
-        run.directory.connect()
-        obj = run.directory.read(run.dn, ["objectGUID"])
-    except PyBridgeError:
-        return None
-    guid = get_one(obj.attributes, "objectGUID") if obj is not None else None
-    return guid_string(guid) if isinstance(guid, bytes) and len(guid) == 16 else None
 
 
 def _release_directory(run: RunState) -> None:
