@@ -15,6 +15,10 @@ function Invoke-ADSyncSingleObjectSync {
     provisioningObjectSummary, -AsObject returns the parsed result, and -ComputerName or -Session run the
     sync on one or many sync servers through PowerShell remoting and bring the HTML report back.
 
+    Objects from the pipeline go to one engine process: each is handed over as it arrives and its result
+    written as soon as the engine has finished it, in input order, so a long list costs one engine start
+    and the first results come before the last object is in. A single object runs in a process of its own.
+
     Progress follows the ten steps as they happen (Write-Progress); -Verbose shows the engine's command
     line and messages. A result whose status is Failure also writes a non-terminating error (ErrorId
     ADSyncSingleObjectSync.<ErrorCode>, the DN as target, the recommended action in
