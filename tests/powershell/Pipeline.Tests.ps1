@@ -265,6 +265,19 @@ Describe 'Invoke-ADSyncSingleObjectSync with piped objects: one engine process' 
         Get-Process -Id $enginePid -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
     }
 
+    It 'stops at a Failure with -ErrorAction Stop, after writing its result, and stops the engine' {
+        $failing = $script:Dns[1]
+        Set-FakeEnginePlan @{ hold_from = 4; results = @{ $failing = @{ exit = 1; json = (New-TestSyncJson -DistinguishedName $failing -Status Failure -ErrorCode 'LdapServerUnavailable') } } }
+        $collected = [System.Collections.Generic.List[object]]::new()
+
+        { $script:Dns | Invoke-ADSyncSingleObjectSync -AsObject -ErrorAction Stop | ForEach-Object { $collected.Add($_) } } |
+            Should -Throw -ErrorId 'ADSyncSingleObjectSync.LdapServerUnavailable,Invoke-ADSyncSingleObjectSync'
+
+        @($collected.SourceIdentity.Name) | Should -Be $script:Dns[0..1]
+        $enginePid = (Get-FakeEngineStart)[0].pid
+        Get-Process -Id $enginePid -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+    }
+
     It 'hands each line of a file written on Windows to the one engine as read, surrounding spaces and all' {
         $file = Join-Path -Path $TestDrive -ChildPath 'objects.txt'
         [System.IO.File]::WriteAllText($file, "CN=A,DC=contoso,DC=com`r`n  CN=B,DC=contoso,DC=com `r`n`tCN=C,DC=contoso,DC=com`r`n", [System.Text.UTF8Encoding]::new($true))
