@@ -32,6 +32,7 @@ function Open-PyBridgeBatch {
         Sent         = [System.Collections.Generic.List[object]]::new()
         Emitted      = 0
         Answered     = 0
+        Running      = 0
         Readers      = @()
         Finished     = $false
         ExitCode     = $null

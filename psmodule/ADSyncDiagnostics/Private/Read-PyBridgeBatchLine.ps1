@@ -107,9 +107,12 @@ function Read-PyBridgeBatchLine {
                     if ($message.Text) {
                         Write-Verbose $message.Text
                         $Batch.Messages.Add($message.Text)
-                        $running = $Batch.Sent | Where-Object { -not $_.Done } | Select-Object -First 1
-                        if ($running) {
-                            $running.Messages.Add($message.Text)
+                        # The object being run: the first one not done (kept as an index, not searched for).
+                        while ($Batch.Running -lt $Batch.Sent.Count -and $Batch.Sent[$Batch.Running].Done) {
+                            $Batch.Running++
+                        }
+                        if ($Batch.Running -lt $Batch.Sent.Count) {
+                            $Batch.Sent[$Batch.Running].Messages.Add($message.Text)
                         }
                     }
                 }

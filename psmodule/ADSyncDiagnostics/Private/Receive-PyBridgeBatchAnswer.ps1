@@ -60,7 +60,7 @@ function Receive-PyBridgeBatchAnswer {
         $messages = @($object.Messages)
         if (-not $object.Json) {
             $exitCode = $Batch.ExitCode
-            $answered = @($Batch.Sent | Where-Object { $_.Json }).Count
+            $answered = $Batch.Answered
             if ($Batch.Failure -and -not ($exitCode -eq 2 -and $answered -eq 0 -and $Batch.Messages.Count -gt 0)) {
                 $failure = $Batch.Failure
             }
@@ -83,5 +83,8 @@ function Receive-PyBridgeBatchAnswer {
             ReportPath        = $object.ReportPath
             Failure           = $failure
         }
+        # Handed out: a long pipeline keeps no result it has already written.
+        $object.Json = $null
+        $object.Messages = $null
     }
 }
