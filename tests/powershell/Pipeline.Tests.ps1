@@ -243,6 +243,24 @@ Describe 'Invoke-ADSyncSingleObjectSync with piped objects: one engine process' 
         }
     }
 
+    It 'reports an engine process that cannot be started with one EngineFailed record per object' {
+        Mock Resolve-PyBridgeEngine -ModuleName ADSyncDiagnostics {
+            [pscustomobject]@{ Path = (Join-Path -Path $TestDrive -ChildPath 'no-such-python'); Arguments = @(); Version = '0.1.0'; Override = $null }
+        }
+        $Error.Clear()
+
+        $output = @($script:Dns[0..2] | Invoke-ADSyncSingleObjectSync -ErrorVariable syncErrors -ErrorAction SilentlyContinue)
+
+        $output.Count | Should -Be 0
+        $syncErrors.Count | Should -Be 3
+        @($syncErrors.TargetObject) | Should -Be $script:Dns[0..2]
+        $syncErrors | ForEach-Object {
+            $_.FullyQualifiedErrorId | Should -Be 'ADSyncSingleObjectSync.EngineFailed,Invoke-ADSyncSingleObjectSync'
+            $_.ToString() | Should -Match 'The engine could not be run'
+        }
+        $Error.Count | Should -Be 3
+    }
+
     It 'stops the engine when the pipeline stops early (Select-Object -First 1)' {
         # The fake holds objects from the third on until its input ends, which a stopped pipeline never does.
         Set-FakeEnginePlan @{ hold_from = 3 }
