@@ -85,6 +85,10 @@ class FileCache:
         directory does not exist yet, or when the cache directory cannot be trusted or written."""
         if not self.writable or len(payload) > MAX_BYTES or not self.state_dir.is_dir() or not self._trusted():
             return False
+        try:  # a state directory pybridge refuses (another user's, writable by others) gets no cache either
+            platform.check_trusted_dir(self.state_dir, "state directory", self._system)
+        except platform.UnsafeFileError:
+            return False
         if platform.private_dir(self.directory, create=True, system=self._system) is None:
             return False
         head = b" ".join([MAGIC, kind.encode("ascii"), key.encode("ascii"),

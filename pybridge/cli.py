@@ -113,6 +113,10 @@ def build_parser(plugins: bool = False, only: str | None = None) -> argparse.Arg
     s.add_argument("--input", metavar="FILE",
                    help="read the DNs from FILE, one per line ('-' for stdin, read as lines arrive); blank lines "
                    "are skipped")
+    s.add_argument("--input-format", choices=("lines", "json"), default="lines",
+                   help="how --input's lines hold the DNs: lines (default: each line is a DN) or json (each line "
+                   "is one JSON string, so that any DN, even one that is blank or holds a line end, is one "
+                   "object; for the PowerShell module)")
     s.add_argument("--distinguished-name", "-d", dest="dn", metavar="DN",
                    help="the object's distinguished name (RFC 4514, e.g. \"CN=Smith\\, John,OU=Users,DC=contoso,DC=com\")")
     s.add_argument("--staging-mode", action="store_true",
@@ -460,35 +464,62 @@ def _find_object(cfg: Config, identity: tuple[str, str], argument: str, fmt: str
 
 def _batch_arguments(args: argparse.Namespace) -> Iterator[str]:
     """The objects of a batch as given: the arguments, then --input's lines (read lazily: stdin may still be
-    filling); blank lines are skipped."""
+    filling); blank lines are skipped. With --input-format json each line is one JSON string (a DN that is
+    blank or holds a line end stays one object); a line that is not one is given back as it is, so that it
+    is refused as a DN with a result of its own."""
+    import json
+
     yield from ([args.dn] if args.dn is not None else []) + list(args.dn_positional or [])
     if args.input is not None:
         stream = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8-sig", errors="replace")
+        encoded = getattr(args, "input_format", "lines") == "json"
         try:
             for line in stream:
-                if line.strip():
+                if not line.strip():
+                    continue
+                if encoded:
+                    try:
+                        value = json.loads(line)
+                    except ValueError:
+                        value = None
+                    yield value if isinstance(value, str) else line
+                else:
                     yield line
         finally:
             if stream is not sys.stdin:
                 stream.close()
 
 
-def _batch_dns(args: argparse.Namespace, cfg: Config, failed: list[int]) -> Iterator[str]:
+def _batch_dns(args: argparse.Namespace, cfg: Config, failed: list[int],
+               position: dict[str, int]) -> Iterator[str]:
     """The DNs of a batch, each normalised as a single run's DN is; a UPN, DOMAIN\\sAMAccountName or objectGUID
     is resolved to the one DN it names. An entry that names no object prints its failure (one JSON document, as
-    for any object) and counts in *failed*; the batch goes on."""
+    for any object) and counts in *failed*; the batch goes on. *position* ["object"] is the number (from 1) of
+    the entry last read, in input order, which the progress, report and done lines carry."""
     from .cli_args import identity_kind, resolve_dn
 
     for given in _batch_arguments(args):
+        position["object"] += 1
         dn = resolve_dn(None, given, note=_say)
         identity = identity_kind(dn)
         if identity is not None:
             found = _find_object(cfg, identity, dn, args.format)
             if isinstance(found, int):
                 failed.append(found)
+                _batch_done(args.progress, position["object"], found)
                 continue
             dn = found
         yield dn
+
+
+def _batch_done(mode: str, number: int, code: int) -> None:
+    """With --progress json: 'PYBRIDGE-DONE {"object": N, "exit": code}' on stderr once object N's document is on
+    stdout and its warnings and report line on stderr, so that a reader of both pipes knows when it has all
+    of object N (the two pipes are read apart), and what exit code a run of that object alone would have had."""
+    import json
+    if mode == "json":
+        sys.stderr.write("PYBRIDGE-DONE " + json.dumps({"object": number, "exit": code}) + "\n")
+        sys.stderr.flush()
 
 
 def _batch_sync(args: argparse.Namespace) -> int:
@@ -510,11 +541,12 @@ def _batch_sync(args: argparse.Namespace) -> int:
             return EXIT_USAGE
     try:
         cfg = configlib.load(args.config)
-        load_rules(cfg)
+        load_rules(cfg, persist=not args.what_if)  # what-if persists nothing, not even the rules' cache
     except ConfigError as exc:
         _say(f"configuration error: {exc}")
-        for given in _batch_arguments(args):
+        for number, given in enumerate(_batch_arguments(args), 1):
             _print_failure(given.strip(), "ConfigurationError", str(exc).splitlines()[0], args.format, exc.problems)
+            _batch_done(args.progress, number, EXIT_USAGE)
         return EXIT_USAGE
     for warning in cfg.warnings:
         _warn(warning)
@@ -525,8 +557,9 @@ def _batch_sync(args: argparse.Namespace) -> int:
     _announce_mode(args, cfg)
     worst, count = EXIT_SUCCESS, 0
     failed: list[int] = []
-    dns = _batch_dns(args, cfg, failed)
-    progress = _batch_progress(args.progress)
+    position = {"object": 0}
+    dns = _batch_dns(args, cfg, failed, position)
+    progress = _batch_progress(args.progress, position)
     try:
         results = sync_objects(dns, cfg, staging_mode=args.staging_mode, what_if=args.what_if,
                                progress=progress, wait=args.wait,
@@ -538,15 +571,17 @@ def _batch_sync(args: argparse.Namespace) -> int:
             for warning in result.warnings:
                 _warn(f"{result.distinguished_name}: {warning}")
             if result.report_path:
-                _announce_report(result.report_path, args.progress, args.open_report)
+                _announce_report(result.report_path, args.progress, args.open_report, position["object"])
             status = result.status_info
-            _say(f"[{count}] {result.distinguished_name}: {status.status.value}"
+            _say(f"[{position['object']}] {result.distinguished_name}: {status.status.value}"
                  + (f": {status.error_code}: {status.reason}" if status.error_code else ""))
+            _batch_done(args.progress, position["object"], result.exit_code)
             worst = max(worst, result.exit_code, key=_BATCH_SEVERITY.index)
     except PyBridgeError as exc:  # the batch could not start: the sync lock, the state store
         _say(f"error: {exc}")
         for dn in dns:
             _print_failure(dn, exc.error_code, exc.message, args.format, recommended=exc.recommended_action)
+            _batch_done(args.progress, position["object"], EXIT_FAILURE)
         return EXIT_FAILURE
     _say(f"{count} object(s) synced" + (f", {len(failed)} not found" if failed else ""))
     return EXIT_FAILURE if failed else worst
@@ -555,17 +590,14 @@ def _batch_sync(args: argparse.Namespace) -> int:
 _BATCH_SEVERITY = (EXIT_SUCCESS, EXIT_SKIPPED, EXIT_FAILURE)  # a batch exits with its worst object's code
 
 
-def _batch_progress(mode: str) -> Progress | None:
-    """Per-step progress of a batch: the JSON lines carry the object's number and DN (for the module)."""
+def _batch_progress(mode: str, position: dict[str, int]) -> Progress | None:
+    """Per-step progress of a batch: the JSON lines carry the object's number in input order (for the module)."""
     import json
     if mode != "json":
         return None
-    counter = {"object": 0}
 
     def machine(step: ProvisioningStep) -> None:
-        if step.number == 1:
-            counter["object"] += 1
-        sys.stderr.write("PYBRIDGE-PROGRESS " + json.dumps({"object": counter["object"], "step": step.number,
+        sys.stderr.write("PYBRIDGE-PROGRESS " + json.dumps({"object": position["object"], "step": step.number,
                                                             "of": 10, "name": step.name, "type": step.type.value,
                                                             "status": step.status.value,
                                                             "description": step.description}) + "\n")
@@ -585,11 +617,12 @@ def _remote_sync(args: argparse.Namespace) -> int:
     return run_sync(args, remote, report_dir=report_dir)
 
 
-def _announce_report(path: str, progress: str, open_it: bool) -> None:
+def _announce_report(path: str, progress: str, open_it: bool, number: int | None = None) -> None:
     import json
     _say(f"report: {path}")
     if progress == "json":
-        sys.stderr.write("PYBRIDGE-REPORT " + json.dumps({"path": path}) + "\n")
+        sys.stderr.write("PYBRIDGE-REPORT " + json.dumps({"path": path} if number is None
+                                                         else {"object": number, "path": path}) + "\n")
     if open_it:
         import webbrowser
         from pathlib import Path

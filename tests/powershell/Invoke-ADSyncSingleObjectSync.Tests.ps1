@@ -94,17 +94,15 @@ Describe 'Invoke-ADSyncSingleObjectSync, locally (engine mocked)' {
     }
 
     Context 'pipeline input' {
-        It 'syncs each DN from the pipeline and writes one result per object' {
-            $dns = 'CN=A,OU=Users,DC=contoso,DC=com', 'CN=B,OU=Users,DC=contoso,DC=com'
-            foreach ($dn in $dns) {
-                $script:Runs[$dn] = New-TestEngineRun -Stdout (New-TestSyncJson -DistinguishedName $dn)
-            }
+        It 'syncs a single piped DN in a process of its own (several go to one engine: Pipeline.Tests.ps1)' {
+            $dn = 'CN=A,OU=Users,DC=contoso,DC=com'
+            $script:Runs[$dn] = New-TestEngineRun -Stdout (New-TestSyncJson -DistinguishedName $dn)
 
-            $output = @($dns | Invoke-ADSyncSingleObjectSync)
+            $output = @($dn | Invoke-ADSyncSingleObjectSync)
 
-            $output.Count | Should -Be 2
-            ($output[1] | ConvertFrom-Json).SourceIdentity.Name | Should -Be $dns[1]
-            Should -Invoke Invoke-PyBridgeEngine -ModuleName ADSyncDiagnostics -Times 2 -Exactly
+            $output.Count | Should -Be 1
+            ($output[0] | ConvertFrom-Json).SourceIdentity.Name | Should -Be $dn
+            Should -Invoke Invoke-PyBridgeEngine -ModuleName ADSyncDiagnostics -Times 1 -Exactly
         }
 
         It 'binds the DistinguishedName property of piped objects, as Get-ADUser outputs them' {
@@ -117,9 +115,9 @@ Describe 'Invoke-ADSyncSingleObjectSync, locally (engine mocked)' {
             }
         }
 
-        It 'hands each line of a file written on Windows to the engine as read, surrounding spaces and all' {
+        It 'hands a line of a file written on Windows to the engine as read, surrounding spaces and all' {
             $file = Join-Path -Path $TestDrive -ChildPath 'objects.txt'
-            [System.IO.File]::WriteAllText($file, "CN=A,DC=contoso,DC=com`r`n  CN=B,DC=contoso,DC=com `r`n`tCN=C,DC=contoso,DC=com`r`n", [System.Text.UTF8Encoding]::new($true))
+            [System.IO.File]::WriteAllText($file, "  CN=B,DC=contoso,DC=com `r`n", [System.Text.UTF8Encoding]::new($true))
             $script:Seen = [System.Collections.Generic.List[string]]::new()
             Mock Invoke-PyBridgeEngine -ModuleName ADSyncDiagnostics {
                 $script:Seen.Add($ArgumentList[[array]::IndexOf($ArgumentList, '--distinguished-name') + 1])
@@ -128,8 +126,8 @@ Describe 'Invoke-ADSyncSingleObjectSync, locally (engine mocked)' {
 
             $output = @(Get-Content -LiteralPath $file | Invoke-ADSyncSingleObjectSync)
 
-            $output.Count | Should -Be 3
-            @($script:Seen) | Should -Be @('CN=A,DC=contoso,DC=com', '  CN=B,DC=contoso,DC=com ', "`tCN=C,DC=contoso,DC=com")
+            $output.Count | Should -Be 1
+            @($script:Seen) | Should -Be @('  CN=B,DC=contoso,DC=com ')
         }
 
         It 'refuses an empty DN' {
@@ -260,7 +258,8 @@ Describe 'Invoke-ADSyncSingleObjectSync, locally (engine mocked)' {
             $bad = 'CN=Bad,DC=contoso,DC=com'
             $script:Runs[$bad] = New-TestEngineRun -Stderr @('pybridge: error: the distinguished name is not valid') -ExitCode 2
 
-            $output = @($bad, $script:Dn | Invoke-ADSyncSingleObjectSync -ErrorVariable syncErrors -ErrorAction SilentlyContinue)
+            # One call per object (piped objects share one engine, whose usage errors Pipeline.Tests.ps1 covers).
+            $output = @($bad, $script:Dn | ForEach-Object { Invoke-ADSyncSingleObjectSync -DistinguishedName $_ -ErrorVariable +syncErrors -ErrorAction SilentlyContinue })
 
             $output.Count | Should -Be 1
             $syncErrors.Count | Should -Be 1
@@ -293,7 +292,7 @@ Describe 'Invoke-ADSyncSingleObjectSync, locally (engine mocked)' {
             $Error.Clear()
 
             $output = @($script:Dn, $failing, $broken, $script:Dn |
-                    Invoke-ADSyncSingleObjectSync -ErrorVariable syncErrors -ErrorAction SilentlyContinue)
+                    ForEach-Object { Invoke-ADSyncSingleObjectSync -DistinguishedName $_ -ErrorVariable +syncErrors -ErrorAction SilentlyContinue })
 
             $output.Count | Should -Be 3
             $syncErrors.Count | Should -Be 2

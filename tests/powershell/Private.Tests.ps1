@@ -48,6 +48,55 @@ Describe 'ConvertFrom-PyBridgeMessage' {
     }
 }
 
+Describe 'ConvertFrom-PyBridgeMessage, batch lines' {
+    It 'reads a done line with the object''s number and exit code' {
+        InModuleScope ADSyncDiagnostics {
+            $message = ConvertFrom-PyBridgeMessage -Line 'PYBRIDGE-DONE {"object": 7, "exit": 3}'
+            $message.Kind | Should -Be 'Done'
+            $message.Data.object | Should -Be 7
+            $message.Data.exit | Should -Be 3
+        }
+    }
+}
+
+Describe 'ConvertTo-ProcessCommandLine (the command line of Windows PowerShell 5.1, which has no ArgumentList)' {
+    It 'quotes <Name> so that the program reads the same argument back' -TestCases @(
+        @{ Name = 'plain words'; Arguments = @('-m', 'pybridge', 'sync', '--input', '-'); Expected = '-m pybridge sync --input -' }
+        @{ Name = 'a path with spaces'; Arguments = @('--config', 'C:\Program Files\pybridge\pybridge.yaml'); Expected = '--config "C:\Program Files\pybridge\pybridge.yaml"' }
+        @{ Name = 'an empty argument'; Arguments = @('a', '', 'b'); Expected = 'a "" b' }
+        @{ Name = 'a double quote'; Arguments = @('say "hi"'); Expected = '"say \"hi\""' }
+        @{ Name = 'backslashes before a quote and at the end'; Arguments = @('C:\dir\ x\', 'a\\"b'); Expected = '"C:\dir\ x\\" "a\\\\\"b"' }
+        @{ Name = 'backslashes elsewhere'; Arguments = @('C:\dir\file'); Expected = 'C:\dir\file' }
+    ) {
+        param($Name, $Arguments, $Expected)
+        InModuleScope ADSyncDiagnostics -Parameters @{ Arguments = $Arguments; Expected = $Expected } {
+            param($Arguments, $Expected)
+            ConvertTo-ProcessCommandLine -ArgumentList $Arguments | Should -BeExactly $Expected
+        }
+    }
+
+    It 'gives a real program back the array it was built from' {
+        # .NET splits a command line by the same rules on every platform, and so does Python on Windows.
+        $python = Get-TestPython
+        if (-not $python) {
+            $python = (Get-Command -Name python3 -CommandType Application | Select-Object -First 1).Source
+        }
+        $arguments = @('-c', 'import json, sys; print(json.dumps(sys.argv[1:]))', 'plain', 'with space', '', 'q"uote', 'tail\', 'x\\"y', "tab`there", 'CN=Smith\, John,DC=contoso')
+        $line = InModuleScope ADSyncDiagnostics -Parameters @{ Arguments = $arguments } {
+            param($Arguments)
+            ConvertTo-ProcessCommandLine -ArgumentList $Arguments
+        }
+        $info = [System.Diagnostics.ProcessStartInfo]::new($python, $line)
+        $info.UseShellExecute = $false
+        $info.RedirectStandardOutput = $true
+        $process = [System.Diagnostics.Process]::Start($info)
+        $echoed = $process.StandardOutput.ReadToEnd()
+        $process.WaitForExit()
+
+        @($echoed | ConvertFrom-Json) | Should -Be @($arguments[2..($arguments.Count - 1)])
+    }
+}
+
 Describe 'ConvertTo-EngineDistinguishedName' {
     It 'turns <Given> into <Expected>' -TestCases @(
         @{ Given = 'CN=Jane Doe,OU=Users,DC=contoso,DC=com'; Expected = 'CN=Jane Doe,OU=Users,DC=contoso,DC=com' }

@@ -116,6 +116,55 @@ Describe 'ADSyncDiagnostics against the real engine and the lab' -Tag 'Lab' {
         $verbose.Message | Should -Contain 'Step 10 of 10: ExportSpecificObject (Export): Success'
     }
 
+    It 'sends three piped DNs to one engine process and writes their results in order' {
+        if ($script:SkipReason) { return }
+        # A python that notes each start, then is the real one: the engine processes are counted, not assumed.
+        $starts = Join-Path -Path $TestDrive -ChildPath 'starts.log'
+        $shim = Join-Path -Path $TestDrive -ChildPath 'python-counted'
+        Set-Content -LiteralPath $shim -Value "#!/bin/sh`nprintf '%s\n' `"`$*`" >> '$starts'`nexec '$($env:PYBRIDGE_PYTHON)' `"`$@`"`n"
+        chmod +x $shim
+        $real = $env:PYBRIDGE_PYTHON
+        $env:PYBRIDGE_PYTHON = $shim
+        try {
+            $dns = $script:Samples.user, $script:Samples.user_comma, $script:Samples.user_nonascii
+            $results = @($dns | Invoke-ADSyncSingleObjectSync -ConfigPath $script:Config -NoHtmlReport -StagingMode -AsObject -ErrorVariable syncErrors)
+        }
+        finally {
+            $env:PYBRIDGE_PYTHON = $real
+        }
+
+        $results.Count | Should -Be 3
+        @($results.SourceIdentity.Name) | Should -Be $dns
+        @($results.StatusInfo.Status) | Should -Be @('Success', 'Success', 'Success')
+        $results | ForEach-Object { $_.ProvisioningSteps[-1].Description | Should -BeLike '`[Staging Mode`]*' }
+        $syncErrors.Count | Should -Be 0
+        $Error.Count | Should -Be 0
+        $syncs = @(Get-Content -LiteralPath $starts | Where-Object { $_ -match ' sync ' })
+        $syncs.Count | Should -Be 1
+        $syncs[0] | Should -Match '--input - --input-format json'
+    }
+
+    It 'gives each piped object its own HTML report from the one engine' {
+        if ($script:SkipReason) { return }
+        $reports = Join-Path -Path $TestDrive -ChildPath 'batch-reports'
+        $dns = $script:Samples.user, $script:Samples.user_comma
+
+        $output = @($dns | Invoke-ADSyncSingleObjectSync -ConfigPath $script:Config -WhatIf -ReportDirectory $reports)
+
+        $output.Count | Should -Be 2
+        $output | ForEach-Object {
+            $_.ReportPath | Should -BeLike (Join-Path -Path $reports -ChildPath 'ADSyncSingleObjectSyncResult-*.htm')
+            Test-Path -LiteralPath $_.ReportPath | Should -BeTrue
+        }
+        $output[0].ReportPath | Should -Not -Be $output[1].ReportPath
+        for ($i = 0; $i -lt 2; $i++) {
+            # each report is its own object's: the engine's numbered report line is matched to its object
+            $name = ($output[$i] | ConvertFrom-Json).SourceIdentity.Name
+            $name | Should -Be $dns[$i]
+            Get-Content -LiteralPath $output[$i].ReportPath -Raw | Should -Match ([regex]::Escape([System.Net.WebUtility]::HtmlEncode($dns[$i])))
+        }
+    }
+
     It 'reads the scheduler settings, typed' {
         if ($script:SkipReason) { return }
         $settings = Get-ADSyncScheduler -ConfigPath $script:Config

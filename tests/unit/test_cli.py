@@ -101,3 +101,25 @@ def test_history_show_of_a_run_purged_since_it_was_found_is_a_usage_error(monkey
     code, out, err = run("history", "show", "20240101")
     assert code == 2 and out == ""
     assert "no run with id '20240101'" in err
+
+
+def test_batch_from_json_lines_answers_every_object_and_says_when_each_is_done(tmp_path, monkeypatch):
+    """The PowerShell module feeds `--input - --input-format json`: each line one JSON string, so a blank DN or
+    one holding a line end is still one object; every object gets one document and a PYBRIDGE-DONE line with
+    its number in input order, even when none can run (here: a broken configuration)."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("ad_connectors: 5\nentra: {}\n")
+    given = ["CN=a,DC=contoso,DC=com", "   ", "CN=line\nend,DC=contoso,DC=com", "not json\n"]
+    lines = [json.dumps(given[0]), json.dumps(given[1]), "", json.dumps(given[2]), given[3]]
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(lines) + "\n"))
+    code, out, err = run("sync", "--config", str(bad), "--input", "-", "--input-format", "json", "--progress", "json")
+    assert code == 2
+    docs = [json.loads(line) for line in out.splitlines()]
+    assert [d["SourceIdentity"]["Name"] for d in docs] == [given[0], "", given[2].strip(), "not json"]
+    assert {d["StatusInfo"]["ErrorCode"] for d in docs} == {"ConfigurationError"}
+    done = [json.loads(line.split(" ", 1)[1]) for line in err.splitlines() if line.startswith("PYBRIDGE-DONE ")]
+    assert done == [{"object": n, "exit": 2} for n in (1, 2, 3, 4)]
+    # without --progress json nothing machine-readable is added to stderr
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(given[0]) + "\n"))
+    code, out, err = run("sync", "--config", str(bad), "--input", "-", "--input-format", "json")
+    assert code == 2 and len(out.splitlines()) == 1 and "PYBRIDGE-" not in err

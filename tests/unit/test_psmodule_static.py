@@ -608,9 +608,13 @@ FORBIDDEN_CODE = [
     (re.compile(r"\[\s*(System\.Management\.Automation\.)?ScriptBlock\s*\]\s*::\s*Create", re.I), "[scriptblock]::Create"),
     (re.compile(r"\.\s*NewScriptBlock\s*\(", re.I), "NewScriptBlock()"),
     (re.compile(r"\.\s*InvokeScript\s*\(", re.I), "InvokeScript()"),
-    (re.compile(r"ProcessStartInfo|\.Arguments\s*=", re.I), "a command-line string for a process"),
+    (PROCESS_START_INFO := re.compile(r"ProcessStartInfo|\.Arguments\s*=", re.I), "a command-line string for a process"),
     (re.compile(r"(?<![\w-])-(Encoded)?Command\b", re.I), "a command string for a shell"),
 ]
+# The one file that starts a process itself (the engine for a pipeline of objects, its stdin kept open): it
+# must hand over an argument array, which PowerShell 7's ProcessStartInfo.ArgumentList takes as it is and
+# Windows PowerShell 5.1 (no ArgumentList) gets joined by ConvertTo-ProcessCommandLine.
+BATCH_ENGINE_FILE = "Private/Open-PyBridgeBatch.ps1"
 # The only files that start programs or run code with the call operator, and what they may call.
 CALL_OPERATOR_FILES = {
     "Private/Invoke-PyBridgeEngine.ps1",  # the engine
@@ -636,6 +640,8 @@ def test_no_code_is_built_from_strings(path: Path) -> None:
                 f"{path.name}: a command given as a string: {text(node, source)[:80]}"
     code = code_without_comments(source)
     for pattern, what in FORBIDDEN_CODE:
+        if pattern is PROCESS_START_INFO and str(path.relative_to(MODULE)) == BATCH_ENGINE_FILE:
+            continue  # the pipeline's one engine process: checked by test_batch_engine_is_started_with_an_array
         assert not pattern.search(code), f"{path.name}: {what}"
 
 
@@ -671,6 +677,20 @@ def test_engine_command_is_python_m_pybridge_then_the_callers_array() -> None:
     assert re.search(r"\$arguments\s*=\s*@\(\$engine\.Arguments\)\s*\+\s*@\('-m', 'pybridge'\)\s*\+\s*@\(\$ArgumentList\)",
                      source), "the engine's arguments: the interpreter's, then -m pybridge, then the caller's array"
     assert re.search(r"^\s*\[string\[\]\]\s*\n\s*\$ArgumentList", source, re.MULTILINE)
+
+
+def test_batch_engine_is_started_with_an_array() -> None:
+    code = code_without_comments((MODULE / BATCH_ENGINE_FILE).read_bytes())
+    assert re.search(r"\$arguments\s*=\s*@\(\$engine\.Arguments\)\s*\+\s*@\('-m', 'pybridge'\)\s*\+\s*@\(\$engineArguments\)",
+                     code), "the engine's arguments: the interpreter's, then -m pybridge, then the caller's array"
+    # the array itself where .NET takes one; else the one command line the array becomes by the C runtime's rules
+    assert re.search(r"foreach \(\$argument in \$arguments\)\s*\{\s*\$info\.ArgumentList\.Add\(\$argument\)", code)
+    assignments = re.findall(r"\.Arguments\s*=\s*(.*)", code)
+    assert assignments == ["ConvertTo-ProcessCommandLine -ArgumentList $arguments"], assignments
+    assert "[System.Diagnostics.Process]::Start($info)" in code and "UseShellExecute = $false" in code
+    for path in module_files():
+        if str(path.relative_to(MODULE)) != BATCH_ENGINE_FILE:
+            assert "Diagnostics.Process]::Start" not in code_without_comments(path.read_bytes()), path.name
 
 
 def test_invoke_command_runs_only_the_constant_script_block() -> None:
@@ -783,10 +803,14 @@ def test_error_ids_and_categories_used_by_the_module() -> None:
 
 
 def test_failure_results_write_an_error_record_with_the_dn_as_target() -> None:
-    code = code_without_comments((MODULE / "Public" / "Invoke-ADSyncSingleObjectSync.ps1").read_bytes())
+    # Write-ADSyncObjectResult writes each object's result and error, for one object and for a pipeline's batch
+    code = code_without_comments((MODULE / "Private" / "Write-ADSyncObjectResult.ps1").read_bytes())
     assert '-ErrorId "ADSyncSingleObjectSync.$code"' in code
-    assert "$PSCmdlet.WriteError(" in code
+    assert "$Cmdlet.WriteError(" in code
     assert "-TargetObject $DistinguishedName" in code
+    public = code_without_comments((MODULE / "Public" / "Invoke-ADSyncSingleObjectSync.ps1").read_bytes())
+    assert public.count("Write-ADSyncObjectResult -DistinguishedName") == 4  # one object, held one, batch twice
+    assert "$PSCmdlet.WriteError(" in public  # the remote results' errors
 
 
 # --- Pester tests and the runner

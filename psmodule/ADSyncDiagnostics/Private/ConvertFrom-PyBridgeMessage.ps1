@@ -4,7 +4,8 @@ function ConvertFrom-PyBridgeMessage {
     Classifies one line the engine wrote to stderr.
 
     .DESCRIPTION
-    Kind is 'Progress' or 'Report' (Data holds the parsed JSON), 'Warning' (from 'pybridge: WARNING: '),
+    Kind is 'Progress', 'Report' or 'Done' (Data holds the parsed JSON; 'Done' is a batch's
+    'PYBRIDGE-DONE {"object": N, "exit": c}'), 'Warning' (from 'pybridge: WARNING: '),
     or 'Message' (any other line; the 'pybridge: ' prefix is removed). A progress or report line whose
     JSON does not parse is kept as a Message rather than lost.
     #>
@@ -20,10 +21,18 @@ function ConvertFrom-PyBridgeMessage {
     $kind = 'Message'
     $data = $null
     $text = $Line.TrimEnd()
-    if ($text -cmatch '^PYBRIDGE-(PROGRESS|REPORT) (\{.*\})$') {
-        $found = if ($Matches[1] -eq 'PROGRESS') { 'Progress' } else { 'Report' }
+    if ($text -cmatch '^PYBRIDGE-(PROGRESS|REPORT|DONE) (\{.*\})$') {
+        $name = $Matches[1]
+        $payload = $Matches[2]
+        $found = 'Done'
+        if ($name -eq 'PROGRESS') {
+            $found = 'Progress'
+        }
+        elseif ($name -eq 'REPORT') {
+            $found = 'Report'
+        }
         try {
-            $data = $Matches[2] | ConvertFrom-Json -ErrorAction Stop
+            $data = $payload | ConvertFrom-Json -ErrorAction Stop
             $kind = $found
         }
         catch {

@@ -15,6 +15,10 @@ function Invoke-ADSyncSingleObjectSync {
     provisioningObjectSummary, -AsObject returns the parsed result, and -ComputerName or -Session run the
     sync on one or many sync servers through PowerShell remoting and bring the HTML report back.
 
+    Objects from the pipeline go to one engine process: each is handed over as it arrives and its result
+    written as soon as the engine has finished it, in input order, so a long list costs one engine start
+    and the first results come before the last object is in. A single object runs in a process of its own.
+
     Progress follows the ten steps as they happen (Write-Progress); -Verbose shows the engine's command
     line and messages. A result whose status is Failure also writes a non-terminating error (ErrorId
     ADSyncSingleObjectSync.<ErrorCode>, the DN as target, the recommended action in
@@ -272,6 +276,10 @@ function Invoke-ADSyncSingleObjectSync {
         $isRemote = $PSCmdlet.ParameterSetName -ne 'Local'
         $whatIf = [bool]$WhatIfPreference
         $pending = [System.Collections.Generic.List[string]]::new()
+        # Piped objects share one engine process (the batch), opened when the second object arrives: a
+        # single object, piped or not, runs exactly as it always has, in a process of its own.
+        $held = $null
+        $batch = $null
 
         $reportTo = $null
         if ($ReportDirectory) {
@@ -292,6 +300,26 @@ function Invoke-ADSyncSingleObjectSync {
             if ($ConfigPath) {
                 $configArgument = Resolve-LocalPath -Path $ConfigPath -SessionState $PSCmdlet.SessionState
             }
+            # The options after the object, the same for one object and for a pipeline's batch.
+            $engineOptions = @(
+                '--format', $Format.ToLowerInvariant()
+                '--progress', 'json'
+            )
+            if ($StagingMode) {
+                $engineOptions += '--staging-mode'
+            }
+            if ($NoHtmlReport) {
+                $engineOptions += '--no-html-report'
+            }
+            if ($whatIf) {
+                $engineOptions += '--what-if'
+            }
+            if ($configArgument) {
+                $engineOptions += '--config', $configArgument
+            }
+            if ($reportTo) {
+                $engineOptions += '--report-dir', $reportTo
+            }
         }
         if ($whatIf) {
             Write-Verbose 'WhatIf: the engine runs with --what-if: it reads Active Directory and Entra ID, reports what it would change, and writes nothing to Entra ID or to its local state.'
@@ -307,81 +335,71 @@ function Invoke-ADSyncSingleObjectSync {
             return
         }
 
-        $engineArguments = @(
-            'sync'
-            '--distinguished-name', (ConvertTo-EngineDistinguishedName -DistinguishedName $DistinguishedName)
-            '--format', $Format.ToLowerInvariant()
-            '--progress', 'json'
-        )
-        if ($StagingMode) {
-            $engineArguments += '--staging-mode'
-        }
-        if ($NoHtmlReport) {
-            $engineArguments += '--no-html-report'
-        }
-        if ($whatIf) {
-            $engineArguments += '--what-if'
-        }
-        if ($configArgument) {
-            $engineArguments += '--config', $configArgument
-        }
-        if ($reportTo) {
-            $engineArguments += '--report-dir', $reportTo
-        }
-
-        $run = Get-PyBridgeEngineResult -ArgumentList $engineArguments -Cmdlet $PSCmdlet -Activity "Single Object Sync: $DistinguishedName"
-        if ($run.Output.Count -gt 1) {
-            Write-Verbose "The engine wrote $($run.Output.Count) lines to stdout; the last one is the result."
-        }
-        $json = $run.Output | Select-Object -Last 1
-        $messageText = ($run.Messages | Where-Object { $_ }) -join ' '
-
-        if (-not $json) {
-            $usage = $run.ExitCode -eq 2
-            $errorId = if ($usage) { 'ADSyncSingleObjectSync.UsageError' } else { 'ADSyncSingleObjectSync.EngineFailed' }
-            $category = if ($usage) { 'InvalidArgument' } else { 'NotSpecified' }
-            if ($run.Failure) {
-                $messageText = $run.Failure
-            }
-            elseif (-not $messageText) {
-                $messageText = "The engine exited with code $($run.ExitCode) and printed no result."
-            }
-            $record = New-ADSyncErrorRecord -Message "Single Object Sync of '$DistinguishedName' did not run: $messageText" `
-                -ErrorId $errorId -Category $category -TargetObject $DistinguishedName `
-                -RecommendedAction 'Run with -Verbose to see the engine''s command line and messages.'
-            $PSCmdlet.WriteError($record)
+        if (-not $MyInvocation.ExpectingInput) {
+            $engineArguments = @('sync', '--distinguished-name', (ConvertTo-EngineDistinguishedName -DistinguishedName $DistinguishedName)) + $engineOptions
+            $run = Get-PyBridgeEngineResult -ArgumentList $engineArguments -Cmdlet $PSCmdlet -Activity "Single Object Sync: $DistinguishedName"
+            Write-ADSyncObjectResult -DistinguishedName $DistinguishedName -Run $run -Cmdlet $PSCmdlet -AsObject:$AsObject
             return
         }
 
-        $parse = Invoke-ADSyncContained -ScriptBlock { param($text) ConvertFrom-Json -InputObject $text } -ArgumentList $json
-        if ($parse.Failed) {
-            $record = New-ADSyncErrorRecord -Message "The engine's result for '$DistinguishedName' is not JSON: $($parse.Message)" `
-                -ErrorId 'ADSyncSingleObjectSync.InvalidEngineOutput' -Category InvalidResult -TargetObject $DistinguishedName `
-                -RecommendedAction 'Run with -Verbose to see the engine''s command line and messages.' -Exception $parse.Exception
-            $PSCmdlet.WriteError($record)
+        if (-not $batch -and $null -eq $held) {
+            $held = $DistinguishedName
             return
         }
-        $parsed = $parse.Output[0]
-
-        $reportPath = $run.ReportPath
-        if (-not $reportPath -and $parsed.PSObject.Properties['ReportPath']) {
-            $reportPath = $parsed.ReportPath
+        # A stopped pipeline (Ctrl+C, -ErrorAction Stop, Select-Object -First) leaves no engine behind.
+        $completed = $false
+        try {
+            if (-not $batch) {
+                $batch = Open-PyBridgeBatch -ArgumentList (@('sync', '--input', '-', '--input-format', 'json') + $engineOptions)
+                Send-PyBridgeBatchObject -Batch $batch -DistinguishedName $held
+                $held = $null
+            }
+            Send-PyBridgeBatchObject -Batch $batch -DistinguishedName $DistinguishedName
+            # What is done so far, without waiting: the first results are out before the last object is in.
+            foreach ($answer in @(Receive-PyBridgeBatchAnswer -Batch $batch -Cmdlet $PSCmdlet)) {
+                Write-ADSyncObjectResult -DistinguishedName $answer.DistinguishedName -Run $answer -Cmdlet $PSCmdlet -AsObject:$AsObject
+            }
+            $completed = $true
         }
-        New-SyncResultOutput -Json $json -Parsed $parsed -AsObject:$AsObject -ReportPath $reportPath
-
-        $status = Get-SyncResultStatus -Result $parsed
-        if ($status.Status -eq 'Failure' -or $run.ExitCode -eq 1 -or $run.ExitCode -eq 2) {
-            $code = if ($status.ErrorCode) { $status.ErrorCode } else { 'Failure' }
-            $reason = if ($status.Reason) { $status.Reason } else { $messageText }
-            $record = New-ADSyncErrorRecord -Message "Single Object Sync of '$DistinguishedName' failed ($code): $reason" `
-                -ErrorId "ADSyncSingleObjectSync.$code" -Category (Get-ADSyncErrorCategory -ErrorCode $status.ErrorCode) `
-                -TargetObject $DistinguishedName -RecommendedAction $status.RecommendedAction
-            $PSCmdlet.WriteError($record)
+        finally {
+            if (-not $completed) {
+                Close-PyBridgeBatch -Batch $batch -Stop
+            }
         }
     }
 
     end {
-        if (-not $isRemote -or $pending.Count -eq 0) {
+        if (-not $isRemote) {
+            if ($null -ne $held) {
+                # One object from the pipeline: its own process, as ever.
+                $engineArguments = @('sync', '--distinguished-name', (ConvertTo-EngineDistinguishedName -DistinguishedName $held)) + $engineOptions
+                $run = Get-PyBridgeEngineResult -ArgumentList $engineArguments -Cmdlet $PSCmdlet -Activity "Single Object Sync: $held"
+                Write-ADSyncObjectResult -DistinguishedName $held -Run $run -Cmdlet $PSCmdlet -AsObject:$AsObject
+            }
+            elseif ($batch) {
+                $completed = $false
+                try {
+                    # No more objects: the engine finishes those it has and exits; each result is written as it comes.
+                    Close-PyBridgeBatch -Batch $batch
+                    while ($batch.Emitted -lt $batch.Sent.Count) {
+                        foreach ($answer in @(Receive-PyBridgeBatchAnswer -Batch $batch -Cmdlet $PSCmdlet -WaitMilliseconds 250)) {
+                            Write-ADSyncObjectResult -DistinguishedName $answer.DistinguishedName -Run $answer -Cmdlet $PSCmdlet -AsObject:$AsObject
+                        }
+                    }
+                    # Every object answered: the engine's last lines (its summary), then its exit.
+                    $deadline = [DateTime]::UtcNow.AddSeconds(30)
+                    while (-not $batch.Finished -and [DateTime]::UtcNow -lt $deadline) {
+                        $null = Receive-PyBridgeBatchAnswer -Batch $batch -Cmdlet $PSCmdlet -WaitMilliseconds 250
+                    }
+                    $completed = $batch.Finished
+                }
+                finally {
+                    Close-PyBridgeBatch -Batch $batch -Stop:(-not $completed)
+                }
+            }
+            return
+        }
+        if ($pending.Count -eq 0) {
             return
         }
         if (-not $reportTo -and -not $NoHtmlReport) {
