@@ -341,7 +341,7 @@ def test_a_report_that_cannot_be_rendered_never_costs_the_sync_its_record(lab, t
     unrecorded (the next run would create it a second time)."""
     from pybridge.report import html
 
-    def broken(result):
+    def broken(result, bytecode_cache=None):  # html.render's signature
         raise TypeError("a bug in the template")
 
     monkeypatch.setattr(html, "render", broken)
