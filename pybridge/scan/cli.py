@@ -7,8 +7,28 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..cli_args import integer
+
 EXIT_SUCCESS, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 WORST_SHOWN = 10
+
+
+class _Person:
+    """stderr for a person: DNs, reasons and values from AD and Graph come out with control and bidi
+    characters escaped (pybridge.terminal), so a hostile value cannot rewrite the summary."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> None:
+        from ..terminal import for_terminal
+        self.stream.write(for_terminal(text, newlines=True))
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return bool(getattr(self.stream, "isatty", lambda: False)())
 
 
 def add_scan_parser(sub: Any, epilog: str) -> None:
@@ -25,19 +45,9 @@ def add_scan_parser(sub: Any, epilog: str) -> None:
                    help="scan only objects of TYPE (user, inetOrgPerson, group, contact; repeatable)")
     s.add_argument("--only-problems", action="store_true", help="print only the objects that would not succeed")
     s.add_argument("--format", choices=("adsync", "graph"), default="adsync", help="JSON shape (default adsync)")
-    s.add_argument("--limit", type=_positive_int, metavar="N", help="stop after N objects")
+    s.add_argument("--limit", type=integer(minimum=1, maximum=10**9), metavar="N", help="stop after N objects")
     s.add_argument("--report-dir", metavar="DIR", help="directory for the HTML summary (default report.directory)")
     s.add_argument("--no-html-report", action="store_true", help="do not write the HTML summary")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= value <= 10**9:
-        raise argparse.ArgumentTypeError(f"{text!r} must be between 1 and 1000000000")
-    return value
 
 
 def run_scan(args: argparse.Namespace) -> int:
@@ -47,7 +57,7 @@ def run_scan(args: argparse.Namespace) -> int:
     from ..errors import ConfigError, PyBridgeError
     from .runner import ProgressLine, ScanOptions, record, scan
 
-    err = sys.stderr
+    err = _Person(sys.stderr)
     try:
         cfg = configlib.load(args.config)
         rules = load_rules(cfg)
@@ -76,7 +86,7 @@ def run_scan(args: argparse.Namespace) -> int:
     report_dir = None if args.no_html_report else Path(args.report_dir) if args.report_dir else cfg.report_dir
     options = ScanOptions(search_bases=tuple(bases), object_types=tuple(args.object_type),
                           only_problems=args.only_problems, fmt=args.format, limit=args.limit)
-    progress = ProgressLine(err)
+    progress = ProgressLine(sys.stderr)  # numbers only, and its \r and erase-line must reach the terminal
     try:
         summary = scan(cfg, rules, options, out=sys.stdout, progress=progress,
                        emit=lambda r: _dumps(r, args.format, cfg.entra.tenant_id))

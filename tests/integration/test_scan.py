@@ -200,3 +200,16 @@ def test_idfix_values_and_joins_to_deleted_objects_are_found_as_a_single_run_fin
         assert comparable(by_dn[dn]) == comparable(single[dn]), dn
     assert "joined to an Entra object that no longer exists" in scan.stderr and gone in scan.stderr
     assert scan.code == 1
+
+
+def test_hostile_values_reach_the_scan_summary_escaped(lab, tmp_path):
+    """A DN holding ESC and a bidi override is printed escaped on stderr (it cannot repaint the summary),
+    while the JSON on stdout keeps it exact."""
+    with new_user(lab, "Evil\x1b[2J\u202e Name", "evilname", mail="evil.name@contoso.com",
+                  proxyAddresses=["SMTP:evil.name@contoso.com", "smtp:evil name@contoso.com"]) as evil:
+        scan = run_cli("scan", "--config", str(lab.config(tmp_path)), "--no-html-report", "--only-problems",
+                       "--limit", "50")
+    assert scan.code == 1
+    assert "\x1b" not in scan.stderr and "\u202e" not in scan.stderr
+    assert "Evil\\x1b[2J\\u202e Name" in scan.stderr  # the failure is listed, visibly escaped
+    assert evil in [d["SourceIdentity"]["Name"] for d in lines(scan.stdout)]
