@@ -348,3 +348,19 @@ def test_a_password_with_control_characters_is_an_authentication_error_not_an_in
     info = json.loads(proc.stdout)["StatusInfo"]
     assert info["ErrorCode"] == "LdapAuthenticationFailed" and "control characters" in info["Reason"]
     assert "PYBRIDGE_T_PW" in info["RecommendedAction"] and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("spelling", [
+    "CN=Xavier Excluded,OU=Excluded\\ ,OU=Corp,DC=contoso,DC=com",    # an escaped trailing space
+    "CN=Xavier Excluded,OU=Excluded\\20,OU=Corp,DC=contoso,DC=com",   # the same space as hex
+    "cn=xavier excluded,ou=excluded,ou=corp,dc=contoso,dc=com",       # another case
+    "CN=Xavier Excluded, OU=Excluded , OU=Corp, DC=contoso, DC=com",  # RFC 4514's optional spaces
+])
+def test_no_spelling_of_a_dn_moves_an_excluded_object_into_scope(lab, tmp_path, spelling):
+    """Scope is decided again on the DN the directory returns: the DC resolves each spelling to the excluded
+    user, and the run stops at the container scoping, writing nothing to Entra ID."""
+    r = run_cli("sync", "--config", str(lab.config(tmp_path)), "--no-html-report", spelling)
+    assert r.code == 3, (r.stdout, r.stderr)
+    status = r.json["StatusInfo"]
+    assert (status["Status"], status["ErrorCode"]) == ("Skipped", "ContainerNotInScope"), status
+    assert [req for req in lab.emulator.requests if req["method"] != "GET" and "/oauth2/" not in req["path"]] == []
