@@ -141,3 +141,29 @@ def test_example_configuration_is_valid_and_documents_every_key(monkeypatch):
                 "configuration_name", "wsman_path", "operation_timeout", "retries", "retry_backoff", "servers",
                 "host", "groups", "ssh_key_file", "known_hosts_file"]:
         assert f"{key}:" in text, key
+
+
+def test_the_example_documents_every_key_the_configuration_accepts():
+    """Every key config.py accepts (the key sets its reader checks mappings against) appears in the example
+    configuration, so a setting added to the code without its documentation fails here. Keys that are
+    refused on purpose (a password in the file) are the only exception."""
+    import ast
+
+    source = (ROOT / "pybridge" / "config.py").read_text(encoding="utf-8")
+    tree = ast.parse(source)
+    constants = {t.id: n.value for n in ast.walk(tree) if isinstance(n, ast.Assign)
+                 for t in n.targets if isinstance(t, ast.Name)}
+    accepted: set[str] = set()
+    for call in ast.walk(tree):
+        if isinstance(call, ast.Call) and getattr(call.func, "attr", None) == "mapping" and len(call.args) >= 3:
+            keys = call.args[2]
+            if isinstance(keys, ast.IfExp):
+                keys = keys.body
+            if isinstance(keys, ast.Name):
+                keys = constants[keys.id]
+            accepted |= {e.value for e in getattr(keys, "elts", []) if isinstance(e, ast.Constant)}
+    assert len(accepted) > 60 and "ssh_key_file" in accepted and "group_anchor_property" in accepted
+    text = (ROOT / "config" / "pybridge.example.yaml").read_text(encoding="utf-8")
+    refused = {"password", "client_secret", "key_password"}  # read only to refuse them: secrets never live in the file
+    missing = sorted(k for k in accepted - refused if f"{k}:" not in text)
+    assert missing == [], f"config/pybridge.example.yaml does not document: {missing}"
