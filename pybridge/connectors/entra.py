@@ -50,6 +50,15 @@ def _plain(obj: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in obj.items() if not k.startswith("@")}
 
 
+def _with_manager(obj: dict[str, Any]) -> dict[str, Any]:
+    """A user read with $expand=manager($select=id): its properties, and "manager" its manager's id. Graph
+    leaves the navigation property out (or null) for a user without a manager."""
+    plain = _plain(obj)
+    manager = obj.get("manager")
+    plain["manager"] = manager.get("id") if isinstance(manager, dict) else None
+    return plain
+
+
 class VerifyingSession(requests.Session):
     """A Session whose CA choice is passed on every request.
 
@@ -519,11 +528,17 @@ class GraphClient:
         params = {"$filter": filt, "$select": self._select(kind, properties)}
         return [_plain(o) for o in self._pages(f"/{COLLECTION[kind]}", params, f"Looking up {kind}s where {filt}")]
 
-    def get(self, kind: str, object_id: str, properties: Iterable[str] = ()) -> dict[str, Any] | None:
-        found = self.call("GET", f"/{kind}s/{quote(object_id, safe='')}",
-                          params={"$select": self._select(kind, properties)}, what=f"Reading {kind} {object_id}",
-                          allow_404=True)
-        return _plain(found) if found is not None else None
+    def get(self, kind: str, object_id: str, properties: Iterable[str] = (), *,
+            with_manager: bool = False) -> dict[str, Any] | None:
+        params = {"$select": self._select(kind, properties)}
+        with_manager = with_manager and kind == "user"
+        if with_manager:  # user-list-manager: GET /users/{id}?$expand=manager, one request instead of two
+            params["$expand"] = "manager($select=id)"
+        found = self.call("GET", f"/{kind}s/{quote(object_id, safe='')}", params=params,
+                          what=f"Reading {kind} {object_id}", allow_404=True)
+        if found is None:
+            return None
+        return _with_manager(found) if with_manager else _plain(found)
 
     def find_by_anchor(self, kind: str, source_anchor: str, properties: Iterable[str] = ()) -> list[dict[str, Any]]:
         """Users by onPremisesImmutableId; groups by the app's directory extension property, where configured
@@ -741,11 +756,7 @@ class GraphClient:
         if with_manager and kind == "user":
             params["$expand"] = "manager($select=id)"
         for obj in self._pages(f"/{COLLECTION[kind]}", params, f"Reading every {kind} of the tenant"):
-            plain = _plain(obj)
-            if with_manager and kind == "user":
-                manager = obj.get("manager")
-                plain["manager"] = manager.get("id") if isinstance(manager, dict) else None
-            yield plain
+            yield _with_manager(obj) if with_manager and kind == "user" else _plain(obj)
 
     def role_holders(self) -> dict[str, list[dict[str, Any]]]:
         """User id -> the directory roles it holds: the activated roles (directoryrole-list) and their members

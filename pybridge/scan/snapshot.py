@@ -97,9 +97,15 @@ class SnapshotTenant:
     def authenticate(self) -> None:
         pass  # done once, by load()
 
-    def get(self, kind: str, object_id: str, properties: Iterable[str] = ()) -> Properties | None:
+    def get(self, kind: str, object_id: str, properties: Iterable[str] = (), *,
+            with_manager: bool = False) -> Properties | None:
         found = self._objects.get(object_id)
-        return self._view(object_id, properties) if found is not None and found[0] == kind else None
+        if found is None or found[0] != kind:
+            return None
+        view = self._view(object_id, properties)
+        if with_manager and kind == "user":
+            view["manager"] = self.manager_id(object_id)
+        return view
 
     def find_by_anchor(self, kind: str, source_anchor: str, properties: Iterable[str] = ()) -> list[Properties]:
         return [self._view(i, properties) for i in self._by_anchor.get((kind, source_anchor), [])]

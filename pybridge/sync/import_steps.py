@@ -88,7 +88,7 @@ def import_target_object(run: RunState, step: ProvisioningStep) -> None:
             id=found.get("id"), type=kind, name=found.get("userPrincipalName") or found.get("displayName"))
         if kind == "group":
             found["members"] = run.tenant.member_ids(found["id"])
-        elif "manager" in rules.exported_properties():
+        elif _reads_manager(run) and "manager" not in found:  # not read with the joined object
             found["manager"] = run.tenant.manager_id(found["id"])
     run.entra_object = found
     step.details[d.RUN_STEP_RESULT] = "success"
@@ -125,7 +125,7 @@ def _joined(run: RunState) -> Properties | None:
     if not joined_id:
         return None
     kind, pending = run.target_type, run.pending
-    candidate = run.tenant.get(kind, joined_id, read_properties(run))
+    candidate = run.tenant.get(kind, joined_id, read_properties(run), with_manager=_reads_manager(run))
     if candidate is None and pending is not None and pending.entra_id == joined_id:
         candidate = run.tenant.read_back(kind, joined_id, read_properties(run))
         if candidate is None and _recent(pending.created or pending.started):
@@ -143,6 +143,10 @@ def _joined(run: RunState) -> Properties | None:
         return None
     run.match = "Joined (hard match on recorded join)"
     return candidate
+
+
+def _reads_manager(run: RunState) -> bool:
+    return run.target_type == "user" and "manager" in run.rules.exported_properties()
 
 
 def _recent(when: str | None) -> bool:

@@ -87,8 +87,10 @@ class Tenant(Protocol):
         ...
 
     # -- reads --------------------------------------------------------------------------------------
-    def get(self, kind: str, object_id: str, properties: Iterable[str] = ()) -> Properties | None:
-        """The *kind* ("user", "group") with this id, with the matching properties and *properties*; None if gone."""
+    def get(self, kind: str, object_id: str, properties: Iterable[str] = (), *,
+            with_manager: bool = False) -> Properties | None:
+        """The *kind* ("user", "group") with this id, with the matching properties and *properties*; None if gone.
+        *with_manager* (users): also "manager", the manager's id or None, read with the object."""
         ...
 
     def find_by_anchor(self, kind: str, source_anchor: str, properties: Iterable[str] = ()) -> list[Properties]:

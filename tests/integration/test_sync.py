@@ -420,8 +420,13 @@ def test_manager_reference_resolves_or_is_reported_unresolved(lab, tmp_path):
         puts = [r for r in lab.emulator.requests if r["method"] == "PUT"]
         assert [(r["path"], r["body"]["@odata.id"].rsplit("/", 1)[1]) for r in puts] == [
             (f"/v1.0/users/{jsmith['id']}/manager/$ref", jdoe["id"])]
+        lab.emulator.clear_log()
         third = run_cli("sync", "--config", str(cfg), report)
         assert third.json["Action"] == "Other"
+        # unchanged: the joined user and its manager came back in one read (user-list-manager's $expand)
+        reads = [r for r in lab.emulator.requests if r["path"].startswith(f"/v1.0/users/{jsmith['id']}")]
+        assert [(r["method"], r["path"], r["query"].get("$expand")) for r in reads] == [
+            ("GET", f"/v1.0/users/{jsmith['id']}", "manager($select=id)")]
         # the manager cleared in AD is cleared in Entra
         conn.modify(report, {"manager": [(ldap3.MODIFY_DELETE, [])]})
         lab.emulator.clear_log()

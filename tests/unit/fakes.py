@@ -133,11 +133,17 @@ class FakeTenant:
         if self.auth_error is not None:
             raise self.auth_error
 
-    def get(self, kind: str, object_id: str, properties: Iterable[str] = ()) -> dict[str, Any] | None:
-        self.calls.append(("get", kind, object_id))
+    def get(self, kind: str, object_id: str, properties: Iterable[str] = (), *,
+            with_manager: bool = False) -> dict[str, Any] | None:
+        self.calls.append(("get", kind, object_id, with_manager))
         self._check("get")
         found = self._collection(kind).get(object_id)
-        return copy.deepcopy(found) if found is not None and self._visible(object_id) else None
+        if found is None or not self._visible(object_id):
+            return None
+        found = copy.deepcopy(found)
+        if with_manager and kind == "user":
+            found["manager"] = self.managers.get(object_id)
+        return found
 
     def read_back(self, kind: str, object_id: str, properties: Iterable[str] = ()) -> dict[str, Any] | None:
         attempt = 0
@@ -184,6 +190,7 @@ class FakeTenant:
         return list(self.members.get(group_id, []))
 
     def manager_id(self, user_id: str) -> str | None:
+        self.calls.append(("manager_id", user_id))
         return self.managers.get(user_id)
 
     def find_created(self, kind: str, source_anchor: str, body: dict[str, Any]) -> dict[str, Any] | None:

@@ -24,10 +24,10 @@ GROUP = "11111111-2222-3333-4444-555555555555"
 class RecordingSession:
     def __init__(self, pages: list[dict]) -> None:
         self.pages = list(pages)
-        self.calls: list[tuple[str, str, dict]] = []
+        self.calls: list[tuple[str, str, dict, dict]] = []
 
     def request(self, method: str, url: str, params=None, headers=None, data=None, **kw) -> requests.Response:
-        self.calls.append((method, url, dict(headers or {})))
+        self.calls.append((method, url, dict(headers or {}), dict(params or {})))
         resp = requests.Response()
         resp.status_code = 200
         resp._content = json.dumps(self.pages.pop(0)).encode()
@@ -75,6 +75,29 @@ def test_a_next_link_to_the_configured_endpoint_is_followed(tmp_path, link):
     assert graph.member_ids(GROUP) == ["a", "b"]
     assert [c[1] for c in session.calls][1] == link
     assert all(c[2]["Authorization"] == "Bearer the-bearer-token" for c in session.calls)
+
+
+@pytest.mark.parametrize("manager, expected", [
+    ({"@odata.type": "#microsoft.graph.user", "id": "boss-id"}, "boss-id"),
+    (None, None),        # a null navigation property
+    ("absent", None),    # left out, as user-list-manager shows a user without a manager
+])
+def test_a_user_is_read_with_its_manager_in_one_request(tmp_path, manager, expected):
+    answer = {"@odata.context": "x", "id": "u1", "displayName": "Jane"}
+    if manager != "absent":
+        answer["manager"] = manager
+    graph, session = client(tmp_path, [answer])
+    assert graph.get("user", "u1", ["displayName"], with_manager=True) == {"id": "u1", "displayName": "Jane",
+                                                                         "manager": expected}
+    ((method, url, _, params),) = session.calls
+    assert (method, url) == ("GET", f"{ENDPOINT}/v1.0/users/u1")
+    assert params["$expand"] == "manager($select=id)" and "displayName" in params["$select"].split(",")
+
+
+def test_a_group_is_never_read_with_an_expansion(tmp_path):
+    graph, session = client(tmp_path, [{"id": "g1", "displayName": "G"}])
+    assert graph.get("group", "g1", with_manager=True) == {"id": "g1", "displayName": "G"}
+    assert "$expand" not in session.calls[0][3]
 
 
 def test_an_endpoint_with_a_port_is_matched_with_its_port(tmp_path):

@@ -9,6 +9,7 @@ test_graph_emulator.py; the official msgraph-sdk reads the new routes at the end
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 import time
 import uuid
@@ -469,16 +470,41 @@ def test_provisioning_errors_are_returned_on_select(emu, graph):
         "onPremisesProvisioningErrors"] == [error]
 
 
+# ---------------------------------------------------------------------------- $expand=manager
+# user-list-manager: "GET /users?$expand=manager" and "GET /users/{id | userPrincipalName}/?$expand=manager",
+# with $select inside $expand; ConsistencyLevel only with $levels.
+
+def test_a_users_manager_is_expanded_on_one_user_and_on_the_list(emu, graph):
+    boss = emu.add_user(userPrincipalName="boss@contoso.com")
+    worker = emu.add_user(userPrincipalName="worker@contoso.com")
+    r = graph("PUT", f"/users/{worker['id']}/manager/$ref",
+              json={"@odata.id": f"{emu.base_url}/v1.0/users/{boss['id']}"})
+    assert r.status_code == 204, r.text
+    one = graph("GET", f"/users/{worker['id']}",
+                params={"$select": "id,userPrincipalName", "$expand": "manager($select=id)"})
+    assert one.status_code == 200, one.text
+    assert one.json()["userPrincipalName"] == "worker@contoso.com"
+    assert one.json()["manager"] == {"@odata.type": "#microsoft.graph.user", "id": boss["id"]}
+    alone = graph("GET", f"/users/{boss['id']}", params={"$expand": "manager"})
+    assert alone.status_code == 200 and "manager" not in alone.json()
+    listed = graph("GET", "/users", params={"$select": "id", "$expand": "manager($select=id)"}).json()["value"]
+    assert {u["id"]: u.get("manager", {}).get("id") for u in listed} == {boss["id"]: None, worker["id"]: boss["id"]}
+    # other expansions, and $expand on a group, are not modelled: refused, never silently ignored
+    assert graph("GET", f"/users/{boss['id']}", params={"$expand": "memberOf"}).status_code == 400
+    g = emu.add_group(displayName="G")
+    assert graph("GET", f"/groups/{g['id']}", params={"$expand": "manager"}).status_code == 400
+
+
 # ---------------------------------------------------------------------------- the official SDK
 
 
-def test_msgraph_sdk_reads_contacts_and_the_apps_roles(emu, pki, token):
+@contextlib.asynccontextmanager
+async def _sdk_client(emu: GraphEmulator, pki: dict, token: str):
+    """The official msgraph-sdk's client against the running emulator, with the test's token."""
     import httpx
     from kiota_abstractions.authentication import (AccessTokenProvider, AllowedHostsValidator,
                                                    BaseBearerTokenAuthenticationProvider)
-    from kiota_abstractions.base_request_configuration import RequestConfiguration
     from msgraph import GraphRequestAdapter, GraphServiceClient
-    from msgraph.generated.contacts.contacts_request_builder import ContactsRequestBuilder
     from msgraph_core import GraphClientFactory
 
     class Tokens(AccessTokenProvider):
@@ -491,16 +517,47 @@ def test_msgraph_sdk_reads_contacts_and_the_apps_roles(emu, pki, token):
         def get_allowed_hosts_validator(self) -> AllowedHostsValidator:
             return self.validator
 
+    tls = ssl.create_default_context(cafile=str(pki["ca"].cert))
+    http = GraphClientFactory.create_with_default_middleware(client=httpx.AsyncClient(verify=tls))
+    adapter = GraphRequestAdapter(BaseBearerTokenAuthenticationProvider(Tokens()), client=http)
+    adapter.base_url = f"{emu.base_url}/v1.0"
+    try:
+        yield GraphServiceClient(request_adapter=adapter)
+    finally:
+        await http.aclose()
+
+
+def test_msgraph_sdk_reads_a_user_with_its_expanded_manager(emu, graph, pki, token):
+    from kiota_abstractions.base_request_configuration import RequestConfiguration
+    from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
+
+    boss = emu.add_user(userPrincipalName="boss@contoso.com")
+    worker = emu.add_user(userPrincipalName="worker@contoso.com")
+    assert graph("PUT", f"/users/{worker['id']}/manager/$ref",
+                 json={"@odata.id": f"{emu.base_url}/v1.0/users/{boss['id']}"}).status_code == 204
+
+    async def scenario():
+        async with _sdk_client(emu, pki, token) as client:
+            query = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(
+                select=["id", "userPrincipalName"], expand=["manager($select=id)"])
+            config = RequestConfiguration(query_parameters=query)
+            return (await client.users.by_user_id(worker["id"]).get(request_configuration=config),
+                    await client.users.by_user_id(boss["id"]).get(request_configuration=config))
+
+    worker_read, boss_read = asyncio.run(scenario())
+    assert (type(worker_read.manager).__name__, worker_read.manager.id) == ("User", boss["id"])
+    assert boss_read.manager is None and boss_read.user_principal_name == "boss@contoso.com"
+
+
+def test_msgraph_sdk_reads_contacts_and_the_apps_roles(emu, pki, token):
+    from kiota_abstractions.base_request_configuration import RequestConfiguration
+    from msgraph.generated.contacts.contacts_request_builder import ContactsRequestBuilder
+
     emu.add_contact(displayName="Desk", mail="desk@fabrikam.com", proxyAddresses=["SMTP:desk@fabrikam.com"])
     emu.assign_app_role("Global Administrator")
 
     async def scenario():
-        tls = ssl.create_default_context(cafile=str(pki["ca"].cert))
-        http = GraphClientFactory.create_with_default_middleware(client=httpx.AsyncClient(verify=tls))
-        adapter = GraphRequestAdapter(BaseBearerTokenAuthenticationProvider(Tokens()), client=http)
-        adapter.base_url = f"{emu.base_url}/v1.0"
-        client = GraphServiceClient(request_adapter=adapter)
-        try:
+        async with _sdk_client(emu, pki, token) as client:
             query = ContactsRequestBuilder.ContactsRequestBuilderGetQueryParameters(
                 filter="proxyAddresses/any(p:p eq 'smtp:desk@fabrikam.com')",
                 select=["id", "mail", "proxyAddresses"])
@@ -508,8 +565,6 @@ def test_msgraph_sdk_reads_contacts_and_the_apps_roles(emu, pki, token):
             sp = await client.service_principals_with_app_id(CLIENT).get()
             roles = await client.service_principals.by_service_principal_id(sp.id).member_of.get()
             return contacts, sp, roles
-        finally:
-            await http.aclose()
 
     contacts, sp, roles = asyncio.run(scenario())
     assert [(type(c).__name__, c.mail, c.proxy_addresses) for c in contacts.value] == [

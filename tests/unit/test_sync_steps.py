@@ -374,6 +374,23 @@ def test_a_resolved_manager_is_set_through_its_own_write(env, directory, tenant)
     assert ("set_manager", result.target_identity.id, boss_id) in tenant.writes
 
 
+def test_a_joined_users_manager_is_read_with_it_in_one_request(env, directory, tenant):
+    boss = f"CN=Boss,{USERS}"
+    directory.add(boss, **user_attributes("Boss Person"))
+    sync(env, boss)
+    directory.objects[JANE]["manager"] = [boss]
+    first, _ = sync(env)
+    assert ("manager_id", first.target_identity.id) in tenant.calls  # matched afresh: read on its own
+    tenant.calls.clear()
+    again, _ = sync(env)
+    assert again.step(StepKey.EXPORT).details[details.EXPORT_STEP_RESULT] == "No changes to export"
+    reads = [c for c in tenant.calls if c[0] in ("get", "manager_id")]
+    assert reads == [("get", "user", first.target_identity.id, True)]
+    tenant.managers.clear()  # the manager removed in the cloud: the joined read sees it and sets it again
+    fixed, _ = sync(env)
+    assert ("set_manager", first.target_identity.id, tenant.managers[first.target_identity.id]) in tenant.calls
+
+
 # -- 10. ExportSpecificObject -----------------------------------------------------------------------------------
 def test_staging_mode_writes_nothing_to_entra_and_shows_the_request(env, tenant):
     result, doc = sync(env, staging_mode=True)
