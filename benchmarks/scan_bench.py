@@ -1,14 +1,14 @@
 """`pybridge scan` at scale, and batch `pybridge sync --input` (real Samba AD DC, Graph emulator).
 
-    sudo python benchmarks/scan_bench.py [--sizes 1000,5000,10000] [--batch 1000] [--host 127.0.0.71]
+    sudo python benchmarks/scan_bench.py [--sizes 1000,5000,10000] [--batch 1000] [--host 127.0.0.71] [--repeat 2]
 
 Builds a throw-away directory in steps (1,000 users, then up to 5,000, then 10,000, by default), with
 about 4% problem objects (a UPN a cloud-only user holds: AttributeValueMustBeUnique; a UPN with a space:
 IdentityDataValidationFailed), groups of 20 members, and a matching population in the emulator (90% of the
-users already synced there, by source anchor). At each size it runs `pybridge scan` in a child process
-and prints objects per second, Graph requests per 100 objects, LDAP operations and peak memory (the
-child's maxrss). Then it syncs --batch new users with `pybridge sync --input` (create), and again
-(unchanged), and prints objects per second for both.
+users already synced there, by source anchor). At each size it runs `pybridge scan` --repeat times in a child process
+and prints, for the fastest run, objects per second, Graph requests per 100 objects, LDAP operations and peak memory (the
+child's maxrss; each child has a bytecode cache, as installed packages do). Then it syncs --batch new users with `pybridge sync --input` (create), and twice again
+(unchanged), and prints objects per second for each.
 """
 from __future__ import annotations
 
@@ -28,12 +28,17 @@ USER_CLASSES = ["top", "person", "organizationalPerson", "user"]
 
 
 def child(cmd: list[str], workdir: Path, stdin: Path | None = None) -> tuple[float, int, int, str]:
-    """Run *cmd* (output to files: a scan's stdout is large); wall time, exit code, maxrss KiB, stderr."""
+    """Run *cmd* (output to files: a scan's stdout is large); wall time, exit code, maxrss KiB, stderr.
+
+    The child gets a bytecode cache of its own, as an installed package has (pip compiles at install), even
+    where the environment says PYTHONDONTWRITEBYTECODE: a benchmark of pybridge, not of Python's compiler."""
     out_path, err_path = workdir / "child.out", workdir / "child.err"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(workdir / "pycache")
     with open(out_path, "wb") as out, open(err_path, "wb") as err, \
             open(stdin or os.devnull, "rb") as inp:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=inp)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=inp, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
     return wall, os.waitstatus_to_exitcode(status), usage.ru_maxrss, err_path.read_text(errors="replace")
@@ -87,6 +92,7 @@ def main() -> int:
     ap.add_argument("--sizes", default="1000,5000,10000")
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--host", default="127.0.0.71")
+    ap.add_argument("--repeat", type=int, default=2, help="scans per size; the fastest is printed (default 2)")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     py = sys.executable
@@ -94,13 +100,18 @@ def main() -> int:
           f"load {os.getloadavg()[0]:.2f}")
     with BenchLab(args.host) as lab:
         cfg = lab.config()
-        done = 0
+        grow(lab, 0, 20)  # a first, throw-away scan fills the bytecode cache
+        child([py, "-m", "pybridge", "scan", "--config", str(cfg), "--no-html-report", "--search-base", OU], lab.root)
+        done = 20
         for size in sizes:
             grow(lab, done, size)
             done = size
-            lab.emulator.clear_log()
-            wall, code, rss, err = child([py, "-m", "pybridge", "scan", "--config", str(cfg), "--no-html-report",
-                                          "--search-base", OU], lab.root)
+            runs = []
+            for _ in range(args.repeat):  # the DC may still be busy with the users just added: the faster run
+                lab.emulator.clear_log()
+                runs.append(child([py, "-m", "pybridge", "scan", "--config", str(cfg), "--no-html-report",
+                                   "--search-base", OU], lab.root))
+            wall, code, rss, err = min(runs, key=lambda r: r[0])
             graph = sum(1 for r in lab.emulator.requests if r["path"].startswith("/v1.0/"))
             scanned = next((int(line.split()[2].replace(",", "")) for line in err.splitlines()
                             if " object(s) scanned" in line), 0)
@@ -113,7 +124,7 @@ def main() -> int:
         dns = lab.add_users("OU=BatchBench,DC=contoso,DC=com", args.batch, prefix="batch")
         listing = lab.root / "dns.txt"
         listing.write_text("\n".join(dns) + "\n")
-        for label in ("create", "unchanged"):
+        for label in ("create", "unchanged", "unchanged, again"):
             lab.emulator.clear_log()
             wall, code, rss, err = child([py, "-m", "pybridge", "sync", "--config", str(cfg), "--no-html-report",
                                           "--input", "-"], lab.root, stdin=listing)

@@ -71,6 +71,7 @@ class VerifyingSession(requests.Session):
         self._verify = verify
         self._timeout = timeout
         self.request_count = 0
+        self._environment: dict[tuple[object, ...], Any] = {}
         # urllib3 retries only connections that failed before anything was sent (safe for every
         # method); answers and timeouts are retried by GraphClient under the run's RetryBudget.
         retry = Retry(total=2, connect=2, read=0, status=0, other=0, backoff_factor=0.5, raise_on_status=False)
@@ -84,6 +85,17 @@ class VerifyingSession(requests.Session):
         kwargs["allow_redirects"] = False
         self.request_count += 1
         return super().request(method, url, *args, **kwargs)
+
+    def merge_environment_settings(self, url: str | bytes | None, proxies: Any, stream: Any, verify: Any,
+                                   cert: Any) -> Any:
+        """requests' settings from the environment (proxies, NO_PROXY, REQUESTS_CA_BUNDLE), read once per origin
+        and arguments for this session's life: requests reads the whole environment three times per request
+        (about 1 ms, the largest cost of an unchanged object in a batch)."""
+        key = (_origin(url.decode() if isinstance(url, bytes) else str(url)),
+               tuple(sorted((proxies or {}).items())), stream, verify, cert)
+        if key not in self._environment:
+            self._environment[key] = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        return {k: dict(v) if isinstance(v, dict) else v for k, v in self._environment[key].items()}
 
 
 #: The token cache is a few kilobytes; a larger file there is not msal's.

@@ -7,6 +7,7 @@ DN is rebuilt, and filters are built with ldap3's ``escape_filter_chars`` elsewh
 """
 from __future__ import annotations
 
+import functools
 import re
 
 from ldap3.core.exceptions import LDAPInvalidDnError
@@ -112,7 +113,16 @@ def tidy(dn: str) -> str:
 
 def split(dn: str) -> list[RDN]:
     """Split *dn* into RDNs of (lower-cased type, unescaped value); raises InvalidDnError."""
-    if not isinstance(dn, str) or not dn.strip():
+    if not isinstance(dn, str):
+        raise InvalidDnError("The distinguished name is empty.", dn=dn)
+    return list(_split(dn))
+
+
+# A run splits the same few DNs (the object's, its containers', the partitions') about ten times, and ldap3's
+# parser is slow: the answers for the most recent DNs are kept (immutable tuples; refusals are not kept).
+@functools.lru_cache(maxsize=1024)
+def _split(dn: str) -> tuple[RDN, ...]:
+    if not dn.strip():
         raise InvalidDnError("The distinguished name is empty.", dn=dn)
     if len(dn) > MAX_DN_LENGTH:
         raise InvalidDnError(f"The distinguished name is {len(dn)} characters long; no Active Directory DN "
@@ -141,12 +151,19 @@ def split(dn: str) -> list[RDN]:
                 v.encode("utf-8")
     except UnicodeEncodeError:
         raise InvalidDnError(f"'{dn}' holds an escaped byte sequence that is not UTF-8.", dn=dn) from None
-    return rdns
+    return tuple(rdns)
 
 
 def canonical(dn: str) -> str:
     """A comparison key: types and values lower-cased, escapes normalised (AD compares DNs case-insensitively)."""
-    return ",".join("+".join(sorted(f"{a}={escape_value(v.lower())}" for a, v in rdn)) for rdn in split(dn))
+    if not isinstance(dn, str):
+        raise InvalidDnError("The distinguished name is empty.", dn=dn)
+    return _canonical(dn)
+
+
+@functools.lru_cache(maxsize=1024)
+def _canonical(dn: str) -> str:
+    return ",".join("+".join(sorted(f"{a}={escape_value(v.lower())}" for a, v in rdn)) for rdn in _split(dn))
 
 
 def normalize(dn: str) -> str:

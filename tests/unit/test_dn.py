@@ -44,3 +44,15 @@ def test_containment():
     assert not dn.is_descendant("CN=x,OU=Corporate,DC=contoso,DC=com", "OU=Corp,DC=contoso,DC=com")
     assert not dn.is_descendant("DC=contoso,DC=com", "OU=Corp,DC=contoso,DC=com")
     assert dn.domain_fqdn("CN=x,OU=y,DC=contoso,DC=co,DC=uk") == "contoso.co.uk"
+
+
+def test_a_kept_answer_is_never_shared_and_a_refusal_is_given_every_time():
+    text = r"CN=Smith\, John,OU=Users,DC=contoso,DC=com"
+    first = dn.split(text)
+    first.pop()  # a caller changing its list cannot change the next caller's
+    assert dn.split(text) == [(("cn", "Smith, John"),), (("ou", "Users"),), (("dc", "contoso"),), (("dc", "com"),)]
+    for _ in range(2):
+        with pytest.raises(dn.InvalidDnError):
+            dn.split("CN=a,,DC=x")
+        with pytest.raises(dn.InvalidDnError):
+            dn.canonical(None)  # type: ignore[arg-type]

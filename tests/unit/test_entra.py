@@ -162,3 +162,24 @@ def test_a_redirect_is_never_followed(tmp_path):
         for srv in (other, graph_server):
             srv.shutdown()
             srv.server_close()
+
+
+def test_the_environments_proxy_settings_are_read_once_per_origin_and_still_honoured(monkeypatch):
+    import requests.sessions
+
+    from pybridge.connectors.entra import VerifyingSession
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.contoso.com:3128")
+    monkeypatch.setenv("NO_PROXY", "login.contoso.com")
+    reads = []
+    real = requests.sessions.get_environ_proxies
+    monkeypatch.setattr(requests.sessions, "get_environ_proxies", lambda *a, **k: reads.append(a) or real(*a, **k))
+    session = VerifyingSession("/etc/ssl/ca.pem")
+    for path in ("/v1.0/users/a", "/v1.0/users/b"):
+        settings = session.merge_environment_settings(f"{ENDPOINT}{path}", {}, None, "/etc/ssl/ca.pem", None)
+        assert settings["proxies"]["https"] == "http://proxy.contoso.com:3128"
+        assert settings["verify"] == "/etc/ssl/ca.pem"
+        settings["proxies"].clear()  # the caller's copy: the kept answer is unchanged
+    bypassed = session.merge_environment_settings("https://login.contoso.com/t/oauth2", {}, None, True, None)
+    assert "https" not in bypassed["proxies"]  # NO_PROXY still applies, per origin
+    assert len(reads) == 2  # one read per origin, not per request
