@@ -18,8 +18,8 @@ medians over --api-runs processes), over the lab's sample users.
 Fairness: the floor keeps msal's token cache in a file as pybridge does (neither asks for a token when warm;
 --floor-token fetch makes the floor a script without one). msal's OpenID metadata: with --floor-metadata auto
 (the default) the floor keeps it in msal's HTTP cache exactly when pybridge does (seen in the emulator's
-request log), so both make the same round trips; pybridge makes one Graph GET more (the manager reference)
-which the floor does not. --source DIR runs pybridge from an exported source tree (the "before" column).
+request log), so both make the same round trips (pybridge reads the manager reference in its one Graph
+GET, with $expand). --source DIR runs pybridge from an exported source tree (the "before" column).
 Bytecode: by default the processes get a bytecode cache of their own (PYTHONPYCACHEPREFIX in the work
 directory), as any installed package has (pip compiles at install); --no-bytecode-cache runs them with the
 environment as it is (here PYTHONDONTWRITEBYTECODE=1 and an editable install: every start compiles pybridge).
