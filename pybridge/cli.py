@@ -564,7 +564,7 @@ def _batch_sync(args: argparse.Namespace) -> int:
         results = sync_objects(dns, cfg, staging_mode=args.staging_mode, what_if=args.what_if,
                                progress=progress, wait=args.wait,
                                warn=_warn, report_dir=None if args.no_html_report else cfg.report_dir,
-                               notify=_notice)
+                               notify=_notice, group_commits=_input_at_hand(args))
         for result in results:
             count += 1
             _emit(result, args.format, cfg.entra.tenant_id)
@@ -588,6 +588,20 @@ def _batch_sync(args: argparse.Namespace) -> int:
 
 
 _BATCH_SEVERITY = (EXIT_SUCCESS, EXIT_SKIPPED, EXIT_FAILURE)  # a batch exits with its worst object's code
+
+
+def _input_at_hand(args: argparse.Namespace) -> bool:
+    """Whether every DN of the batch can be read without waiting: arguments, --input FILE, or stdin redirected
+    from a file. Only then are commits grouped (engine.sync_objects): a pipe's reader (the PowerShell module)
+    wants each result as soon as its object is done."""
+    import os
+    import stat
+    if args.input is None:
+        return True
+    try:  # a regular file, not a FIFO or a process substitution (<(...)) that may still be filling
+        return stat.S_ISREG(os.fstat(sys.stdin.fileno()).st_mode if args.input == "-" else os.stat(args.input).st_mode)
+    except (OSError, ValueError, AttributeError):  # no descriptor (a test's StringIO, a closed stdin)
+        return False
 
 
 def _batch_progress(mode: str, position: dict[str, int]) -> Progress | None:

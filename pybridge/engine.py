@@ -13,7 +13,7 @@ from .connectors.entra import GraphClient, certificate_credential, token_cache_f
 from .connectors.retry import RetryBudget
 from .core.model import ProvisioningStep, SyncResult
 from .core.rules import RuleSet
-from .errors import AuthenticationError
+from .errors import AuthenticationError, PyBridgeError
 from .notices import Notify
 from .scheduler import SyncLock, concurrent_cycle_warning
 from .store import Store
@@ -214,13 +214,24 @@ def sync_object(distinguished_name: str, config: Config, *, staging_mode: bool =
     return result
 
 
+#: A batch whose DNs are all at hand commits the runs of unchanged (or staging) objects this many at a time, and
+#: at least every GROUP_SECONDS: one fsync per group instead of one per object.
+GROUP_RUNS, GROUP_SECONDS = 16, 0.5
+
+
 def sync_objects(distinguished_names: Iterable[str], config: Config, *, staging_mode: bool = False,
                  what_if: bool = False, progress: Progress | None = None, store: Store | None = None,
                  wait: float = 0.0, warn: Callable[[str], None] | None = None,
-                 report_dir: Path | None = None, notify: Notify | None = None) -> Iterator[SyncResult]:
+                 report_dir: Path | None = None, notify: Notify | None = None,
+                 group_commits: bool = False) -> Iterator[SyncResult]:
     """Synchronise several objects in one process: one sync lock, one state store, one LDAP bind and one
-    token for all of them; each result is yielded as soon as its object is done (the DNs are read lazily,
-    so a caller can feed them as they come). The other arguments are sync_object's."""
+    token for all of them; each result is yielded as soon as its object is done and committed (the DNs are
+    read lazily, so a caller can feed them as they come). The other arguments are sync_object's.
+
+    With *group_commits* (for DNs that are all at hand: arguments, a file), the runs that wrote nothing to
+    Entra ID are committed GROUP_RUNS at a time (or after GROUP_SECONDS) and their results yielded together
+    once committed; a run that writes to Entra ID commits the group and itself at once. Never for DNs that
+    arrive one by one (a pipe): each result is wanted as soon as its object is done."""
 
     def write_report(result: SyncResult) -> None:
         if report_dir is None:
@@ -255,11 +266,41 @@ def sync_objects(distinguished_names: Iterable[str], config: Config, *, staging_
                               tenant_for=lambda cfg: POOL.graph(cfg, notify, persist=not what_if),
                               progress=progress, release_directory=POOL.release)
             options = Options(staging_mode=staging_mode, what_if=what_if)
-            for dn in distinguished_names:
-                yield run_steps(env, dn, options, finish=write_report)
+            if not group_commits:
+                for dn in distinguished_names:
+                    yield run_steps(env, dn, options, finish=write_report)
+                return
+            yield from _grouped(store, (run_steps(env, dn, options, finish=write_report)
+                                        for dn in distinguished_names))
         finally:
             if own_store:
                 store.close()
+
+
+def _grouped(store: Store, results: Iterator[SyncResult]) -> Iterator[SyncResult]:
+    """*results* in order, each handed out only once the state store has committed its run (Store.begin_group)."""
+    import time
+    done: list[SyncResult] = []
+    store.begin_group(GROUP_RUNS)
+    try:
+        started = time.monotonic()
+        try:
+            for result in results:
+                done.append(result)
+                if store.grouped_runs and time.monotonic() - started >= GROUP_SECONDS:
+                    store.flush()
+                if not store.grouped_runs:  # committed: its own commit, or the group's
+                    yield from done
+                    done.clear()
+                    started = time.monotonic()
+        except PyBridgeError:  # a run that could not go on (the state store): the runs before it are kept, shown
+            store.end_group()
+            yield from done
+            raise
+        store.end_group()
+        yield from done
+    finally:
+        store.end_group()  # an interrupt, or a reader that stopped: what ran is kept, whether shown or not
 
 
 __all__ = ["sync_object", "sync_objects", "ProvisioningStep", "SyncResult"]

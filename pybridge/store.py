@@ -75,6 +75,9 @@ class RunWrites:
     joins: list[tuple[str, str, str]] = field(default_factory=list)  # connector, anchor, mv_id
     run: dict[str, Any] | None = None
     confirmed_creates: list[tuple[str, str]] = field(default_factory=list)  # (connector, anchor): seen in Entra
+    # nothing here records a write to Entra ID (an unchanged object, a staging run): in a group of commits
+    # (Store.begin_group) it may share one transaction with the runs after it
+    deferrable: bool = False
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,8 @@ class Store:
         self._conn = conn
         self.path = path
         self.read_only = read_only
+        self._group_limit = 0  # > 0: deferrable commits share a transaction, up to this many runs
+        self.grouped_runs = 0  # runs in the open group's transaction, not yet committed
 
     # -- opening --------------------------------------------------------------------------------
     @classmethod
@@ -198,7 +203,35 @@ class Store:
             raise StateError(f"State file {self.path} could not be prepared: {exc}", path=str(self.path)) from None
 
     def close(self) -> None:
+        self.end_group()
         self._conn.close()
+
+    # -- groups of commits (a batch) ------------------------------------------------------------
+    def begin_group(self, max_runs: int) -> None:
+        """From now on, deferrable runs (RunWrites.deferrable) share one transaction, committed after *max_runs*
+        of them, before any other write, or at flush() / end_group(): a batch of unchanged objects pays one fsync
+        per group instead of one per object. The caller shows a run's result only once grouped_runs is 0 again
+        (committed), so that nothing shown as done is lost if the process is killed."""
+        self._group_limit = max(1, max_runs)
+
+    def flush(self) -> None:
+        """Commit the open group now; StateError (nothing of the group kept) when it cannot be saved."""
+        if self.grouped_runs and self._conn.in_transaction:
+            try:
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                self.grouped_runs = 0
+                raise self._not_saved(exc) from None
+        self.grouped_runs = 0
+
+    def end_group(self) -> None:
+        """Commit the open group and go back to one transaction per run."""
+        try:
+            self.flush()
+        finally:
+            self._group_limit = 0
 
     # -- reads ----------------------------------------------------------------------------------
     def _row_cs(self, row: tuple[Any, ...] | None) -> CSObject | None:
@@ -345,62 +378,92 @@ class Store:
     def commit(self, writes: RunWrites, *, pending: PendingCreate | None = None) -> None:
         if self.read_only:
             return
-        now = writes.run["ended"] if writes.run else None
+        if self._group_limit and writes.deferrable and pending is None:
+            self._commit_grouped(writes)
+            return
+        self.flush()  # a run that wrote to Entra ID, or a create's record: the group before it, then it, at once
         try:
             self._conn.execute("BEGIN IMMEDIATE")
-            if pending is not None:
-                self._conn.execute(
-                    "INSERT INTO pending_creates(connector, anchor, kind, lookup, entra_id, started, created) "
-                    "VALUES(?,?,?,?,?,?,?) ON CONFLICT(connector, anchor) DO UPDATE SET kind=excluded.kind, "
-                    "lookup=excluded.lookup, entra_id=excluded.entra_id, started=excluded.started, "
-                    "created=excluded.created",
-                    (pending.connector, pending.anchor, pending.kind, json.dumps(to_json(pending.lookup)),
-                     pending.entra_id, pending.started, pending.created))
-            for connector, anchor in writes.confirmed_creates:
-                self._conn.execute("DELETE FROM pending_creates WHERE connector=? AND anchor=?", (connector, anchor))
-            for cs in writes.connector_space:
-                self._conn.execute(
-                    "INSERT INTO connector_space(connector, anchor, dn, dn_key, object_type, attributes, "
-                    "pending_export, updated) VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(connector, anchor) DO UPDATE SET "
-                    "dn=excluded.dn, dn_key=excluded.dn_key, object_type=excluded.object_type, "
-                    "attributes=excluded.attributes, pending_export=excluded.pending_export, updated=excluded.updated",
-                    (cs.connector, cs.anchor, cs.dn, dnlib.canonical(cs.dn) if cs.dn else None, cs.object_type,
-                     json.dumps(to_json(cs.attributes), sort_keys=True),
-                     json.dumps(cs.pending_export) if cs.pending_export is not None else None, now or ""))
-            for mv_id, object_type, anchor, attrs in writes.metaverse:
-                self._conn.execute(
-                    "INSERT INTO metaverse(mv_id, object_type, source_anchor, attributes, updated) VALUES(?,?,?,?,?) "
-                    "ON CONFLICT(mv_id) DO UPDATE SET object_type=excluded.object_type, "
-                    "source_anchor=excluded.source_anchor, attributes=excluded.attributes, updated=excluded.updated",
-                    (mv_id, object_type, anchor, json.dumps(to_json(attrs), sort_keys=True), now or ""))
-            for connector, anchor, mv_id in writes.joins:
-                # a metaverse object joins at most one object per connector: a new join replaces the old
-                # one, and the object that lost it (deleted or replaced in the target) leaves the space
-                stale = [r[0] for r in self._conn.execute(
-                    "SELECT anchor FROM joins WHERE connector=? AND mv_id=? AND anchor<>?",
-                    (connector, mv_id, anchor))]
-                for old in stale:
-                    self._conn.execute("DELETE FROM joins WHERE connector=? AND anchor=?", (connector, old))
-                    self._conn.execute("DELETE FROM connector_space WHERE connector=? AND anchor=?",
-                                       (connector, old))
-                self._conn.execute("INSERT INTO joins(connector, anchor, mv_id) VALUES(?,?,?) "
-                                   "ON CONFLICT(connector, anchor) DO UPDATE SET mv_id=excluded.mv_id",
-                                   (connector, anchor, mv_id))
-            if writes.run:
-                self._purge_runs(writes.run["started"])
-                r = writes.run
-                self._conn.execute("INSERT INTO runs(id, started, ended, dn, action, status, error_code, staging, "
-                                   "result) VALUES(?,?,?,?,?,?,?,?,?)",
-                                   (r["id"], r["started"], r["ended"], r["dn"], r["action"], r["status"],
-                                    r["error_code"], int(r["staging"]), json.dumps(r["result"])))
+            self._apply(writes, pending)
             self._conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
-            raise StateError(f"The run could not be saved to {self.path}: {exc}; the state is unchanged.",
-                             path=str(self.path),
-                             recommended_action="Check free disk space and that the state file is writable.") \
-                from None
+            raise self._not_saved(exc) from None
+
+    def _commit_grouped(self, writes: RunWrites) -> None:
+        """One run's writes inside the group's transaction, under a savepoint: a run that cannot be saved leaves
+        the runs before it in the group as they were."""
+        try:
+            if not self._conn.in_transaction:
+                self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.execute("SAVEPOINT run")
+            try:
+                self._apply(writes, None)
+            except sqlite3.Error:
+                self._conn.execute("ROLLBACK TO run")
+                self._conn.execute("RELEASE run")
+                raise
+            self._conn.execute("RELEASE run")
+        except sqlite3.Error as exc:
+            raise self._not_saved(exc) from None
+        self.grouped_runs += 1
+        if self.grouped_runs >= self._group_limit:
+            self.flush()
+
+    def _not_saved(self, exc: sqlite3.Error) -> StateError:
+        return StateError(f"The run could not be saved to {self.path}: {exc}; the state is unchanged.",
+                          path=str(self.path),
+                          recommended_action="Check free disk space and that the state file is writable.")
+
+    def _apply(self, writes: RunWrites, pending: PendingCreate | None) -> None:
+        """The statements of one run's writes, in the caller's transaction."""
+        now = writes.run["ended"] if writes.run else None
+        if pending is not None:
+            self._conn.execute(
+                "INSERT INTO pending_creates(connector, anchor, kind, lookup, entra_id, started, created) "
+                "VALUES(?,?,?,?,?,?,?) ON CONFLICT(connector, anchor) DO UPDATE SET kind=excluded.kind, "
+                "lookup=excluded.lookup, entra_id=excluded.entra_id, started=excluded.started, "
+                "created=excluded.created",
+                (pending.connector, pending.anchor, pending.kind, json.dumps(to_json(pending.lookup)),
+                 pending.entra_id, pending.started, pending.created))
+        for connector, anchor in writes.confirmed_creates:
+            self._conn.execute("DELETE FROM pending_creates WHERE connector=? AND anchor=?", (connector, anchor))
+        for cs in writes.connector_space:
+            self._conn.execute(
+                "INSERT INTO connector_space(connector, anchor, dn, dn_key, object_type, attributes, "
+                "pending_export, updated) VALUES(?,?,?,?,?,?,?,?) ON CONFLICT(connector, anchor) DO UPDATE SET "
+                "dn=excluded.dn, dn_key=excluded.dn_key, object_type=excluded.object_type, "
+                "attributes=excluded.attributes, pending_export=excluded.pending_export, updated=excluded.updated",
+                (cs.connector, cs.anchor, cs.dn, dnlib.canonical(cs.dn) if cs.dn else None, cs.object_type,
+                 json.dumps(to_json(cs.attributes), sort_keys=True),
+                 json.dumps(cs.pending_export) if cs.pending_export is not None else None, now or ""))
+        for mv_id, object_type, anchor, attrs in writes.metaverse:
+            self._conn.execute(
+                "INSERT INTO metaverse(mv_id, object_type, source_anchor, attributes, updated) VALUES(?,?,?,?,?) "
+                "ON CONFLICT(mv_id) DO UPDATE SET object_type=excluded.object_type, "
+                "source_anchor=excluded.source_anchor, attributes=excluded.attributes, updated=excluded.updated",
+                (mv_id, object_type, anchor, json.dumps(to_json(attrs), sort_keys=True), now or ""))
+        for connector, anchor, mv_id in writes.joins:
+            # a metaverse object joins at most one object per connector: a new join replaces the old
+            # one, and the object that lost it (deleted or replaced in the target) leaves the space
+            stale = [r[0] for r in self._conn.execute(
+                "SELECT anchor FROM joins WHERE connector=? AND mv_id=? AND anchor<>?",
+                (connector, mv_id, anchor))]
+            for old in stale:
+                self._conn.execute("DELETE FROM joins WHERE connector=? AND anchor=?", (connector, old))
+                self._conn.execute("DELETE FROM connector_space WHERE connector=? AND anchor=?",
+                                   (connector, old))
+            self._conn.execute("INSERT INTO joins(connector, anchor, mv_id) VALUES(?,?,?) "
+                               "ON CONFLICT(connector, anchor) DO UPDATE SET mv_id=excluded.mv_id",
+                               (connector, anchor, mv_id))
+        if writes.run:
+            self._purge_runs(writes.run["started"])
+            r = writes.run
+            self._conn.execute("INSERT INTO runs(id, started, ended, dn, action, status, error_code, staging, "
+                               "result) VALUES(?,?,?,?,?,?,?,?,?)",
+                               (r["id"], r["started"], r["ended"], r["dn"], r["action"], r["status"],
+                                r["error_code"], int(r["staging"]), json.dumps(r["result"])))
 
 
 

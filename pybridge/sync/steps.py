@@ -164,4 +164,5 @@ def _commit(run: RunState) -> None:
                   "error_code": status.error_code, "staging": result.staging_mode, "result": to_adsync(result)}
     if status.status == Status.SKIPPED:
         writes.connector_space = []
+    writes.deferrable = (result.staging_mode or result.action == Action.OTHER) and not writes.confirmed_creates
     run.store.commit(writes)

@@ -175,6 +175,9 @@ def test_batch_sync_runs_many_objects_in_one_process(lab, tmp_path):
     assert [d["SourceIdentity"]["Name"] for d in lines(proc.stdout)] == [lab.dns["user"], lab.dns["group"]]
     from_file = run_cli("sync", "--config", cfg, "--staging-mode", "--no-html-report", "--input", str(listing))
     assert [d["SourceIdentity"]["Name"] for d in lines(from_file.stdout)] == [lab.dns["user"], lab.dns["group"]]
+    # the file's runs were committed as one group (nothing written to Entra ID): every one is in the history
+    history = json.loads(run_cli("history", "list", "--config", cfg, "--json", "--limit", "20").stdout)
+    assert [(h["dn"], h["staging"]) for h in history[:2]] == [(lab.dns["group"], 1), (lab.dns["user"], 1)]
 
     broken = tmp_path / "broken.yaml"
     broken.write_text("version: 1\nad_connectors: oops\n")

@@ -100,3 +100,78 @@ def test_a_new_join_replaces_the_stale_one(tmp_path):
     store.commit(w)
     assert store.joined_anchor("m1", ENTRA) == "new-id"
     assert store.cs_object(ENTRA, "old-id") is None
+
+
+# -- groups of commits (a batch whose DNs are all at hand) ------------------------------------------------------
+def _run(n: int, *, deferrable: bool = True, anchor: str | None = None) -> RunWrites:
+    w = _writes(anchor=anchor or f"g{n}", mv=f"m{n}", entra_id=f"e{n}")
+    w.metaverse = [(f"m{n}", "person", f"anchor{n}==", {"displayName": ["John"]})]
+    w.run = {**w.run, "id": f"r{n}", "action": "Other"}
+    w.deferrable = deferrable
+    return w
+
+
+def _committed_runs(path) -> int:
+    """What another process sees: committed runs only."""
+    other = sqlite3.connect(path)
+    try:
+        return other.execute("SELECT count(*) FROM runs").fetchone()[0]
+    finally:
+        other.close()
+
+
+def test_deferrable_runs_share_one_transaction_until_the_group_is_full(tmp_path):
+    path = tmp_path / "s.db"
+    store = Store.open(path)
+    store.begin_group(3)
+    store.commit(_run(1))
+    store.commit(_run(2))
+    assert store.grouped_runs == 2 and _committed_runs(path) == 0  # not yet durable, and not yet shown
+    assert store.joined_anchor("m2", ENTRA) == "e2"  # the batch's next run already sees them
+    store.commit(_run(3))
+    assert store.grouped_runs == 0 and _committed_runs(path) == 3
+    store.commit(_run(4))
+    store.end_group()
+    assert store.grouped_runs == 0 and _committed_runs(path) == 4
+    store.commit(_run(5))  # after the group: one transaction per run again
+    assert _committed_runs(path) == 5
+    store.close()
+
+
+def test_a_run_that_wrote_to_entra_or_records_a_create_commits_the_group_and_itself_at_once(tmp_path):
+    from pybridge.store import PendingCreate
+    path = tmp_path / "s.db"
+    store = Store.open(path)
+    store.begin_group(10)
+    store.commit(_run(1))
+    store.commit(_run(2, deferrable=False))
+    assert store.grouped_runs == 0 and _committed_runs(path) == 2
+    store.commit(_run(3))
+    store.record_create_intent(RunWrites(), PendingCreate("contoso.com", "g9", "user", {"upn": "x"}, None,
+                                                          "2026-01-01T00:00:00.000Z", None))
+    assert _committed_runs(path) == 3 and store.pending_create("contoso.com", "g9") is not None
+    store.close()
+
+
+def test_a_run_that_cannot_be_saved_leaves_the_runs_before_it_in_the_group(tmp_path):
+    path = tmp_path / "s.db"
+    store = Store.open(path)
+    store.begin_group(10)
+    store.commit(_run(1))
+    broken = _run(2)
+    broken.run = {**broken.run, "id": "r1"}  # the same run id twice: the insert fails
+    with pytest.raises(StateError):
+        store.commit(broken)
+    assert store.cs_object("contoso.com", "g2") is None  # nothing of the failed run
+    store.end_group()
+    assert _committed_runs(path) == 1 and store.cs_object("contoso.com", "g1") is not None
+    store.close()
+
+
+def test_closing_the_store_commits_an_open_group(tmp_path):
+    path = tmp_path / "s.db"
+    store = Store.open(path)
+    store.begin_group(10)
+    store.commit(_run(1))
+    store.close()
+    assert _committed_runs(path) == 1
