@@ -183,3 +183,23 @@ def test_the_environments_proxy_settings_are_read_once_per_origin_and_still_hono
     bypassed = session.merge_environment_settings("https://login.contoso.com/t/oauth2", {}, None, True, None)
     assert "https" not in bypassed["proxies"]  # NO_PROXY still applies, per origin
     assert len(reads) == 2  # one read per origin, not per request
+
+
+def test_a_service_that_refuses_the_expansion_gets_the_two_documented_reads(tmp_path):
+    refused = {"error": {"code": "Request_BadRequest", "message": "Invalid $expand."}}
+    graph, session = client(tmp_path, [refused, {"id": "u1", "displayName": "Jane"},
+                                       {"id": "boss-id"},                        # GET /users/u1/manager
+                                       {"id": "u2", "displayName": "Joe"}, {"id": "boss-id"}])
+    statuses = iter([400, 200, 200, 200, 200])
+    real = session.request
+
+    def answer(*a, **kw):
+        resp = real(*a, **kw)
+        resp.status_code = next(statuses)
+        return resp
+    session.request = answer
+    assert graph.get("user", "u1", with_manager=True) == {"id": "u1", "displayName": "Jane", "manager": "boss-id"}
+    assert graph.get("user", "u2", with_manager=True)["manager"] == "boss-id"  # not asked with $expand again
+    paths = [(c[1].rsplit("/v1.0", 1)[1], "$expand" in c[3]) for c in session.calls]
+    assert paths == [("/users/u1", True), ("/users/u1", False), ("/users/u1/manager", False),
+                     ("/users/u2", False), ("/users/u2/manager", False)]
