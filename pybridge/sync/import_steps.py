@@ -88,7 +88,10 @@ def import_target_object(run: RunState, step: ProvisioningStep) -> None:
             id=found.get("id"), type=kind, name=found.get("userPrincipalName") or found.get("displayName"))
         if kind == "group":
             found["members"] = run.tenant.member_ids(found["id"])
-        elif _reads_manager(run) and "manager" not in found:  # not read with the joined object
+        elif _reads_manager(run) and ("manager" not in found or (found["manager"] is None and
+                                                                 run.ad_object.attributes.get("manager"))):
+            # not read with the joined object; or read as none while AD names one: asked on its own before
+            # anything is written (a service that ignores $expand would otherwise look like a removed manager)
             found["manager"] = run.tenant.manager_id(found["id"])
     run.entra_object = found
     step.details[d.RUN_STEP_RESULT] = "success"

@@ -91,6 +91,7 @@ class FakeTenant:
     _hidden: dict[str, int] = field(default_factory=dict)
     members: dict[str, list[str]] = field(default_factory=dict)
     managers: dict[str, str] = field(default_factory=dict)
+    ignores_expand: bool = False  # a service that answers GET with $expand=manager without the manager
     roles: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # user id -> directory roles
     domains: list[dict[str, Any]] = field(default_factory=lambda: [
         {"id": "contoso.com", "isVerified": True, "isDefault": True, "isInitial": False,
@@ -142,7 +143,7 @@ class FakeTenant:
             return None
         found = copy.deepcopy(found)
         if with_manager and kind == "user":
-            found["manager"] = self.managers.get(object_id)
+            found["manager"] = None if self.ignores_expand else self.managers.get(object_id)
         return found
 
     def read_back(self, kind: str, object_id: str, properties: Iterable[str] = ()) -> dict[str, Any] | None:

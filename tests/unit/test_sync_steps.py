@@ -391,6 +391,21 @@ def test_a_joined_users_manager_is_read_with_it_in_one_request(env, directory, t
     assert ("set_manager", first.target_identity.id, tenant.managers[first.target_identity.id]) in tenant.calls
 
 
+def test_a_manager_the_joined_read_did_not_show_is_asked_on_its_own_before_anything_is_written(env, directory,
+                                                                                              tenant):
+    boss = f"CN=Boss,{USERS}"
+    directory.add(boss, **user_attributes("Boss Person"))
+    sync(env, boss)
+    directory.objects[JANE]["manager"] = [boss]
+    first, _ = sync(env)
+    tenant.ignores_expand = True  # a service that ignores $expand=manager: the read shows no manager
+    tenant.calls.clear()
+    again, _ = sync(env)
+    assert ("manager_id", first.target_identity.id) in tenant.calls
+    assert again.step(StepKey.EXPORT).details[details.EXPORT_STEP_RESULT] == "No changes to export"
+    assert not [c for c in tenant.calls if c[0] in ("set_manager", "remove_manager", "update")]
+
+
 # -- 10. ExportSpecificObject -----------------------------------------------------------------------------------
 def test_staging_mode_writes_nothing_to_entra_and_shows_the_request(env, tenant):
     result, doc = sync(env, staging_mode=True)
