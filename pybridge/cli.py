@@ -137,11 +137,12 @@ def build_parser(plugins: bool = False, only: str | None = None) -> argparse.Arg
     s.add_argument("--wait", type=seconds(), default=0.0, metavar="SECONDS",
                    help="wait up to SECONDS (at most 86400) for a running sync to finish (default: fail at once "
                    "with no-start-ma-already-running)")
-    from .remote.cli import add_compare_parser, add_sync_arguments
+    from .remote.options import add_sync_arguments  # not pybridge.remote.cli: a sync here loads no remote path
     add_sync_arguments(s)
     p.commands = sub  # type: ignore[attr-defined]  # what add_plugins adds to
     if only == "sync":
         return p
+    from .remote.cli import add_compare_parser
     from .scan.cli import add_scan_parser  # not for a sync: its start-up is what runbooks pay per object
     add_compare_parser(sub)
     add_scan_parser(sub, EPILOG)

@@ -15,7 +15,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 from urllib.parse import urlsplit
 
 import yaml
@@ -26,8 +26,9 @@ from . import platform, yamlcheck
 from .errors import ConfigError
 from .secret import Secret
 from .yamlcheck import Reader
-from .remote import settings as remote_settings
-from .remote.settings import RemoteSettings, ServerOptions
+
+if TYPE_CHECKING:  # the remote: section's module is loaded only for a configuration that has one
+    from .remote.settings import RemoteSettings, ServerOptions
 
 DEFAULT_OBJECT_TYPES = ("user", "inetOrgPerson", "group", "contact")
 KNOWN_OBJECT_TYPES = ("user", "inetOrgPerson", "group", "contact", "foreignSecurityPrincipal", "computer")
@@ -123,7 +124,7 @@ class Config:
     warnings: tuple[str, ...] = field(default=())
     rule_files: tuple[Path, ...] = field(default=())
     include_default_rules: bool = True
-    remote: RemoteSettings = field(default_factory=RemoteSettings)
+    remote: RemoteSettings | None = None  # the remote: section; None without one (load_remote reads it alone)
 
     def secrets(self) -> list[Secret]:
         out: list[Secret] = [c.password for c in self.ad_connectors]
@@ -195,7 +196,8 @@ class _Reader(Reader):
             except OSError as exc:
                 self.err(f"{path}.{key}", f"file {p} cannot be read ({exc.strerror})")
                 return p
-            problem = remote_settings.key_file_problem(p, data) if private else None
+            from .remote.settings import key_file_problem  # loaded only for a private key file
+            problem = key_file_problem(p, data) if private else None
             if problem:
                 self.err(f"{path}.{key}", problem)
                 return p
@@ -412,6 +414,7 @@ class _RemoteReader(Reader):
 
     def path_value(self, d: dict[str, Any], key: str, path: str, *, pem: bool = False,
                    private: bool = False) -> Path | None:
+        from .remote import settings as remote_settings
         value = self.string(d, key, path)
         if value is None:
             return None
@@ -425,6 +428,8 @@ class _RemoteReader(Reader):
 
 
 def _read_remote_server(r: _RemoteReader, raw: Any, path: str, *, allow_host: bool) -> ServerOptions:
+    from .remote import settings as remote_settings
+    from .remote.settings import ServerOptions
     d = r.mapping(raw, path, REMOTE_SERVER_KEYS if allow_host else tuple(k for k in REMOTE_SERVER_KEYS
                                                                            if k != "host"))
     host = r.string(d, "host", path) if allow_host else None
@@ -466,6 +471,8 @@ def _read_remote_server(r: _RemoteReader, raw: Any, path: str, *, allow_host: bo
 
 def parse_remote(raw: Any, *, base_dir: Path, check_secrets: bool) -> tuple[RemoteSettings, list[str]]:
     """Validate the YAML ``remote:`` section (None when absent); every problem with its key path."""
+    from .remote import settings as remote_settings
+    from .remote.settings import RemoteSettings
     r = _RemoteReader(base_dir, check_secrets)
     top = r.mapping(raw, "remote", ("defaults", "servers", "groups", "max_parallel", "report_directory"))
     defaults = _read_remote_server(r, top.get("defaults"), "remote.defaults", allow_host=False)
@@ -569,8 +576,10 @@ def parse(data: Any, *, path: Path | None = None, check_secrets: bool = True) ->
     # the platform's defaults only when needed: finding them costs an import (platformdirs)
     state_path = _local(state_value, platform.state_path() if state_value is None else base, "state.path")
     report_dir = _local(report_value, platform.report_dir() if report_value is None else base, "report.directory")
-    remote, remote_problems = parse_remote(top.get("remote"), base_dir=base, check_secrets=check_secrets)
-    r.problems.extend(remote_problems)
+    remote = None
+    if top.get("remote") is not None:
+        remote, remote_problems = parse_remote(top["remote"], base_dir=base, check_secrets=check_secrets)
+        r.problems.extend(remote_problems)
     if r.problems:
         where = str(path) if path else "configuration"
         raise ConfigError(f"{where} has {len(r.problems)} problem(s):\n  " + "\n  ".join(r.problems),
@@ -649,6 +658,7 @@ def load_remote(explicit: str | os.PathLike[str] | None = None) -> tuple[RemoteS
     A workstation needs no AD or Entra settings; without any configuration file the
     options on the command line are enough.
     """
+    from .remote.settings import RemoteSettings
     path = resolve_path(explicit)
     if not path.exists() and explicit is None:
         return RemoteSettings(), None

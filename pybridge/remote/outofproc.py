@@ -25,7 +25,7 @@ import uuid
 from dataclasses import dataclass
 from typing import IO, Any, Callable, Sequence
 
-from . import RemoteRecord, Streams
+from .common import RemoteRecord, Streams
 
 POOL = uuid.UUID(int=0)
 #: Largest PSRP fragment sent; PowerShell's own out-of-process client uses 32 KiB.

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from . import Streams, SyncRequest, load_script
+from .common import Streams, SyncRequest, load_script
 from .settings import ServerSettings
 
 CMDLET = "Invoke-ADSyncSingleObjectSync"

@@ -11,9 +11,9 @@ from __future__ import annotations
 import time
 from typing import Any, Sequence
 
-from . import (OPERATION_TIMEOUT_FAULT_CODE, RemoteAuthenticationFailed, RemoteError, RemoteProtocolError,
-               RemoteRecord, RemoteThrottled, RemoteTimeout, RemoteUnreachable, RemoteWinRMError, Streams,
-               from_requests_error, from_wsman_fault)
+from .common import (OPERATION_TIMEOUT_FAULT_CODE, RemoteAuthenticationFailed, RemoteError, RemoteProtocolError,
+                     RemoteRecord, RemoteThrottled, RemoteTimeout, RemoteUnreachable, RemoteWinRMError, Streams,
+                     from_requests_error, from_wsman_fault)
 from .pipelines import Command, PipelineSession
 from .settings import ServerSettings, verify_argument
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from . import (RemoteCmdletFailed, RemoteError, RemoteModuleImportFailed, RemoteModuleNotFound,
-               RemoteProtocolError, Streams, SyncRequest)
+from .common import (RemoteCmdletFailed, RemoteError, RemoteModuleImportFailed, RemoteModuleNotFound,
+                     RemoteProtocolError, Streams, SyncRequest)
 from .. import platform
 from .settings import ServerSettings
 

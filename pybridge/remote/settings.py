@@ -21,17 +21,11 @@ from typing import Literal, Sequence
 
 from .. import platform
 from ..secret import Secret
+from .options import AUTHS, MICROSOFT_MODULE_PATH, MODULE_SHORTCUTS, PYBRIDGE_MODULE_NAME, TRANSPORTS
 
-TRANSPORTS = ("psrp", "winrs", "ssh")
 SSH_DEFAULT_PORT = 22
 #: The SSH subsystem of PowerShell's SSH remoting (sshd_config: Subsystem powershell <pwsh> -sshs ...).
 SSH_SUBSYSTEM = "powershell"
-AUTHS = ("negotiate", "kerberos", "ntlm", "credssp", "certificate", "basic")
-#: Where Entra Connect installs the module holding Invoke-ADSyncSingleObjectSync.
-MICROSOFT_MODULE_PATH = r"C:\Program Files\Microsoft Azure AD Sync\Bin\ADSyncDiagnostics\ADSyncDiagnostics.psm1"
-#: pybridge's own PowerShell module, imported by name from the server's PSModulePath.
-PYBRIDGE_MODULE_NAME = "ADSyncDiagnostics"
-MODULE_SHORTCUTS = {"microsoft": MICROSOFT_MODULE_PATH, "pybridge": PYBRIDGE_MODULE_NAME}
 DEFAULT_CONFIGURATION_NAME = "Microsoft.PowerShell"
 _LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 _NAME_LABEL = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$")

@@ -25,8 +25,9 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any, Sequence
 
-from . import (RemoteAuthenticationFailed, RemoteError, RemoteHostKeyChanged, RemoteHostKeyUnknown,
-               RemoteProtocolError, RemoteSubsystemMissing, RemoteThrottled, RemoteTimeout, RemoteUnreachable, Streams)
+from .common import (RemoteAuthenticationFailed, RemoteError, RemoteHostKeyChanged, RemoteHostKeyUnknown,
+                     RemoteProtocolError, RemoteSubsystemMissing, RemoteThrottled, RemoteTimeout, RemoteUnreachable,
+                     Streams)
 from .pipelines import Command, PipelineSession
 from .settings import SSH_SUBSYSTEM, ServerSettings
 

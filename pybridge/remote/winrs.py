@@ -14,9 +14,9 @@ import re
 import time
 from typing import Any
 
-from . import (OPERATION_TIMEOUT_FAULT_CODE, RemoteAuthenticationFailed, RemoteError, RemoteProtocolError,
-               RemoteRecord, RemoteThrottled, RemoteTimeout, RemoteWinRMError, Streams, SyncRequest, compact,
-               from_requests_error, from_wsman_fault, load_script)
+from .common import (OPERATION_TIMEOUT_FAULT_CODE, RemoteAuthenticationFailed, RemoteError, RemoteProtocolError,
+                     RemoteRecord, RemoteThrottled, RemoteTimeout, RemoteWinRMError, Streams, SyncRequest, compact,
+                     from_requests_error, from_wsman_fault, load_script)
 from .settings import ServerSettings, verify_argument
 
 RESULT_MARKER = "PYBRIDGE-RESULT:"

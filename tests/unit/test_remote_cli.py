@@ -208,7 +208,9 @@ def test_wsman_faults_are_classified():
 
 def test_every_remote_error_class_has_a_documented_code():
     import pybridge.remote as remote
-    classes = [c for c in vars(remote).values() if isinstance(c, type) and issubclass(c, RemoteError)]
+    import pybridge.remote.common as common
+    classes = [c for c in vars(common).values() if isinstance(c, type) and issubclass(c, RemoteError)]
+    assert {c.__name__ for c in classes} <= set(remote.__all__)  # each reachable as pybridge.remote.<Name>
     assert {c.error_code for c in classes} == set(ERROR_CODES)
     for entry in ERROR_CODES.values():
         assert entry.category in ("failure", "nonServiceFailure") and entry.meaning and entry.action

@@ -1,0 +1,61 @@
+"""What one `pybridge sync` process loads before it runs: only what a sync on this machine needs.
+
+Runbooks start one process per object, so every module a sync does not use is paid for on every run
+(issue 16, docs/performance.md). Each test runs a fresh interpreter, does what `pybridge sync` does up to
+the run itself, and lists the modules it loaded.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pybridge import config as configlib
+from pybridge.errors import ConfigError
+
+from .test_config import minimal
+
+CHILD = r"""
+import json, sys
+from pybridge import cli, config
+argv = ["sync", "--config", sys.argv[1], "--progress", "none", "CN=Jane Doe,OU=Users,DC=contoso,DC=com"]
+parser, missing = cli._parser_for(argv)
+args = parser.parse_args(argv)
+cfg = config.load(args.config)
+print(json.dumps(sorted(m for m in sys.modules if m.startswith(("pybridge", "yaml", "jinja2")))))
+"""
+
+
+def loaded(config: Path, monkeypatch) -> set[str]:
+    monkeypatch.setenv("T_AD_PW", "ad-pw-123")
+    monkeypatch.setenv("T_SECRET", "client-secret-456")
+    out = subprocess.run([sys.executable, "-c", CHILD, str(config)], capture_output=True, text=True, check=True)
+    return set(json.loads(out.stdout))
+
+
+def write(tmp_path: Path, data: dict) -> Path:
+    path = tmp_path / "pybridge.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def test_a_sync_here_loads_no_part_of_the_remote_path_and_no_other_command(tmp_path, monkeypatch):
+    modules = loaded(write(tmp_path, minimal(tmp_path)), monkeypatch)
+    assert "pybridge.remote.options" in modules  # the sync parser's --computer-name options
+    assert not modules & {"pybridge.remote.common", "pybridge.remote.settings", "pybridge.remote.cli",
+                          "pybridge.scan", "pybridge.scan.cli", "jinja2"}
+
+
+def test_a_remote_section_is_still_read_and_checked(tmp_path, monkeypatch):
+    data = minimal(tmp_path)
+    data["remote"] = {"servers": {"aadc01": {"host": "aadc01.contoso.com"}}}
+    modules = loaded(write(tmp_path, data), monkeypatch)
+    assert "pybridge.remote.settings" in modules
+    data["remote"]["servers"]["aadc01"]["transport"] = "telnet"
+    with pytest.raises(ConfigError) as failed:
+        configlib.load(write(tmp_path, data))
+    assert any(p.startswith("remote.servers.aadc01.transport: must be one of") for p in failed.value.problems)
