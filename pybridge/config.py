@@ -196,8 +196,10 @@ class _Reader(Reader):
             except OSError as exc:
                 self.err(f"{path}.{key}", f"file {p} cannot be read ({exc.strerror})")
                 return p
-            from .remote.settings import key_file_problem  # loaded only for a private key file
-            problem = key_file_problem(p, data) if private else None
+            problem = None
+            if private:
+                from .remote.settings import key_file_problem  # loaded only for a private key file
+                problem = key_file_problem(p, data)
             if problem:
                 self.err(f"{path}.{key}", problem)
                 return p

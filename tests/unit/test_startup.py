@@ -44,7 +44,12 @@ def write(tmp_path: Path, data: dict) -> Path:
 
 
 def test_a_sync_here_loads_no_part_of_the_remote_path_and_no_other_command(tmp_path, monkeypatch):
-    modules = loaded(write(tmp_path, minimal(tmp_path)), monkeypatch)
+    data = minimal(tmp_path)
+    ca = tmp_path / "ca.pem"  # a CA file is checked as PEM (the remote path's private-key check is not needed)
+    ca.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n", encoding="ascii")
+    data["ad_connectors"][0]["tls"] = {"ca_file": str(ca)}
+    data["entra"]["ca_file"] = str(ca)
+    modules = loaded(write(tmp_path, data), monkeypatch)
     assert "pybridge.remote.options" in modules  # the sync parser's --computer-name options
     assert not modules & {"pybridge.remote.common", "pybridge.remote.settings", "pybridge.remote.cli",
                           "pybridge.scan", "pybridge.scan.cli", "jinja2"}
