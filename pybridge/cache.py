@@ -1,7 +1,8 @@
 """What one sync process would otherwise redo every time, kept in files: the compiled sync rules, msal's HTTP
-cache (the authority's OpenID metadata) and the HTML report's compiled template.
+cache (the authority's OpenID metadata), the HTML report's compiled template, and the parsed configuration.
 
-Each lives in one file under ``<state directory>/cache/``, and is trusted only as far as it is checked:
+Each lives in one file under ``<state directory>/cache/`` (the configuration, read before any state directory
+is known, under the user's cache directory: :func:`user_files`), and is trusted only as far as it is checked:
 
 * the directory is created 0700 inside an existing state directory, and used only while it is a real
   directory (not a link) of this user's that no one else can write;
@@ -39,11 +40,13 @@ def digest(*parts: object) -> str:
 
 
 class FileCache:
-    """The cache directory of one state directory."""
+    """The cache directory of one state directory (or, with *name*, the directory of that name in *state_dir*:
+    see :func:`user_files`)."""
 
-    def __init__(self, state_dir: Path, *, writable: bool = True, system: str | None = None) -> None:
+    def __init__(self, state_dir: Path, *, writable: bool = True, system: str | None = None,
+                 name: str = DIRECTORY) -> None:
         self.state_dir = Path(state_dir)
-        self.directory = self.state_dir / DIRECTORY
+        self.directory = self.state_dir / name
         self.writable = writable
         self._system = system
 
@@ -94,6 +97,16 @@ class FileCache:
         head = b" ".join([MAGIC, kind.encode("ascii"), key.encode("ascii"),
                           hashlib.sha256(payload).hexdigest().encode("ascii"), str(len(payload)).encode("ascii")])
         return platform.write_private_file(self.path(kind), head + b"\n" + payload)
+
+
+def user_files(*, writable: bool) -> FileCache:
+    """The user's own cache directory, for what is kept before any state directory is known (the parsed
+    configuration): ``pybridge`` in the platform's user cache directory (platformdirs: $XDG_CACHE_HOME or
+    ~/.cache on Linux, ~/Library/Caches on macOS, %LOCALAPPDATA% on Windows). The same rules hold as under a
+    state directory: created 0700 only inside an existing directory of this user's that no one else can write."""
+    import platformdirs
+    base = Path(platformdirs.user_cache_dir(platform.APP, appauthor=False, opinion=False))
+    return FileCache(base.parent, writable=writable, name=base.name)
 
 
 # -- msal's HTTP cache ------------------------------------------------------------------------------------

@@ -372,7 +372,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         return _remote_sync(args)
     from .engine import load_rules
     try:
-        cfg = configlib.load(args.config)
+        cfg = configlib.load(args.config, keep_parse=not args.what_if)
         load_rules(cfg, persist=not args.what_if)
     except ConfigError as exc:
         _say(f"configuration error: {exc}")
@@ -541,7 +541,7 @@ def _batch_sync(args: argparse.Namespace) -> int:
             _say(f"error: --input {args.input}: {exc.strerror or exc}")
             return EXIT_USAGE
     try:
-        cfg = configlib.load(args.config)
+        cfg = configlib.load(args.config, keep_parse=not args.what_if)
         load_rules(cfg, persist=not args.what_if)  # what-if persists nothing, not even the rules' cache
     except ConfigError as exc:
         _say(f"configuration error: {exc}")

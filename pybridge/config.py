@@ -15,17 +15,16 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 from urllib.parse import urlsplit
 
-import yaml
 from ldap3.core.exceptions import LDAPInvalidDnError
 from ldap3.utils.dn import parse_dn
 
-from . import platform, yamlcheck
+from . import platform
 from .errors import ConfigError
 from .secret import Secret
-from .yamlcheck import Reader
+from .settings_reader import MAX_CONFIG_BYTES, Reader, read_text
 
 if TYPE_CHECKING:  # the remote: section's module is loaded only for a configuration that has one
     from .remote.settings import RemoteSettings, ServerOptions
@@ -620,11 +619,11 @@ def example_text() -> str:
     return (files("pybridge") / "data" / "pybridge.example.yaml").read_text(encoding="utf-8")
 
 
-def _read_yaml(path: Path, explicit: str | os.PathLike[str] | None = None) -> Any:
-    """The configuration file's document, read by the one bounded YAML reader (pybridge.yamlcheck);
-    *explicit* is what the command line gave (a missing file then says where its name came from)."""
+def _read_text(path: Path, explicit: str | os.PathLike[str] | None = None) -> str:
+    """The configuration file's text (bounded: pybridge.settings_reader); *explicit* is what the command line
+    gave (a missing file then says where its name came from)."""
     try:
-        text = yamlcheck.read_text(path, yamlcheck.MAX_CONFIG_BYTES, what="configuration file")
+        return read_text(path, MAX_CONFIG_BYTES, what="configuration file")
     except FileNotFoundError:
         origin = " (from $PYBRIDGE_CONFIG)" if not explicit and os.environ.get("PYBRIDGE_CONFIG") else ""
         raise ConfigError(f"configuration file {path}{origin} not found (give --config PATH or set "
@@ -638,6 +637,13 @@ def _read_yaml(path: Path, explicit: str | os.PathLike[str] | None = None) -> An
     except UnicodeDecodeError as exc:
         raise ConfigError(f"configuration file {path} is not UTF-8 text (byte {exc.start + 1})",
                           problems=[f"(file): not UTF-8 at byte {exc.start + 1}"]) from None
+
+
+def _parse_yaml(path: Path, text: str) -> Any:
+    """*text*'s document, read by the one bounded YAML reader (pybridge.yamlcheck, imported only here)."""
+    import yaml
+
+    from . import yamlcheck
     try:
         return yamlcheck.parse(text)  # libyaml's safe loader where installed
     except yaml.YAMLError as exc:
@@ -648,10 +654,68 @@ def _read_yaml(path: Path, explicit: str | os.PathLike[str] | None = None) -> An
         raise ConfigError(f"{path}: {what}{where}: {problem}", problems=[f"(yaml){where}: {problem}"]) from None
 
 
-def load(explicit: str | os.PathLike[str] | None = None, *, check_secrets: bool = True) -> Config:
+def _read_yaml(path: Path, explicit: str | os.PathLike[str] | None = None) -> Any:
+    return _parse_yaml(path, _read_text(path, explicit))
+
+
+def _plain(value: Any) -> bool:
+    """Whether *value* is what JSON gives back exactly: mappings with string keys, lists, strings, booleans,
+    integers, finite numbers and nulls (a document with a date, a set or a number as a key is not kept)."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return False
+
+
+def _kept_parse(path: Path, text: str, *, writable: bool) -> tuple[Any, Callable[[Any], None]]:
+    """The document kept for exactly *text* in the user's cache (pybridge.cache.user_files), or None; and
+    the function that keeps a document (a no-op unless *writable*). One entry per configuration file,
+    keyed by its text and the pybridge version: any change to the file is a miss."""
+    import hashlib
+    import json
+
+    from .cache import digest, user_files
+    files = user_files(writable=writable)
+    kind = "config-" + hashlib.sha256(os.fsencode(path)).hexdigest()[:16]
+    key = digest("config", text)
+
+    def keep(document: Any) -> None:
+        if writable and isinstance(document, dict) and _plain(document):
+            files.save(kind, key, json.dumps(document, ensure_ascii=False).encode("utf-8"))
+
+    payload = files.load(kind, key)
+    if payload is None:
+        return None, keep
+    try:
+        document = json.loads(payload)
+    except ValueError:
+        return None, keep
+    return (document if isinstance(document, dict) and _plain(document) else None), keep
+
+
+def load(explicit: str | os.PathLike[str] | None = None, *, check_secrets: bool = True,
+         keep_parse: bool = False) -> Config:
+    """The configuration file (--config *explicit*, else $PYBRIDGE_CONFIG, else the default place), validated.
+
+    Its YAML parse is kept in the user's cache, keyed by the file's exact text, so that a run whose file has
+    not changed neither loads nor runs the YAML parser (a sync process pays for both on every object); every
+    check below still runs on every load. *keep_parse* writes that entry, for a file that validated (a sync
+    that persists its run; never --what-if)."""
     path = resolve_path(explicit)
-    data = _read_yaml(path, explicit)
-    return parse(data, path=path.resolve(), check_secrets=check_secrets)
+    text = _read_text(path, explicit)
+    document, keep = _kept_parse(path.resolve(), text, writable=keep_parse)
+    fresh = document is None
+    if fresh:
+        document = _parse_yaml(path, text)
+    config = parse(document, path=path.resolve(), check_secrets=check_secrets)
+    if fresh:
+        keep(document)
+    return config
 
 
 def load_remote(explicit: str | os.PathLike[str] | None = None) -> tuple[RemoteSettings, Path | None]:

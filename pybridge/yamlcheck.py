@@ -1,7 +1,7 @@
-"""pybridge's one bounded YAML reader, and reading a settings tree while collecting every problem.
+"""pybridge's one bounded YAML reader.
 
-:func:`read_text` and :func:`parse` are how pybridge reads every YAML file it is given (the
-configuration, and the sync rules in pybridge.core.rules.loader). They bound what a hostile or
+:func:`pybridge.settings_reader.read_text`, then :func:`parse`, are how pybridge reads every YAML file it
+is given (the configuration, and the sync rules in pybridge.core.rules.loader). They bound what a hostile or
 careless file can cost before any Python object is built:
 
 * only a regular file is read (not /dev/zero, a FIFO or a socket), of at most *limit* bytes;
@@ -12,18 +12,14 @@ careless file can cost before any Python object is built:
 * only then is it loaded, with a safe loader; anything the loader still refuses (an integer of
   more digits than Python converts) is a YAML error too, never a traceback.
 
-:class:`Reader` collects the configuration's problems with their key paths
-(``ad_connectors[0].servers[1]: ...``) for pybridge.config's readers.
+pybridge imports this module (and PyYAML) only when a file is actually parsed: a run whose configuration
+and rules come from their caches (pybridge.cache) never does.
 """
 from __future__ import annotations
 
-from collections.abc import Collection
-from pathlib import Path
 from typing import Any
 
 import yaml
-
-from . import platform
 
 #: Nesting levels (mappings and sequences) a document may have; pybridge's own files use fewer than ten.
 MAX_DEPTH = 64
@@ -31,19 +27,12 @@ MAX_DEPTH = 64
 MAX_ALIASES = 10_000
 #: Nodes plus scalar characters a document may stand for once every alias is expanded.
 MAX_EXPANDED = 16 * 1024 * 1024
-#: Bytes of a configuration file.
-MAX_CONFIG_BYTES = 1024 * 1024
 
 _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class YamlLimitError(yaml.MarkedYAMLError):
     """A document beyond one of the reader's limits (its ``problem`` says which; ``problem_mark`` where)."""
-
-
-def read_text(path: Path, limit: int = MAX_CONFIG_BYTES, what: str = "file") -> str:
-    """The UTF-8 text of *path*: a regular file of at most *limit* bytes (OSError or UnicodeDecodeError else)."""
-    return platform.read_regular_file(path, limit, what=what).decode("utf-8")
 
 
 def check(text: str) -> None:
@@ -96,38 +85,3 @@ def parse(text: str, loader: Any = None) -> Any:
     except (ValueError, RecursionError, OverflowError) as exc:  # e.g. an integer of more digits than int() takes
         why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise YamlLimitError(problem=f"a value cannot be read ({why})") from None
-
-
-class Reader:
-    def __init__(self, base: Path) -> None:
-        self.base = base
-        self.problems: list[str] = []
-
-    def err(self, path: str, msg: str) -> None:
-        self.problems.append(f"{path}: {msg}")
-
-    def mapping(self, value: Any, path: str, allowed: Collection[str]) -> dict[str, Any]:
-        """*value* as a mapping ({} when absent), every key outside *allowed* reported."""
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            self.err(path or "(top)", f"must be a mapping, got {type(value).__name__}")
-            return {}
-        for key in value:
-            if key not in allowed:
-                self.err(f"{path}.{key}" if path else str(key),
-                         f"unknown key (allowed: {', '.join(sorted(allowed))})")
-        return value
-
-    def string(self, d: dict[str, Any], key: str, path: str, default: str | None = None,
-               required: bool = False) -> str | None:
-        """A non-empty string, stripped; None when absent (reported when *required*)."""
-        value = d.get(key, default)
-        if value is None:
-            if required:
-                self.err(f"{path}.{key}", "is required")
-            return None
-        if not isinstance(value, str) or not value.strip():
-            self.err(f"{path}.{key}", "must be a non-empty string")
-            return None
-        return value.strip()

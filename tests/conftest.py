@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -17,3 +19,6 @@ def pytest_configure(config: pytest.Config) -> None:
     if importlib.util.find_spec("pybridge_lab") is None:
         raise pytest.UsageError("the tests need the lab too: python -m pip install -e ./pybridge-lab "
                                 "(bash scripts/setup installs pybridge and the lab)")
+    # pybridge keeps the configuration's parse in the user's cache directory (pybridge.cache.user_files): the
+    # tests' thousands of configuration files get a cache directory of their own, not the user's
+    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="pybridge-test-cache-")

@@ -468,3 +468,109 @@ def test_a_state_directory_the_state_would_refuse_gets_no_cache_and_its_cache_is
         os.chmod(fresh, 0o777)
     assert not FileCache(fresh).save("rules", "k1", b"payload")
     assert list(fresh.iterdir()) == []  # nothing created in it
+
+
+# -- the configuration's parse, in the user's cache directory -----------------------------------------------
+
+CONFIG_TEXT = """\
+ad_connectors:
+  - name: contoso.com
+    servers: [ldaps://dc]
+    account: {username: u, password_env: T_PW}
+    partitions: [DC=contoso,DC=com]
+entra: {tenant_id: t, client_id: c, client_secret_env: T_PW}
+state: {path: state/pybridge.db}
+"""
+
+
+@pytest.fixture
+def user_cache(tmp_path, monkeypatch) -> Path:
+    home = tmp_path / "cache-home"
+    home.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    monkeypatch.setenv("T_PW", "pw-123")
+    return home / "pybridge"
+
+
+class Parses:
+    """Counts the configuration's YAML parses (a cache miss)."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.count = 0
+        real = configlib._parse_yaml
+
+        def counting(*a, **kw):
+            self.count += 1
+            return real(*a, **kw)
+        monkeypatch.setattr(configlib, "_parse_yaml", counting)
+
+
+def write_config(tmp_path: Path, text: str = CONFIG_TEXT) -> Path:
+    path = tmp_path / "pybridge.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_an_unchanged_configuration_is_not_parsed_again_and_reads_the_same(tmp_path, user_cache, monkeypatch):
+    path = write_config(tmp_path)
+    parses = Parses(monkeypatch)
+    first = configlib.load(path, keep_parse=True)
+    kept = list(user_cache.glob("config-*.cache"))
+    assert parses.count == 1 and len(kept) == 1 and mode(kept[0]) == 0o600 and mode(user_cache) == 0o700
+    assert b"pw-123" not in kept[0].read_bytes()  # secrets come from the variable, never from the file
+    again = configlib.load(path, keep_parse=True)
+    assert parses.count == 1 and again == first
+    assert again.state_path == tmp_path / "state" / "pybridge.db"  # relative paths: still the file's directory
+
+
+def test_any_change_to_the_file_is_read_from_the_yaml(tmp_path, user_cache, monkeypatch):
+    path = write_config(tmp_path)
+    configlib.load(path, keep_parse=True)
+    parses = Parses(monkeypatch)
+    path.write_text(CONFIG_TEXT.replace("tenant_id: t,", "tenant_id: t2,"), encoding="utf-8")
+    assert configlib.load(path, keep_parse=True).entra.tenant_id == "t2" and parses.count == 1
+
+
+def test_the_checks_run_on_a_kept_parse_too(tmp_path, user_cache, monkeypatch):
+    path = write_config(tmp_path)
+    configlib.load(path, keep_parse=True)
+    monkeypatch.delenv("T_PW")
+    with pytest.raises(configlib.ConfigError, match="T_PW"):
+        configlib.load(path, keep_parse=True)
+
+
+def test_what_if_and_other_commands_keep_nothing(tmp_path, user_cache):
+    configlib.load(write_config(tmp_path))  # keep_parse=False: --what-if, and every command but sync
+    assert not user_cache.exists()
+
+
+def test_a_file_that_does_not_validate_is_not_kept(tmp_path, user_cache):
+    with pytest.raises(configlib.ConfigError):
+        configlib.load(write_config(tmp_path, CONFIG_TEXT.replace("entra:", "entra_typo:")), keep_parse=True)
+    assert not list(user_cache.glob("config-*.cache"))
+
+
+def test_only_what_json_gives_back_exactly_is_kept():
+    import datetime as dt
+    assert configlib._plain({"a": [1, 2.5, "x", True, None, {"b": {}}]})
+    for value in ({"d": dt.date(2024, 1, 1)}, {1: "x"}, {"s": {1, 2}}, {"f": float("inf")}, {"t": (1,)},
+                  {"b": b"x"}):
+        assert not configlib._plain(value)
+
+
+@pytest.mark.parametrize("payload", [b"[1, 2]", b"{not json", b'{"entra": NaN}'])
+def test_a_kept_parse_of_the_wrong_shape_is_not_trusted(tmp_path, user_cache, monkeypatch, payload):
+    path = write_config(tmp_path)
+    configlib.load(path, keep_parse=True)
+    kept = next(user_cache.glob("config-*.cache"))
+    head = kept.read_bytes().split(b"\n", 1)[0].split(b" ")
+    files = cachelib.user_files(writable=True)
+    assert files.save(head[1].decode(), head[2].decode(), payload)  # the right kind and key, a bad payload
+    parses = Parses(monkeypatch)
+    assert configlib.load(path, keep_parse=True).entra.tenant_id == "t" and parses.count == 1
+
+
+def test_a_user_cache_directory_others_can_write_is_not_used(tmp_path, user_cache):
+    os.chmod(user_cache.parent, 0o777)
+    configlib.load(write_config(tmp_path), keep_parse=True)
+    assert not user_cache.exists()

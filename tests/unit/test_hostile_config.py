@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from pybridge import config as configlib
-from pybridge import yamlcheck
+from pybridge import settings_reader, yamlcheck
 from pybridge.errors import ConfigError
 from pybridge.secret import Secret
 
@@ -146,7 +146,7 @@ def test_a_configuration_larger_than_the_limit_is_refused_unread(tmp_path):
     cfg = tmp_path / "huge.yaml"
     with open(cfg, "w", encoding="utf-8") as fh:
         fh.write("version: 1\n")
-        fh.write(("# " + "x" * 1000 + "\n") * (yamlcheck.MAX_CONFIG_BYTES // 1000 + 10))
+        fh.write(("# " + "x" * 1000 + "\n") * (settings_reader.MAX_CONFIG_BYTES // 1000 + 10))
     with pytest.raises(ConfigError) as info:
         configlib.load(cfg)
     assert "larger than" in str(info.value)

@@ -25,15 +25,19 @@ from pybridge import cli, config
 argv = ["sync", "--config", sys.argv[1], "--progress", "none", "CN=Jane Doe,OU=Users,DC=contoso,DC=com"]
 parser, missing = cli._parser_for(argv)
 args = parser.parse_args(argv)
-cfg = config.load(args.config)
+cfg = config.load(args.config, keep_parse=True)
+if sys.argv[2:] == ["rules"]:
+    from pybridge import engine
+    engine.load_rules(cfg)
 print(json.dumps(sorted(m for m in sys.modules if m.startswith(("pybridge", "yaml", "jinja2")))))
 """
 
 
-def loaded(config: Path, monkeypatch) -> set[str]:
+def loaded(config: Path, monkeypatch, *extra: str) -> set[str]:
     monkeypatch.setenv("T_AD_PW", "ad-pw-123")
     monkeypatch.setenv("T_SECRET", "client-secret-456")
-    out = subprocess.run([sys.executable, "-c", CHILD, str(config)], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", CHILD, str(config), *extra], capture_output=True, text=True,
+                         check=True)
     return set(json.loads(out.stdout))
 
 
@@ -64,3 +68,16 @@ def test_a_remote_section_is_still_read_and_checked(tmp_path, monkeypatch):
     with pytest.raises(ConfigError) as failed:
         configlib.load(write(tmp_path, data))
     assert any(p.startswith("remote.servers.aadc01.transport: must be one of") for p in failed.value.problems)
+
+
+def test_an_unchanged_configuration_and_rules_load_no_yaml_parser(tmp_path, monkeypatch):
+    cache_home = tmp_path / "cache-home"
+    cache_home.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache_home))
+    (tmp_path / "state").mkdir(mode=0o700)
+    data = minimal(tmp_path)
+    data["state"]["path"] = str(tmp_path / "state" / "pybridge.db")
+    config = write(tmp_path, data)
+    assert "yaml" in loaded(config, monkeypatch, "rules")  # the first run parses both, and keeps them
+    again = loaded(config, monkeypatch, "rules")
+    assert "pybridge.core.rules" in again and not again & {"yaml", "pybridge.yamlcheck"}

@@ -26,12 +26,11 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from ... import yamlcheck
+from ... import settings_reader
 from ..dn import InvalidDnError, canonical
 from .expression import (KNOWN_PARAMETERS, MULTI_VALUED, CompiledExpression, ExpressionSyntaxError, _attr_fn,
                          _constant_fn, _excerpt)
@@ -59,7 +58,11 @@ class _LineDict(dict):
     line = 0
 
 
-def _make_loader() -> type:
+@lru_cache(maxsize=1)
+def _line_loader() -> type:
+    """A safe loader that records each mapping's line; built (and PyYAML imported) only when a rules file is
+    parsed, which a run whose rules come from the cache never does (pybridge.engine)."""
+    import yaml
     base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
     class LineLoader(base):  # type: ignore[misc, valid-type]
@@ -73,9 +76,6 @@ def _make_loader() -> type:
 
     LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
     return LineLoader
-
-
-_Loader = _make_loader()
 
 
 class _Problems:
@@ -120,15 +120,18 @@ def read_documents(paths: list[Path], include_defaults: bool, problems: _Problem
         problems.add(_origin(p), None, None, "", "no such file or directory")
     for origin, f in files:
         try:
-            text = yamlcheck.read_text(f, MAX_RULES_FILE_BYTES, what="rules file")
+            text = settings_reader.read_text(f, MAX_RULES_FILE_BYTES, what="rules file")
         except OSError as e:
             problems.add(origin, None, None, "", f"cannot be read: {e.strerror or e}")
             continue
         except UnicodeDecodeError as e:
             problems.add(origin, None, None, "", f"cannot be read: not UTF-8 text (byte {e.start + 1})")
             continue
+        import yaml
+
+        from ... import yamlcheck
         try:
-            docs.append((origin, yamlcheck.parse(text, _Loader)))  # bounded: aliases, depth, size
+            docs.append((origin, yamlcheck.parse(text, _line_loader())))  # bounded: aliases, depth, size
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             line = mark.line + 1 if mark is not None else None
