@@ -101,11 +101,10 @@ class FileCache:
 
 def user_files(*, writable: bool) -> FileCache:
     """The user's own cache directory, for what is kept before any state directory is known (the parsed
-    configuration): ``pybridge`` in the platform's user cache directory (platformdirs: $XDG_CACHE_HOME or
-    ~/.cache on Linux, ~/Library/Caches on macOS, %LOCALAPPDATA% on Windows). The same rules hold as under a
+    configuration): pybridge.platform.user_cache_dir ($XDG_CACHE_HOME/pybridge or ~/.cache/pybridge on Linux,
+    ~/Library/Caches/pybridge on macOS, %LOCALAPPDATA%\\pybridge on Windows). The same rules hold as under a
     state directory: created 0700 only inside an existing directory of this user's that no one else can write."""
-    import platformdirs
-    base = Path(platformdirs.user_cache_dir(platform.APP, appauthor=False, opinion=False))
+    base = platform.user_cache_dir()
     return FileCache(base.parent, writable=writable, name=base.name)
 
 

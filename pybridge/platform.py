@@ -74,6 +74,21 @@ def state_dir(system: str | None = None) -> Path:
     return Path(platformdirs.user_state_dir(APP, appauthor=False))
 
 
+def user_cache_dir(system: str | None = None) -> Path:
+    """The user's cache directory for pybridge (what is kept before any state directory is known).
+
+    On Linux it is read here, as the XDG Base Directory specification defines it ($XDG_CACHE_HOME when set
+    to an absolute path, else ~/.cache), rather than through platformdirs: every sync needs it, and importing
+    platformdirs costs a sync process more than the rest of the lookup (docs/performance.md). Elsewhere
+    platformdirs answers (~/Library/Caches on macOS, %LOCALAPPDATA% on Windows)."""
+    if _system(system).startswith("linux"):
+        xdg = os.environ.get("XDG_CACHE_HOME", "")
+        base = Path(xdg) if os.path.isabs(xdg) else Path(os.path.expanduser("~")) / ".cache"
+        return base / APP
+    import platformdirs
+    return Path(platformdirs.user_cache_dir(APP, appauthor=False, opinion=False))
+
+
 def state_path(system: str | None = None) -> Path:
     return state_dir(system) / "pybridge.db"
 

@@ -175,3 +175,15 @@ def test_the_lock_probe_writes_nothing(tmp_path):
     holder.release()
     assert not platform.FileLock(lock_path).is_held_elsewhere()
     assert lock_path.read_bytes() == before
+
+
+@pytest.mark.parametrize("xdg", [None, "", "/srv/cache-home", "relative/cache"])  # relative: ignored (XDG spec)
+def test_the_user_cache_directory_on_linux_is_the_one_platformdirs_names(monkeypatch, tmp_path, xdg):
+    import platformdirs
+    monkeypatch.setenv("HOME", str(tmp_path))
+    if xdg is None:
+        monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    else:
+        monkeypatch.setenv("XDG_CACHE_HOME", xdg)
+    expected = Path(platformdirs.unix.Unix("pybridge", appauthor=False, opinion=False).user_cache_dir)
+    assert platform.user_cache_dir("linux") == expected

@@ -20,7 +20,6 @@ Syntax (Microsoft's "Understanding Declarative Provisioning Expressions"):
 """
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -29,6 +28,13 @@ from .functions import (AUTHORITATIVE_NULL, BINARY_OPERATORS, CONSTANTS, ENUM_NA
                         truth, wrap_error)
 from .budget import Budget, check_count
 from .model import RuleError, RuleEvaluationError
+
+
+def close_matches(word: str, possibilities: Any, n: int = 1) -> list[str]:
+    """difflib's suggestions for a misspelt name (difflib is loaded only when a name is wrong)."""
+    import difflib
+    return difflib.get_close_matches(word, possibilities, n=n)
+
 
 # Attributes that hold several values in Active Directory, the metaverse or Graph (lower case). A
 # reference to one of them always yields a list; any other attribute yields its single value (or a
@@ -334,7 +340,7 @@ class Parser:
             self.i += 1
             if self.parameters is not None and t.value not in self.parameters:
                 known = sorted(self.parameters)
-                near = difflib.get_close_matches(t.value, known, n=1)
+                near = close_matches(t.value, known, n=1)
                 hint = f" (did you mean %{near[0]}%?)" if near else f" (known: {', '.join(known)})"
                 raise self.error(f"unknown parameter %{t.value}%{hint}", t)
             return Param(t.start, t.end, t.value)
@@ -374,7 +380,7 @@ class Parser:
         for n in names + list(FUNCTIONS):
             if n.lower() == name.lower():
                 return f"unknown name '{name}' (names are case-sensitive: did you mean '{n}'?)"
-        near = difflib.get_close_matches(name, names, n=1)
+        near = close_matches(name, names, n=1)
         if near:
             return f"unknown name '{name}' (did you mean '{near[0]}'?)"
         return (f"unknown name '{name}' (attributes are written [{name}], parameters %{name}%, "
@@ -390,7 +396,7 @@ class Parser:
                     hint = f" (names are case-sensitive: did you mean '{fname}'?)"
                     break
             else:
-                near = difflib.get_close_matches(name, list(FUNCTIONS), n=1)
+                near = close_matches(name, list(FUNCTIONS), n=1)
                 if near:
                     hint = f" (did you mean '{near[0]}'?)"
             raise self.error(f"unknown function '{name}'{hint}", name_tok)

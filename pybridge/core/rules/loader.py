@@ -23,7 +23,6 @@ default rule, say).
 """
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import replace
 from functools import lru_cache
@@ -33,7 +32,7 @@ from typing import Any
 from ... import settings_reader
 from ..dn import InvalidDnError, canonical
 from .expression import (KNOWN_PARAMETERS, MULTI_VALUED, CompiledExpression, ExpressionSyntaxError, _attr_fn,
-                         _constant_fn, _excerpt)
+                         _constant_fn, _excerpt, close_matches)
 from .functions import parse_hex
 from .model import (DIRECTIONS, LINK_TYPES, MAPPING_TYPES, MERGE_TYPES, SCOPE_OPERATOR_ALIASES, SCOPE_OPERATORS,
                     VALUELESS_OPERATORS, AttributeFlow, JoinCondition, JoinGroup, Rule, RuleError, ScopeClause,
@@ -182,7 +181,7 @@ class _RuleBuilder:
         for k in raw:
             if k not in allowed:
                 hint = ""
-                near = difflib.get_close_matches(str(k), sorted(allowed), n=1)
+                near = close_matches(str(k), sorted(allowed), n=1)
                 if near:
                     hint = f" (did you mean \"{near[0]}\"?)"
                 self.problem(raw, name, f"{path}{k}" if path else str(k), f"unknown key{hint}")
