@@ -699,13 +699,13 @@ def _kept_parse(path: Path, text: str, *, writable: bool) -> tuple[Any, Callable
 
 
 def load(explicit: str | os.PathLike[str] | None = None, *, check_secrets: bool = True,
-         keep_parse: bool = False) -> Config:
+         keep_parse: bool = True) -> Config:
     """The configuration file (--config *explicit*, else $PYBRIDGE_CONFIG, else the default place), validated.
 
     Its YAML parse is kept in the user's cache, keyed by the file's exact text, so that a run whose file has
     not changed neither loads nor runs the YAML parser (a sync process pays for both on every object); every
-    check below still runs on every load. *keep_parse* writes that entry, for a file that validated (a sync
-    that persists its run; never --what-if)."""
+    check below still runs on every load. The entry is written for a file that validated, unless
+    *keep_parse* is False (`sync --what-if`, which writes nothing anywhere); it is always read."""
     path = resolve_path(explicit)
     text = _read_text(path, explicit)
     document, keep = _kept_parse(path.resolve(), text, writable=keep_parse)

@@ -539,9 +539,14 @@ def test_the_checks_run_on_a_kept_parse_too(tmp_path, user_cache, monkeypatch):
         configlib.load(path, keep_parse=True)
 
 
-def test_what_if_and_other_commands_keep_nothing(tmp_path, user_cache):
-    configlib.load(write_config(tmp_path))  # keep_parse=False: --what-if, and every command but sync
+def test_what_if_keeps_nothing_but_reads_what_was_kept(tmp_path, user_cache, monkeypatch):
+    path = write_config(tmp_path)
+    configlib.load(path, keep_parse=False)  # sync --what-if
     assert not user_cache.exists()
+    configlib.load(path)  # any other load keeps it
+    parses = Parses(monkeypatch)
+    configlib.load(path, keep_parse=False)
+    assert parses.count == 0
 
 
 def test_a_file_that_does_not_validate_is_not_kept(tmp_path, user_cache):
