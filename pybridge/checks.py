@@ -8,8 +8,9 @@ written anywhere, and no state is opened.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from .notices import Notify
 
@@ -32,8 +33,7 @@ CONFIG_FIX = ("Fix the settings listed; `pybridge config example` prints a confi
               "key.")
 
 
-@dataclass(frozen=True)
-class Check:
+class Check(Struct, frozen=True):
     """One thing tested: what (*check*), on what (*target*), whether it is ok, what was found, and the fix."""
 
     check: str
@@ -78,7 +78,7 @@ def permission_checks(roles: list[str] | None, tenant: str) -> list[Check]:
 
 
 def _directory_checks(cfg: Any) -> list[Check]:
-    from dataclasses import replace
+    from msgspec.structs import replace
 
     from .engine import ad_session
     from .errors import PyBridgeError

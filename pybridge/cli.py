@@ -388,7 +388,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
             return found
         dn = args.dn = found
     if args.report_dir:
-        from dataclasses import replace
+        from msgspec.structs import replace
         from pathlib import Path
         cfg = replace(cfg, report_dir=Path(args.report_dir))
     mode_note = _announce_mode(args, cfg)
@@ -552,7 +552,7 @@ def _batch_sync(args: argparse.Namespace) -> int:
     for warning in cfg.warnings:
         _warn(warning)
     if args.report_dir:
-        from dataclasses import replace
+        from msgspec.structs import replace
         from pathlib import Path
         cfg = replace(cfg, report_dir=Path(args.report_dir))
     _announce_mode(args, cfg)

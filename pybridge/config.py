@@ -13,13 +13,13 @@ from __future__ import annotations
 import math
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 from urllib.parse import urlsplit
 
 from ldap3.core.exceptions import LDAPInvalidDnError
 from ldap3.utils.dn import parse_dn
+from msgspec import Struct, field
 
 from . import platform
 from .errors import ConfigError
@@ -37,8 +37,7 @@ PUBLIC_GRAPH = "https://graph.microsoft.com"
 MAX_PEM_BYTES = 4 * 1024 * 1024
 
 
-@dataclass(frozen=True)
-class TlsSettings:
+class TlsSettings(Struct, frozen=True):
     """How an AD connector secures LDAP: validate the DC's certificate (against ca_file), and the name to expect."""
 
     validate: bool = True
@@ -46,16 +45,14 @@ class TlsSettings:
     server_name: str | None = None
 
 
-@dataclass(frozen=True)
-class GroupFiltering:
+class GroupFiltering(Struct, frozen=True):
     """Entra Connect's group-based filtering: only members (direct, or nested too) of one group sync."""
 
     group: str | None = None
     nested: bool = False
 
 
-@dataclass(frozen=True)
-class ADConnector:
+class ADConnector(Struct, frozen=True):
     """One Active Directory connector: its DCs, account, selected partitions, containers and object types."""
 
     name: str
@@ -71,16 +68,14 @@ class ADConnector:
     group_filtering: GroupFiltering
 
 
-@dataclass(frozen=True)
-class CertificateCredential:
+class CertificateCredential(Struct, frozen=True):
     """The app's certificate credential: a PEM holding the certificate and its private key."""
 
     file: Path
     key_password: Secret | None = None
 
 
-@dataclass(frozen=True)
-class EntraConnector:
+class EntraConnector(Struct, frozen=True):
     """The Entra ID connector: tenant, app registration, credential and the Graph and authority hosts."""
 
     name: str
@@ -100,8 +95,7 @@ class EntraConnector:
     group_anchor_property: str | None = None
 
 
-@dataclass(frozen=True)
-class SyncSettings:
+class SyncSettings(Struct, frozen=True):
     """Settings of the sync itself: the source anchor attribute, soft match, staging mode."""
 
     source_anchor: str = "mS-DS-ConsistencyGuid"
@@ -110,8 +104,7 @@ class SyncSettings:
     block_cloud_object_takeover_through_hard_match: bool = False
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(Struct, frozen=True):
     """The validated configuration: what every run reads, with secrets already resolved."""
 
     path: Path | None

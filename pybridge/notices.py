@@ -6,12 +6,12 @@ own, or none). A notice is plain data; :func:`describe` words it for a person.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable, Union
 
+from msgspec import Struct
 
-@dataclass(frozen=True)
-class Waiting:
+
+class Waiting(Struct, frozen=True):
     """The run is about to wait *seconds* because of *cause*."""
 
     seconds: float
@@ -22,8 +22,7 @@ class Waiting:
     at_most: bool = False  # *seconds* is a limit (the lock), not a fixed wait
 
 
-@dataclass(frozen=True)
-class Progress:
+class Progress(Struct, frozen=True):
     """*done* of *total* items of *what* are done (e.g. members: 400/1,200 added)."""
 
     what: str

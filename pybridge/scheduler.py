@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +116,6 @@ def concurrent_cycle_warning(store: Store, system: str | None = None) -> str | N
             "scheduler set --sync-cycle-enabled false'), and enable it again afterwards")
 
 
-@dataclass
 class SyncLock:
     """The one-sync-at-a-time lock (Entra Connect's "no-start-ma-already-running").
 
@@ -125,12 +123,11 @@ class SyncLock:
     the lock file is created: a lock file that does not exist is held by no one.
     """
 
-    config: Config
-    wait: float = 0.0
-    notify: Notify | None = None  # hears of the wait, when another sync holds the lock
-    create: bool = True
-
-    def __post_init__(self) -> None:
+    def __init__(self, config: Config, wait: float = 0.0, notify: Notify | None = None, create: bool = True) -> None:
+        self.config = config
+        self.wait = wait
+        self.notify = notify  # hears of the wait, when another sync holds the lock
+        self.create = create
         if self.wait != self.wait:  # NaN: no deadline would ever pass
             raise UsageError("the time to wait for a running sync must be a number of seconds, not NaN")
         self._lock = FileLock(lock_path(self.config), create=self.create)

@@ -14,8 +14,9 @@ without being read or waited on.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from msgspec import Struct
 
 from . import platform
 from .errors import ConfigError
@@ -24,8 +25,7 @@ from .errors import ConfigError
 MAX_SECRET_FILE = 64 * 1024
 
 
-@dataclass(frozen=True)
-class Secret:
+class Secret(Struct, frozen=True):
     """A secret read on demand from an environment variable or a file (its first line, stripped).
 
     Two secrets are equal when they come from the same place; *label* ("client secret",
@@ -34,11 +34,19 @@ class Secret:
 
     env: str | None = None
     file: Path | None = None
-    label: str | None = field(default=None, compare=False)
+    label: str | None = None
 
     def __post_init__(self) -> None:
         if (self.env is None) == (self.file is None):
             raise ValueError("a Secret comes from exactly one of env and file")
+
+    def __eq__(self, other: object) -> bool:  # the label only describes: not part of which secret it is
+        if type(other) is not Secret:
+            return NotImplemented
+        return (self.env, self.file) == (other.env, other.file)
+
+    def __hash__(self) -> int:
+        return hash((self.env, self.file))
 
     def problem(self) -> str | None:
         """Why the secret cannot be read, or None (the value itself is not kept)."""

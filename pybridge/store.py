@@ -10,9 +10,10 @@ import datetime as dt
 import json
 import sqlite3
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct, field
 
 from . import platform, timespan
 from .core import dn as dnlib
@@ -56,8 +57,7 @@ _MIGRATIONS: dict[int, str] = {
 }
 
 
-@dataclass
-class CSObject:
+class CSObject(Struct):
     connector: str
     anchor: str
     dn: str | None
@@ -66,8 +66,7 @@ class CSObject:
     pending_export: dict[str, Any] | None = None
 
 
-@dataclass
-class RunWrites:
+class RunWrites(Struct):
     """Everything one run commits, applied in a single transaction."""
 
     connector_space: list[CSObject] = field(default_factory=list)
@@ -80,8 +79,7 @@ class RunWrites:
     deferrable: bool = False
 
 
-@dataclass(frozen=True)
-class PendingCreate:
+class PendingCreate(Struct, frozen=True):
     """A create in Entra ID not yet confirmed by reading the object back."""
 
     connector: str

@@ -12,8 +12,9 @@ from __future__ import annotations
 import email.utils
 import random
 import time
-from dataclasses import dataclass, field
 from typing import Callable
+
+from msgspec import Struct, field
 
 from ..notices import Notify, Waiting
 
@@ -38,8 +39,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (now if now is not None else time.time()))
 
 
-@dataclass
-class RetryBudget:
+class RetryBudget(Struct):
     """The waiting one run may do, shared by all its requests."""
 
     max_wait: float = 60.0

@@ -5,13 +5,13 @@ fail if the code can emit a code that is not here.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from msgspec import Struct
+
 
 DOCS = "https://learn.microsoft.com/entra/identity/hybrid/connect/"
 
 
-@dataclass(frozen=True)
-class ErrorCode:
+class ErrorCode(Struct, frozen=True):
     """One ErrorCode the user sees: its category, what it means and what to do."""
 
     code: str

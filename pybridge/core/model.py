@@ -6,9 +6,10 @@ HTML report) is rendered from these types; none is produced by reshaping another
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Sequence, Union, overload
+
+from msgspec import Struct, field
 
 from .errorcodes import lookup
 
@@ -76,8 +77,7 @@ def iso(ts: dt.datetime | None) -> str | None:
     return ts.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
 
 
-@dataclass
-class AttributeInfo:
+class AttributeInfo(Struct):
     """One attribute as the import, sync and export steps show it (the original's AttributeInfo)."""
 
     name: str
@@ -92,8 +92,7 @@ class AttributeInfo:
     data_source: str | None = None
 
 
-@dataclass
-class ProvisioningStep:
+class ProvisioningStep(Struct):
     number: int
     type: StepType
     name: str
@@ -105,8 +104,7 @@ class ProvisioningStep:
     attributes: list[AttributeInfo] = field(default_factory=list)
 
 
-@dataclass
-class StatusInfo:
+class StatusInfo(Struct):
     status: Status = Status.SUCCESS
     error_code: str | None = None
     reason: str | None = None
@@ -115,30 +113,26 @@ class StatusInfo:
     recommended_action: str | None = None
 
 
-@dataclass
-class ProvisioningIdentity:
+class ProvisioningIdentity(Struct):
     id: str | None = None
     type: str | None = None
     name: str | None = None
 
 
-@dataclass(frozen=True)
-class CloudObject:
+class CloudObject(Struct, frozen=True):
     """An Entra object where its kind matters ("user", "group", "contact"): who holds an address, say."""
 
     kind: str
     properties: dict[str, Any]
 
 
-@dataclass
-class ModifiedProperty:
+class ModifiedProperty(Struct):
     name: str
     old_value: str | None
     new_value: str | None
 
 
-@dataclass
-class SyncResult:
+class SyncResult(Struct):
     distinguished_name: str
     start_time: dt.datetime
     end_time: dt.datetime | None = None

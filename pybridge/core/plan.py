@@ -6,8 +6,9 @@ changes, the Graph request body, and the ModifiedProperties of the result.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
+
+from msgspec import Struct, field
 
 from .model import Action, AttributeInfo, ModifiedProperty
 from .values import display
@@ -27,8 +28,7 @@ NON_NULLABLE = {"user": frozenset({"usageLocation", "displayName", "userPrincipa
                 "group": frozenset({"displayName", "mailNickname", "mailEnabled", "securityEnabled"})}
 
 
-@dataclass
-class AttributeChange:
+class AttributeChange(Struct):
     name: str
     old: Any
     new: Any
@@ -37,8 +37,7 @@ class AttributeChange:
     removes: list[str] = field(default_factory=list)
 
 
-@dataclass
-class PendingExport:
+class PendingExport(Struct):
     operation: Action  # CREATE, UPDATE or OTHER (nothing to export)
     target_type: str
     changes: list[AttributeChange]

@@ -1,8 +1,9 @@
 """Scoping decisions on plain data: partition, container (OU) filtering, object type, group filtering."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Sequence
+
+from msgspec import Struct
 
 from ..config import ADConnector
 from . import dn as dnlib
@@ -12,8 +13,7 @@ _STRUCTURAL_ORDER = ("inetOrgPerson", "computer", "user", "contact", "group", "f
                      "organizationalUnit", "container", "person")
 
 
-@dataclass(frozen=True)
-class PartitionMatch:
+class PartitionMatch(Struct, frozen=True):
     """The connector and selected partition a DN belongs to."""
 
     connector: ADConnector
@@ -30,8 +30,7 @@ def find_partition(connectors: Sequence[ADConnector], dn: str) -> PartitionMatch
     return best
 
 
-@dataclass(frozen=True)
-class ContainerDecision:
+class ContainerDecision(Struct, frozen=True):
     """Whether a DN is in sync scope by container, and which container decided."""
 
     included: bool

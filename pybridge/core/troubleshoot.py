@@ -6,8 +6,9 @@ None); the pipeline turns a finding into the run's StatusInfo.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Sequence
+
+from msgspec import Struct
 
 from .model import Attributes, CloudObject
 from .values import get_values
@@ -22,8 +23,7 @@ MAX_GROUP_MEMBERS = 250_000
 GROUP_TYPE_SECURITY = 0x80000000
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(Struct, frozen=True):
     code: str
     reason: str
     action: str

@@ -7,10 +7,11 @@ that come back, and the PowerShell payloads shipped in pybridge/remote/scripts.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from typing import Any
+
+from msgspec import Struct, field
 
 from ..core.errorcodes import ERROR_CODES as ALL_CODES
 from ..core.errorcodes import ErrorCode
@@ -121,8 +122,7 @@ def compact(script: str) -> str:
     return "\n".join(line for line in lines if line and not line.startswith("#"))
 
 
-@dataclass(frozen=True)
-class SyncRequest:
+class SyncRequest(Struct, frozen=True):
     """What to run on each server: the cmdlet's three parameters, passed as typed values."""
 
     distinguished_name: str
@@ -130,8 +130,7 @@ class SyncRequest:
     no_html_report: bool = False
 
 
-@dataclass(frozen=True)
-class RemoteRecord:
+class RemoteRecord(Struct, frozen=True):
     """One record of the remote error stream."""
 
     message: str
@@ -139,8 +138,7 @@ class RemoteRecord:
     category: str | None = None
 
 
-@dataclass
-class Streams:
+class Streams(Struct):
     """What one remote call produced: output objects, error and warning records.
 
     ``stage`` is how far the call got (ImportModule, Invoke, ReadReport, Done);

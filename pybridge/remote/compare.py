@@ -10,8 +10,9 @@ differ and are left out, and so are metaverse object ids (each server has its ow
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any, Sequence
+
+from msgspec import Struct
 
 IGNORED_TOP = frozenset({"StartTime", "EndTime", "ReportPath", "ComputerName"})
 #: Details that are each server's own identifiers and differ between servers by nature.
@@ -29,16 +30,14 @@ class _Missing:
 MISSING: Any = _Missing()
 
 
-@dataclass(frozen=True)
-class Difference:
+class Difference(Struct, frozen=True):
     """One path whose values differ between the results compared."""
 
     path: str
     values: tuple[Any, ...]  # one per result, MISSING where the result lacks the path
 
 
-@dataclass(frozen=True)
-class Comparison:
+class Comparison(Struct, frozen=True):
     labels: tuple[str, ...]
     differences: tuple[Difference, ...]
     compared_paths: int

@@ -22,8 +22,9 @@ import re
 import threading
 import time
 import uuid
-from dataclasses import dataclass
 from typing import IO, Any, Callable, Sequence
+
+from msgspec import Struct
 
 from .common import RemoteRecord, Streams
 
@@ -35,8 +36,7 @@ _PACKET = re.compile(r"^<(?P<kind>Data|DataAck|Command|CommandAck|Close|CloseAck
                      r"(?:(?P<data>[A-Za-z0-9+/=]*)</Data>)?\s*$")
 
 
-@dataclass(frozen=True)
-class Packet:
+class Packet(Struct, frozen=True):
     kind: str
     guid: uuid.UUID
     stream: str | None = None

@@ -20,8 +20,9 @@ scripts).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any, Sequence
+
+from msgspec import Struct
 
 from .common import Streams, SyncRequest, load_script
 from .settings import ServerSettings
@@ -29,8 +30,7 @@ from .settings import ServerSettings
 CMDLET = "Invoke-ADSyncSingleObjectSync"
 
 
-@dataclass(frozen=True)
-class Command:
+class Command(Struct, frozen=True):
     """One command of a pipeline: a cmdlet or function name (or, with ``script``, a script) and its parameters."""
 
     text: str

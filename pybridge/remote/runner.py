@@ -14,9 +14,10 @@ import ntpath
 import posixpath
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
+
+from msgspec import Struct, field
 
 from .common import (RemoteCmdletFailed, RemoteError, RemoteModuleImportFailed, RemoteModuleNotFound,
                      RemoteProtocolError, Streams, SyncRequest)
@@ -56,8 +57,7 @@ def default_session(server: ServerSettings, password: str | None) -> RemoteSessi
     return PSRPSession(server, password)
 
 
-@dataclass
-class ServerOutcome:
+class ServerOutcome(Struct):
     """One server's answer: its JSON document, its remote warnings and errors, its exit code."""
 
     name: str

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Literal, Sequence
+
+from msgspec import Struct, field
+from msgspec.structs import fields, replace
 
 from .. import platform
 from ..secret import Secret
@@ -62,8 +64,7 @@ def is_server_name(text: str) -> bool:
     return is_host_name(text) or _dotted(text, _NAME_LABEL)
 
 
-@dataclass(frozen=True)
-class ServerOptions:
+class ServerOptions(Struct, frozen=True):
     """One layer of settings; None means "not set here"."""
 
     host: str | None = None
@@ -94,8 +95,7 @@ class ServerOptions:
                                 if getattr(self, f.name) is not None})
 
 
-@dataclass(frozen=True)
-class ServerSettings:
+class ServerSettings(Struct, frozen=True):
     """Everything needed to reach one sync server, merged and checked."""
 
     name: str
@@ -158,8 +158,7 @@ BUILTIN = ServerOptions(transport="psrp", use_ssl=True, auth="negotiate", valida
                         operation_timeout=600.0, retries=2, retry_backoff=2.0)
 
 
-@dataclass(frozen=True)
-class RemoteSettings:
+class RemoteSettings(Struct, frozen=True):
     """The validated ``remote:`` section."""
 
     defaults: ServerOptions = field(default_factory=ServerOptions)

@@ -15,11 +15,11 @@ import datetime as dt
 import re
 import secrets
 import unicodedata
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from markupsafe import Markup
+from msgspec import Struct, field
 
 if TYPE_CHECKING:  # jinja2 is imported when a report is rendered (environment below)
     from jinja2 import Environment
@@ -72,8 +72,7 @@ def _after_hyphens(text: str) -> Markup:
 
 
 # -- values, and members named by who they are ---------------------------------------------------------------
-@dataclass
-class References:
+class References(Struct):
     """Member and manager DNs with the Entra ids step 9 resolved them to, both ways.
 
     The result knows no member's display name or UPN (the steps carry DNs on the AD side and ids on the

@@ -12,9 +12,10 @@ import json
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Sequence, TextIO
+
+from msgspec import Struct, field
 
 from ..config import ADConnector, Config
 from ..connectors.ad import ADSession
@@ -36,8 +37,7 @@ from .whole_view import Finding, WholeView
 SCAN_MAX_WAIT, SCAN_MAX_ATTEMPTS = 900.0, 20
 
 
-@dataclass
-class ScanOptions:
+class ScanOptions(Struct):
     search_bases: tuple[str, ...] = ()
     object_types: tuple[str, ...] = ()
     only_problems: bool = False
@@ -77,8 +77,7 @@ class RowSpool:
         self._file.close()
 
 
-@dataclass
-class ScanSummary:
+class ScanSummary(Struct):
     started: str
     ended: str | None = None
     scanned: int = 0

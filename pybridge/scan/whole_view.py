@@ -2,22 +2,20 @@
 cloud object. Fed one run at a time (memory: one entry per claimed value), judged at the end."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from msgspec import Struct, field
 
 from ..core import troubleshoot
 from ..sync.state import RunState
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(Struct, frozen=True):
     code: str  # an ErrorCode of the one table
     value: str
     objects: tuple[str, ...]  # the AD objects concerned (DNs)
     reason: str
 
 
-@dataclass
-class WholeView:
+class WholeView(Struct):
     _claims: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (attr, value) -> DNs
     _holder: dict[tuple[str, str], str] = field(default_factory=dict)  # (attr, value) -> the DN whose Entra object has it
     _soft: dict[str, list[str]] = field(default_factory=dict)  # cloud id -> DNs that soft-match it

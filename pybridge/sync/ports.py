@@ -11,8 +11,9 @@ kind of an object matters and is not implied by the call, it comes as a CloudObj
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Iterable, Protocol, Sequence
+
+from msgspec import Struct, field
 
 from ..core.model import Attributes, CloudObject, Value
 
@@ -20,8 +21,7 @@ from ..core.model import Attributes, CloudObject, Value
 Properties = dict[str, Any]
 
 
-@dataclass
-class DirectoryObject:
+class DirectoryObject(Struct):
     """One object as the directory returned it: its DN as the directory spells it, and its attributes."""
 
     dn: str
@@ -29,8 +29,7 @@ class DirectoryObject:
     ranged: dict[str, int] = field(default_factory=dict)  # attribute -> range requests made for it
 
 
-@dataclass(frozen=True)
-class Members:
+class Members(Struct, frozen=True):
     """A group's member DNs, read completely, and how many extra range requests that took."""
 
     values: list[Value]
@@ -67,8 +66,7 @@ class Directory(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class WriteDescription:
+class WriteDescription(Struct, frozen=True):
     """A write as an admin reads it in staging mode: the request line and the body that would be sent."""
 
     request: str

@@ -6,8 +6,9 @@ shows), and raises StepFailed to end the run. Nothing is kept anywhere else betw
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Callable, Generic, TypeVar, overload
+
+from msgspec import Struct, field
 
 from ..config import ADConnector, Config
 from ..core.model import ProvisioningStep, Status, SyncResult
@@ -53,15 +54,13 @@ def fail_on(finding: Finding | None) -> None:
         raise StepFailed.of(finding)
 
 
-@dataclass
-class Options:
+class Options(Struct):
     staging_mode: bool = False
     what_if: bool = False
     persist: bool = True  # False: nothing is committed (a scan's runs: staging results, no state written)
 
 
-@dataclass
-class Environment:
+class Environment(Struct):
     """What every run of this process uses: settings, state, rules, and how to reach both sides."""
 
     config: Config
@@ -105,8 +104,7 @@ class Fact(Generic[T]):
         return self.name in obj.__dict__
 
 
-@dataclass
-class RulesOutcome:
+class RulesOutcome(Struct):
     """The sync rules' verdict on the object: inbound to the metaverse, outbound to the Entra connector space."""
 
     inbound: SyncOutcome | None = None

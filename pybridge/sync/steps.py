@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import traceback
-from dataclasses import dataclass
 from typing import Callable
+
+from msgspec import Struct
 
 from ..core.model import (Action, ProvisioningIdentity, ProvisioningStep, Status, StepKey, StepType,
                           SyncResult, iso, status_info_for, utcnow)
@@ -30,8 +31,7 @@ log = logging.getLogger("pybridge")
 SCOPING, IMPORT, SYNC, EXPORT = StepType.SCOPING, StepType.IMPORT, StepType.SYNC, StepType.EXPORT
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(Struct, frozen=True):
     key: StepKey
     type: StepType
     name: str  # the original cmdlet's step name

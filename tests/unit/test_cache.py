@@ -253,7 +253,7 @@ def test_another_source_anchor_is_another_cache_entry(tmp_path, monkeypatch, loa
     cfg = make_config(tmp_path, monkeypatch)
     cfg.state_path.parent.mkdir(mode=0o700)
     fresh_rules(cfg)
-    from dataclasses import replace
+    from msgspec.structs import replace
     other = replace(cfg, sync=replace(cfg.sync, source_anchor="objectGUID"))
     rules = fresh_rules(other)
     assert loads.count == 2

@@ -1,5 +1,5 @@
 """Pure core: scoping decisions, flows, the pending export."""
-from dataclasses import replace
+from msgspec.structs import replace
 
 import pytest
 

@@ -114,7 +114,7 @@ def test_an_endpoint_with_a_port_is_matched_with_its_port(tmp_path):
 def test_a_redirect_is_never_followed(tmp_path):
     """Graph answering a create with 307 to another server: requests would send the body (a new user's
     password) there again. pybridge's session follows no redirect; the answer is GraphLinkNotTrusted."""
-    import dataclasses
+    import msgspec
     import http.server
     import threading
 
@@ -151,7 +151,7 @@ def test_a_redirect_is_never_followed(tmp_path):
     try:
         graph, _ = client(tmp_path, [])
         endpoint = f"http://127.0.0.1:{graph_server.server_port}"  # plain HTTP only for this local test
-        entra = dataclasses.replace(graph.entra, graph_endpoint=endpoint)
+        entra = msgspec.structs.replace(graph.entra, graph_endpoint=endpoint)
         graph = GraphClient(entra, "secret")
         graph._token, graph._token_until = "the-bearer-token", time.monotonic() + 3600
         with pytest.raises(TargetError) as info:

@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 import pytest
+from msgspec.structs import replace
 
 from pybridge.core.model import Action, Status, StepKey
 from pybridge.errors import StateError, TargetError
@@ -164,13 +165,13 @@ def test_a_lost_group_create_is_found_by_the_next_run_and_never_posted_twice(env
 def test_a_group_anchor_property_finds_a_lost_group_even_after_the_state_is_lost(tmp_path, directory, tenant):
     tenant.group_anchor = "extension_0123456789abcdef0123456789abcdef_sourceAnchor"
     env = environment(tmp_path, directory, tenant)
-    object.__setattr__(env.config.entra, "group_anchor_property", tenant.group_anchor)
+    env.config = replace(env.config, entra=replace(env.config.entra, group_anchor_property=tenant.group_anchor))
     first, _ = sync(env, SALES)
     assert first.status_info.status == Status.SUCCESS
     env.store.close()
     (tmp_path / "state" / "pybridge.db").unlink()  # the state file is lost
     env = environment(tmp_path, directory, tenant)
-    object.__setattr__(env.config.entra, "group_anchor_property", tenant.group_anchor)
+    env.config = replace(env.config, entra=replace(env.config.entra, group_anchor_property=tenant.group_anchor))
     again, _ = sync(env, SALES)
     assert again.status_info.status == Status.SUCCESS
     assert again.step(StepKey.TARGET_IMPORT).details[details.MATCH] == \
@@ -329,7 +330,8 @@ def test_an_object_leaving_scope_says_what_entra_connect_would_delete(env, tenan
 
 def test_an_object_in_an_excluded_container_that_was_synced_under_its_dn_says_so(env, tenant, directory):
     first, _ = sync(env)
-    object.__setattr__(env.config.ad_connectors[0], "exclude", (f"OU=Users,OU=Corp,{BASE}",))
+    excluded = replace(env.config.ad_connectors[0], exclude=(f"OU=Users,OU=Corp,{BASE}",))
+    env.config = replace(env.config, ad_connectors=(excluded, *env.config.ad_connectors[1:]))
     result, doc = sync(env)
     assert result.status_info.error_code == "ContainerNotInScope"
     assert first.target_identity.id in doc["StatusInfo"]["AdditionalDetails"]

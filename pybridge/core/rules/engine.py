@@ -23,9 +23,10 @@ of every rule in scope (exact, or ignoring case).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
+
+from msgspec import Struct, field
 
 from ..dn import InvalidDnError, canonical
 from ..model import AttributeInfo
@@ -48,8 +49,7 @@ GRAPH_READ_ONLY_PREFIXES = ("onpremisesextensionattributes",)
 GRAPH_WRITABLE_TYPES = frozenset({"user", "group"})
 
 
-@dataclass
-class SyncOutcome:
+class SyncOutcome(Struct):
     """What the rules made of one object: values, the flows that contributed, rules out of scope."""
 
     values: dict[str, Any]  # attribute -> single value or list (multi-valued); absent means null
@@ -237,8 +237,7 @@ def _type_name(value: Any, reference: bool) -> str:
     return "String"
 
 
-@dataclass
-class _Plan:
+class _Plan(Struct):
     """The rules of one direction and object type, with their flows grouped by target, ready to apply."""
 
     rules: list[_CompiledRule]

@@ -20,8 +20,9 @@ Syntax (Microsoft's "Understanding Declarative Provisioning Expressions"):
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Sequence
+
+from msgspec import Struct, field
 
 from .functions import (AUTHORITATIVE_NULL, BINARY_OPERATORS, CONSTANTS, ENUM_NAMES, FUNCTIONS, IGNORE_THIS_FLOW,
                         EnumName, ExprTypeError, RefList, Special, as_list, display_value, op_neg, parse_hex,
@@ -74,8 +75,7 @@ class ExpressionSyntaxError(ValueError):
 
 # -- tokens ----------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Token:
+class Token(Struct, frozen=True):
     """One token of an expression, with its place in the text."""
 
     kind: str  # num str attr param var ident op ( ) , end
@@ -210,43 +210,37 @@ def tokenize(text: str) -> list[Token]:
 
 # -- AST -------------------------------------------------------------------------------------------
 
-@dataclass
-class Node:
+class Node(Struct):
     """A node of the expression tree, with the span of text it was parsed from."""
 
     start: int
     end: int
 
 
-@dataclass
 class Literal(Node):
     """A constant: a string, a number, a named constant or an enum name."""
 
     value: Any
 
 
-@dataclass
 class Attr(Node):
     """[attribute]: the value(s) of a source attribute."""
 
     name: str
 
 
-@dataclass
 class Param(Node):
     """%parameter%: a value of the run (the domain's names...) or of the rule files."""
 
     name: str
 
 
-@dataclass
 class Var(Node):
     """A variable bound by Select, Where or With."""
 
     name: str
 
 
-@dataclass
 class Call(Node):
     """A function call."""
 
@@ -254,7 +248,6 @@ class Call(Node):
     args: list[Node] = field(default_factory=list)
 
 
-@dataclass
 class Binary(Node):
     """A binary operator and its operands."""
 
@@ -263,7 +256,6 @@ class Binary(Node):
     right: Node
 
 
-@dataclass
 class Negate(Node):
     """Unary minus."""
 

@@ -24,8 +24,9 @@ import datetime as dt
 import random
 import re
 import uuid
-from dataclasses import dataclass
 from typing import Any, Callable, cast
+
+from msgspec import Struct
 
 from .budget import check_count, check_length, check_number_bits
 from .model import ErrorFunctionTriggered, RuleEvaluationError
@@ -1081,8 +1082,7 @@ def f_error(message: Any) -> Any:
 
 # -- the table -------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class FunctionSpec:
+class FunctionSpec(Struct, frozen=True):
     """A function of the expression language: its arity and how it treats multi-valued arguments."""
 
     name: str

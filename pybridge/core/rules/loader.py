@@ -24,10 +24,11 @@ default rule, say).
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from msgspec.structs import replace
 
 from ... import settings_reader
 from ..dn import InvalidDnError, canonical

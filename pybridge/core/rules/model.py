@@ -10,8 +10,9 @@ flow but takes no part in equality or repr.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Callable
+
+from msgspec import Struct
 
 from ...errors import ConfigError, PyBridgeError
 
@@ -67,8 +68,7 @@ class ErrorFunctionTriggered(RuleEvaluationError):
     error_code = "sync-rule-error-function-triggered"
 
 
-@dataclass(frozen=True)
-class ScopeClause:
+class ScopeClause(Struct, frozen=True):
     """One condition of a scoping filter: attribute, operator, value."""
 
     attribute: str
@@ -83,15 +83,13 @@ class ScopeClause:
         return f"[{self.attribute} {self.operator} {self.value}]"
 
 
-@dataclass(frozen=True)
-class ScopeGroup:
+class ScopeGroup(Struct, frozen=True):
     """Clauses ANDed together; a rule's groups are ORed."""
 
     clauses: tuple[ScopeClause, ...]
 
 
-@dataclass(frozen=True)
-class JoinCondition:
+class JoinCondition(Struct, frozen=True):
     """Source attribute (in the source object) equals target attribute (in the target object)."""
 
     source: str
@@ -99,15 +97,13 @@ class JoinCondition:
     case_sensitive: bool = False
 
 
-@dataclass(frozen=True)
-class JoinGroup:
+class JoinGroup(Struct, frozen=True):
     """Conditions ANDed; groups are tried in order until one finds exactly one match."""
 
     conditions: tuple[JoinCondition, ...]
 
 
-@dataclass(frozen=True)
-class AttributeFlow:
+class AttributeFlow(Struct, frozen=True):
     """One attribute flow of a rule: its target, where the value comes from, and how it merges."""
 
     target: str
@@ -119,7 +115,22 @@ class AttributeFlow:
     multi_valued: bool = False  # the target holds several values
     reference: bool = False  # the values are references (DNs resolved by the pipeline)
     exportable: bool | None = None  # outbound: False when Graph cannot write the target; None = decide by name
-    compiled: Callable[[Any], Any] | None = field(default=None, compare=False, repr=False)
+    compiled: Callable[[Any], Any] | None = None  # built from the above: not part of what the flow is (below)
+
+    def _compared(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__struct_fields__ if name != "compiled")
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not AttributeFlow:
+            return NotImplemented
+        return self._compared() == other._compared()
+
+    def __hash__(self) -> int:
+        return hash(self._compared())
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__struct_fields__ if name != "compiled")
+        return f"AttributeFlow({shown})"
 
     @property
     def source_text(self) -> str:
@@ -131,8 +142,7 @@ class AttributeFlow:
         return self.expression or ""
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(Struct, frozen=True):
     """One synchronization rule: direction, object types, precedence, scope, join and flows."""
 
     name: str
