@@ -5,6 +5,7 @@ import datetime as dt
 import json
 import re
 import stat
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -396,3 +397,104 @@ def test_value_cells_wrap_anywhere_and_names_never_inside_a_word():
     assert re.search(r"th, td \{[^}]*word-break: normal; overflow-wrap: normal;", css)
     assert re.search(r"td\.v \{[^}]*overflow-wrap: anywhere;", css)
     assert '<th scope="col" class="k">Detail</th>' in page and '<td class="k">Run step result</td>' in page
+
+
+# -- every directory value is data, in every place the pages show one --------------------------------------------
+class _Markup(HTMLParser):
+    """The elements and attributes of a page, and its text as a browser reads it."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+        self.attributes: set[str] = set()
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.attributes.update(name for name, _ in attrs)
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def _assert_only_text(page: str, shown: int) -> None:
+    """None of XSS's payloads is markup in *page*: no element or attribute of theirs, one script (the page's own,
+    bound to its nonce); the payloads are there as text, at least *shown* times each."""
+    for payload in XSS:
+        assert payload not in page
+    parsed = _Markup()
+    parsed.feed(page)
+    assert "img" not in parsed.tags and parsed.tags.count("script") == 1
+    assert not any(name.startswith("on") for name in parsed.attributes)
+    text = "".join(parsed.text)
+    for payload in XSS:
+        assert text.count(payload) >= shown
+
+
+def _hostile_result(status: Status) -> SyncResult:
+    """A group whose every directory value (DN, names, attribute values, members, warnings, errors) is hostile."""
+    a, b = XSS
+    dn = f"CN={a}{b},OU=Groups,DC=contoso,DC=com"
+    r = sample(members=2, status=status)
+    r.distinguished_name = dn
+    r.source_identity = ProvisioningIdentity(a, "group", dn)
+    r.target_identity = ProvisioningIdentity(b, "group", a)
+    r.computer_name, r.config_path, r.run_id = a, b, a
+    members = [f"CN={a},OU=Users,DC=contoso,DC=com", f"CN={b},OU=Users,DC=contoso,DC=com", f"CN=x{a},DC=contoso"]
+    ids = [f"id-{a}", f"id-{b}"]
+    r.steps[6].details = {a: b, "Reason": a}
+    r.steps[6].attributes = [AttributeInfo("member", True, "Reference", "; ".join(members)),
+                             AttributeInfo(a, False, b, b, add=a, delete=b, operation=a, sync_rule=b,
+                                           mapping_type=a, data_source=b),
+                             AttributeInfo("proxyAddresses", True, "String", f"smtp:{a}; smtp:{b}")]
+    r.steps[8].details["Unresolved references"] = members[2]
+    r.steps[9].attributes = [AttributeInfo("members", True, "Reference", b, add="; ".join(ids), delete=ids[1]),
+                             AttributeInfo("displayName", False, "String", a, add=b, operation="Replace")]
+    r.extra["resolved_references"] = {members[0]: ids[0], members[1]: ids[1], members[2]: None}
+    r.modified_properties = [ModifiedProperty("members - Count", a, b), ModifiedProperty("displayName", b, a),
+                             ModifiedProperty(a, b, None)]
+    r.warnings = [a, b]
+    r.steps[9].details["Confirmed by read-back"] = b
+    if status != Status.SUCCESS:
+        r.steps[9].status = status
+        r.steps[9].details["Reason"] = b
+        r.status_info.additional_details = f"{a} {b} " * 40  # folded under its first 160 characters
+        r.status_info.recommended_action = a
+    return r
+
+
+@pytest.mark.parametrize("status", [Status.SUCCESS, Status.WARNING, Status.FAILURE, Status.SKIPPED])
+def test_hostile_directory_values_are_text_in_every_section(status):
+    page = html.render(_hostile_result(status))
+    _assert_only_text(page, shown=5)
+    for section in ("steps", "troubleshooting", "modified", "summary"):
+        _assert_only_text(page[:page.index("<main>")] + _section(page, section) + "</section></main>"
+                          + page[page.index("</main>") + len("</main>"):], shown=1)
+
+
+def _hostile_scan():
+    from collections import Counter
+
+    from pybridge.scan.runner import ScanSummary
+    from pybridge.scan.whole_view import Finding
+
+    a, b = XSS
+    s = ScanSummary(started=a, ended=b, scanned=3, statuses=Counter({"Failure": 2, a: 1}),
+                    codes=Counter({a: 2, "AttributeValueMustBeUnique": 1}), out_of_scope=1, unreadable=[b],
+                    findings=[Finding("AttributeValueMustBeUnique", a, (b,), b)], joined_deleted=[(a, b)])
+    steps = [{"number": n, "name": a, "status": b, "details": {a: b, "Reason": a}} for n in range(1, 11)]
+    s.rows.append({"dn": f"CN={a},DC=contoso,DC=com", "status": "Failure", "code": b, "reason": a, "steps": steps})
+    s.rows.append({"dn": b, "status": a, "code": a, "reason": b, "steps": None})
+    s.rows.append({"dn": a, "status": "Success", "code": "", "reason": "", "steps": None})
+    return s
+
+
+def test_hostile_values_are_text_in_the_scan_summary():
+    from pybridge.report import scan_html
+
+    summary = _hostile_scan()
+    pieces = scan_html.render(summary)
+    assert not isinstance(pieces, str)  # streamed: a scan of many objects is never one string in memory
+    pieces = list(pieces)
+    assert len(pieces) > len(summary.rows)
+    _assert_only_text("".join(pieces), shown=5)
