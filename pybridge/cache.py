@@ -1,5 +1,5 @@
 """What one sync process would otherwise redo every time, kept in files: the compiled sync rules, msal's HTTP
-cache (the authority's OpenID metadata), the HTML report's compiled template, and the parsed configuration.
+cache (the authority's OpenID metadata), and the parsed configuration.
 
 Each lives in one file under ``<state directory>/cache/`` (the configuration, read before any state directory
 is known, under the user's cache directory: :func:`user_files`), and is trusted only as far as it is checked:
@@ -222,40 +222,3 @@ class MsalHttpCache(dict[Any, Any]):  # msal chooses the keys and values
         """Write the cache back if msal added or dropped an entry (and the cache is writable)."""
         if self.changed and self._files is not None and self._files.save(self.KIND, self._key, self.payload()):
             self.changed = False
-
-
-# -- the report's compiled template ----------------------------------------------------------------------
-
-def template_cache(files: FileCache) -> Any:
-    """A jinja2 bytecode cache over *files* (jinja2 is imported only when a report is rendered)."""
-    import importlib.util
-    import marshal
-    import types
-
-    import jinja2
-
-    class TemplateCache(jinja2.BytecodeCache):
-        """The template's compiled code, marshal'd as Python's own .pyc files keep code (no pickle), in the
-        envelope above, keyed by the pybridge, jinja2 and Python versions and the template source's checksum."""
-
-        KIND = "report-template"
-
-        def _key(self, bucket: Any) -> str:
-            return digest(self.KIND, jinja2.__version__, importlib.util.MAGIC_NUMBER, bucket.key, bucket.checksum)
-
-        def load_bytecode(self, bucket: Any) -> None:
-            payload = files.load(self.KIND, self._key(bucket))
-            if payload is None:
-                return
-            try:
-                code = marshal.loads(payload)
-            except (EOFError, ValueError, TypeError):
-                return
-            if isinstance(code, types.CodeType):
-                bucket.code = code
-
-        def dump_bytecode(self, bucket: Any) -> None:
-            if isinstance(bucket.code, types.CodeType):
-                files.save(self.KIND, self._key(bucket), marshal.dumps(bucket.code))
-
-    return TemplateCache()

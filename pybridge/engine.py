@@ -236,11 +236,9 @@ def sync_objects(distinguished_names: Iterable[str], config: Config, *, staging_
     def write_report(result: SyncResult) -> None:
         if report_dir is None:
             return
-        from .cache import template_cache
         from .report import html
         try:
-            bytecode = template_cache(FileCache(config.state_path.parent, writable=not what_if))
-            result.report_path = str(html.write(result, report_dir, bytecode))
+            result.report_path = str(html.write(result, report_dir))
         except OSError as exc:
             if warn:
                 fix = getattr(exc, "fix", None)  # platform.UnsafeFileError says what to do about it

@@ -14,7 +14,7 @@ import yaml
 from tests.integration.conftest import Run
 
 REPO = Path(__file__).resolve().parents[2]
-KINDS = ("rules", "msal-http", "report-template")
+KINDS = ("rules", "msal-http")
 
 
 def pybridge(*args: str) -> Run:
@@ -50,7 +50,7 @@ def test_a_run_keeps_its_caches_owner_only_and_the_next_process_asks_less(lab, t
     assert first.code == 0, first.stderr
     cache = state_dir(cfg) / "cache"
     # the rules load before the first run creates the state directory: they are kept from the second run on
-    assert sorted(p.name for p in cache.iterdir()) == ["msal-http.cache", "report-template.cache"]
+    assert sorted(p.name for p in cache.iterdir()) == ["msal-http.cache"]
     assert pybridge("sync", "--config", str(cfg), dn, "--no-html-report").code == 0
     assert sorted(p.name for p in cache.iterdir()) == sorted(f"{k}.cache" for k in KINDS)
     assert stat.S_IMODE(cache.stat().st_mode) == 0o700
@@ -82,14 +82,13 @@ def test_planted_and_damaged_caches_change_nothing_but_time(lab, tmp_path):
     assert pybridge("sync", "--config", str(cfg), dn, "--staging-mode").code == 0
     cache = state_dir(cfg) / "cache"
     good = pybridge("sync", "--config", str(cfg), dn, "--staging-mode")
-    # a link planted at one cache path, damage in the others
+    # a link planted at one cache path, damage in the other
     outside = tmp_path / "outside"
     outside.write_bytes(b"not for pybridge")
     (cache / "rules.cache").unlink()
     (cache / "rules.cache").symlink_to(outside)
-    for kind in ("msal-http", "report-template"):
-        raw = (cache / f"{kind}.cache").read_bytes()
-        (cache / f"{kind}.cache").write_bytes(raw[:-1] + bytes([raw[-1] ^ 0xFF]))
+    raw = (cache / "msal-http.cache").read_bytes()
+    (cache / "msal-http.cache").write_bytes(raw[:-1] + bytes([raw[-1] ^ 0xFF]))
     lab.emulator.clear_log()
     r = pybridge("sync", "--config", str(cfg), dn, "--staging-mode")
     assert r.code == 0, r.stderr

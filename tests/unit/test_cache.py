@@ -1,6 +1,6 @@
 """The caches in the state directory (pybridge/cache.py): trusted only when they are ours, private, for this key
 and intact; never followed through links; never written under --what-if; rebuilt when anything they depend on
-changes. And what they keep behaves exactly like what they replace: the rules, msal's metadata, the template."""
+changes. And what they keep behaves exactly like what they replace: the rules, msal's metadata."""
 from __future__ import annotations
 
 import json
@@ -55,8 +55,8 @@ def test_another_key_or_kind_is_a_miss(state):
     files = FileCache(state)
     files.save("rules", "k1", b"payload")
     assert files.load("rules", "k2") is None
-    files.path("rules").rename(files.path("report-template"))
-    assert files.load("report-template", "k1") is None
+    files.path("rules").rename(files.path("msal-http"))
+    assert files.load("msal-http", "k1") is None
 
 
 @pytest.mark.parametrize("damage", [
@@ -390,64 +390,6 @@ def test_the_http_cache_is_not_written_under_what_if(state):
     cache = MsalHttpCache.for_authority(FileCache(state, writable=False), authority.authority)
     app(authority, cache).acquire_token_for_client(["https://graph.example/.default"])
     cache.save()
-    assert not (state / "cache").exists()
-
-
-# -- the report's template ------------------------------------------------------------------------------------
-
-@pytest.fixture
-def fresh_env(monkeypatch):
-    from pybridge.report import html
-    monkeypatch.setattr(html, "_ENV", None)
-    return html
-
-
-def sample_result():
-    from pybridge.core.model import failed_result
-    from pybridge.sync.steps import new_steps
-    return failed_result("CN=Jane Doe,OU=Users,DC=contoso,DC=com", "ObjectNotAccessible", "not readable",
-                         steps=new_steps())
-
-
-def test_the_compiled_template_is_kept_and_renders_the_same(state, fresh_env, monkeypatch, tmp_path):
-    import jinja2
-    files = FileCache(state)
-    compiled = []
-    real = jinja2.Environment.compile
-
-    def counting(self, *a, **kw):
-        compiled.append(1)
-        return real(self, *a, **kw)
-    monkeypatch.setattr(jinja2.Environment, "compile", counting)
-    html = fresh_env
-    result = sample_result()
-    first = html.render(result, cachelib.template_cache(files))
-    assert len(compiled) == 1 and mode(files.path("report-template")) == 0o600
-    monkeypatch.setattr(html, "_ENV", None)  # a new process
-    second = html.render(result, cachelib.template_cache(files))
-    assert len(compiled) == 1  # loaded, not compiled
-    nonce = lambda text: text.split('nonce="')[1].split('"')[0]  # noqa: E731
-    assert second.replace(nonce(second), "N") == first.replace(nonce(first), "N")
-
-
-def test_a_damaged_template_cache_is_compiled_again(state, fresh_env):
-    files = FileCache(state)
-    html = fresh_env
-    html.render(sample_result(), cachelib.template_cache(files))
-    path = files.path("report-template")
-    raw = path.read_bytes()
-    head, _, payload = raw.partition(b"\n")
-    garbage = b"\x00not marshal"
-    import hashlib
-    fields = head.split(b" ")
-    fields[3], fields[4] = hashlib.sha256(garbage).hexdigest().encode(), str(len(garbage)).encode()
-    path.write_bytes(b" ".join(fields) + b"\n" + garbage)  # a valid envelope around bytes that are not code
-    html._ENV = None
-    assert "ObjectNotAccessible" in html.render(sample_result(), cachelib.template_cache(files))
-
-
-def test_the_template_cache_is_not_written_under_what_if(state, fresh_env):
-    fresh_env.render(sample_result(), cachelib.template_cache(FileCache(state, writable=False)))
     assert not (state / "cache").exists()
 
 
