@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sqlite3
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -16,12 +18,18 @@ from typing import Any
 from msgspec import Struct, field
 
 from . import platform, timespan
+from .cache import FileCache, digest
 from .core import dn as dnlib
 from .core.model import iso
 from .core.values import from_json, to_json
 from .errors import StateError, UsageError
 
 APPLICATION_ID = 0x50594252  # "PYBR": marks a pybridge state file; anything else is foreign
+#: PRAGMA quick_check reads every page of the state file, so its cost grows with the state (about 0.8 ms per MB
+#: here). It runs when the file is not exactly as pybridge last left it (changed by anything else, or never
+#: checked), and on an unchanged file at least this often.
+RECHECK_SECONDS = 24 * 3600
+STAMP_KIND = "state-checked"
 SCHEMA_VERSION = 2
 ENTRA = "entra"  # connector key of the Entra connector space
 
@@ -98,6 +106,7 @@ class Store:
         self.read_only = read_only
         self._group_limit = 0  # > 0: deferrable commits share a transaction, up to this many runs
         self.grouped_runs = 0  # runs in the open group's transaction, not yet committed
+        self._checked_at: float | None = None  # when quick_check last passed on this file (_check_pages)
 
     # -- opening --------------------------------------------------------------------------------
     @classmethod
@@ -163,15 +172,40 @@ class Store:
         if version > SCHEMA_VERSION:
             raise StateError(f"State file {self.path} was written by a newer pybridge (schema {version}).",
                              path=str(self.path), recommended_action="Upgrade pybridge.")
+        self._check_pages()
+
+    # -- the whole file's check, skipped while the file is as pybridge left it -------------------------------
+    def _stamp_key(self) -> str | None:
+        """The file as it is now (device, inode, size, modification time), as a cache key; None without one."""
+        if self.path is None:
+            return None
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return digest("state-file", str(self.path.resolve()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def _check_pages(self) -> None:
+        key = self._stamp_key()
+        kept = FileCache(self.path.parent).load(STAMP_KIND, key) if self.path is not None and key else None
+        try:
+            checked_at = float(kept) if kept is not None else None
+        except ValueError:
+            checked_at = None
+        if checked_at is not None and 0 <= time.time() - checked_at < RECHECK_SECONDS:
+            self._checked_at = checked_at  # unchanged since pybridge left it after a check that passed
+            return
         try:
             verdict = self._conn.execute("PRAGMA quick_check").fetchone()[0]
         except sqlite3.DatabaseError as exc:
             verdict = str(exc)
-        if verdict != "ok":
-            raise StateError(f"State file {self.path} is damaged ({verdict}); pybridge leaves it as it is.",
-                             path=str(self.path),
-                             recommended_action="Move the file aside (pybridge then starts a new state: the next sync "
-                                                "of each object matches it again in Entra ID) or restore a backup.")
+        if verdict == "ok":
+            self._checked_at = time.time()
+            return
+        raise StateError(f"State file {self.path} is damaged ({verdict}); pybridge leaves it as it is.",
+                         path=str(self.path),
+                         recommended_action="Move the file aside (pybridge then starts a new state: the next sync "
+                                            "of each object matches it again in Entra ID) or restore a backup.")
 
     def _migrate(self) -> None:
         try:
@@ -203,6 +237,17 @@ class Store:
     def close(self) -> None:
         self.end_group()
         self._conn.close()
+        self._remember_check()
+
+    def _remember_check(self) -> None:
+        """Note the file as this process leaves it, with when it was last checked in full: the next open skips
+        quick_check while nothing else has changed the file (what SQLite itself wrote is consistent). Never
+        under --what-if (read-only), and never for a file that was not checked."""
+        if self.read_only or self._checked_at is None or self.path is None:
+            return
+        key = self._stamp_key()
+        if key is not None:
+            FileCache(self.path.parent).save(STAMP_KIND, key, repr(self._checked_at).encode("ascii"))
 
     # -- groups of commits (a batch) ------------------------------------------------------------
     def begin_group(self, max_runs: int) -> None:

@@ -14,7 +14,7 @@ import yaml
 from tests.integration.conftest import Run
 
 REPO = Path(__file__).resolve().parents[2]
-KINDS = ("rules", "msal-http")
+KINDS = ("rules", "msal-http", "state-checked")  # state-checked: from the second run (the first creates the file)
 
 
 def pybridge(*args: str) -> Run:

@@ -175,3 +175,94 @@ def test_closing_the_store_commits_an_open_group(tmp_path):
     store.commit(_run(1))
     store.close()
     assert _committed_runs(path) == 1
+
+
+# -- the whole file's check (PRAGMA quick_check reads every page: it runs only when needed) -------------------
+@pytest.fixture
+def statements(monkeypatch):
+    """Every SQL statement the stores opened in the test run."""
+    import pybridge.store as store_module
+
+    seen: list[str] = []
+    connect = sqlite3.connect
+
+    def traced(*args, **kwargs):
+        conn = connect(*args, **kwargs)
+        conn.set_trace_callback(seen.append)
+        return conn
+
+    monkeypatch.setattr(store_module.sqlite3, "connect", traced)
+    return seen
+
+
+def _opened(path, statements, **kwargs):
+    statements.clear()
+    store = Store.open(path, **kwargs)
+    checked = "PRAGMA quick_check" in statements
+    return store, checked
+
+
+def test_a_state_file_left_unchanged_is_not_read_in_full_again(tmp_path, statements):
+    path = tmp_path / "state" / "pybridge.db"
+    store, _ = _opened(path, statements)
+    store.commit(_writes())
+    store.close()
+    store, checked = _opened(path, statements)
+    assert checked  # never checked before
+    second = _writes(anchor="g2", mv="m2", entra_id="e2")
+    second.run["id"] = "r2"
+    second.metaverse = [("m2", "person", "anchor2==", {"displayName": ["Jane"]})]
+    store.commit(second)  # its own writes need no new check
+    store.close()
+    store, checked = _opened(path, statements)
+    assert not checked and store.cs_object("contoso.com", "g2") is not None
+    store.close()
+    _, checked = _opened(path, statements, read_only=True)  # --what-if trusts the same note
+    assert not checked
+
+
+def test_a_state_file_changed_by_anything_else_is_checked_and_refused_when_damaged(tmp_path, statements):
+    path = tmp_path / "state" / "pybridge.db"
+    for _ in range(2):
+        store, _ = _opened(path, statements)
+        store.close()
+    other = sqlite3.connect(path)
+    other.execute("INSERT INTO meta VALUES ('written by', 'another program')")
+    other.commit()
+    other.close()
+    store, checked = _opened(path, statements)
+    assert checked
+    store.close()
+    data = bytearray(path.read_bytes())
+    data[4096:8192] = b"\xa5" * 4096  # a page overwritten in place: same size, same header
+    path.write_bytes(bytes(data))
+    with pytest.raises(StateError, match="is damaged"):
+        Store.open(path)
+    assert path.read_bytes() == bytes(data)
+
+
+def test_an_unchanged_state_file_is_still_checked_daily(tmp_path, statements, monkeypatch):
+    import pybridge.store as store_module
+
+    path = tmp_path / "state" / "pybridge.db"
+    for _ in range(2):
+        store, _ = _opened(path, statements)
+        store.close()
+    store, checked = _opened(path, statements)
+    assert not checked
+    store.close()
+    later = store_module.time.time() + store_module.RECHECK_SECONDS + 1
+    monkeypatch.setattr(store_module.time, "time", lambda: later)
+    _, checked = _opened(path, statements)
+    assert checked
+
+
+def test_what_if_writes_no_note_of_the_check(tmp_path, statements):
+    path = tmp_path / "state" / "pybridge.db"
+    Store.open(path).close()  # created: nothing to check yet
+    ro, checked = _opened(path, statements, read_only=True)
+    assert checked
+    ro.close()
+    assert not (path.parent / "cache" / "state-checked.cache").exists()
+    _, checked = _opened(path, statements, read_only=True)
+    assert checked
