@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import platform
 import statistics
 import sys
@@ -20,8 +19,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pybridge.core.model import (Action, AttributeInfo, ModifiedProperty, ProvisioningIdentity, Status,  # noqa: E402
-                                 SyncResult, new_steps)
+                                 SyncResult)
 from pybridge.report import adsync, html  # noqa: E402
+from pybridge.sync.details import show_attributes  # noqa: E402
+from pybridge.sync.steps import new_steps  # noqa: E402
 
 
 def big_group(members: int) -> SyncResult:
@@ -33,13 +34,11 @@ def big_group(members: int) -> SyncResult:
     ids = "; ".join(f"{i:08d}-0000-4000-8000-000000000000" for i in range(members))
     for st in r.steps:
         st.status, st.timestamp = Status.SUCCESS, now
-    r.steps[6].attributes = [AttributeInfo("member", True, "Reference", dns, data_source="contoso.com")]
-    r.steps[8].attributes = [AttributeInfo("member", True, "Reference", dns, operation="Add"),
-                             AttributeInfo("members", True, "Reference", dns, operation="Add")]
-    r.steps[9].attributes = [AttributeInfo("members", True, "Reference", f"{members} value(s)", add=ids,
-                                           operation="Update")]
-    for st in (r.steps[6], r.steps[8], r.steps[9]):
-        st.details["AttributeInfoJson"] = json.dumps([vars(a) for a in st.attributes])
+    show_attributes(r.steps[6], [AttributeInfo("member", True, "Reference", dns, data_source="contoso.com")])
+    show_attributes(r.steps[8], [AttributeInfo("member", True, "Reference", dns, operation="Add"),
+                                 AttributeInfo("members", True, "Reference", dns, operation="Add")])
+    show_attributes(r.steps[9], [AttributeInfo("members", True, "Reference", f"{members} value(s)", add=ids,
+                                               operation="Update")])
     r.modified_properties = [ModifiedProperty("members - Count", None, str(members))]
     return r
 
