@@ -99,3 +99,60 @@ def test_an_unchanged_configuration_and_rules_load_no_yaml_parser(tmp_path, monk
     again = loaded(config, monkeypatch, "rules")
     assert "pybridge.core.rules" in again
     assert not again & {"yaml", "pybridge.yamlcheck", "platformdirs", "difflib"}
+
+
+# -- the garbage collector during start-up (pybridge.cli.run) ------------------------------------------------
+GC_CHILD = r"""
+import gc, json, sys
+from pybridge import cli
+from pybridge.errors import PyBridgeError
+seen = {}
+def stop(*args, **kwargs):
+    raise PyBridgeError("stopped here by the test")
+started = cli._started
+def watched():  # where the command's run starts: how its start-up went
+    if not seen:
+        seen.update(collections=sum(g["collections"] for g in gc.get_stats()))
+        started()
+        seen.update(enabled=gc.isenabled(), frozen=gc.get_freeze_count())
+        engine = sys.modules.get("pybridge.engine")
+        if engine is not None:
+            engine.sync_object = stop  # the run itself would need a directory and a tenant
+    started()
+cli._started = watched
+sys.argv = ["pybridge", *sys.argv[1:]]
+before = sum(g["collections"] for g in gc.get_stats())  # what importing pybridge.cli itself cost, before run()
+code = cli.run()
+seen["collections"] = seen.get("collections", before) - before
+print(json.dumps({"code": code, "at_run": seen, "enabled_after": gc.isenabled()}))
+"""
+
+
+def test_a_sync_process_collects_nothing_during_start_up_and_everything_after(tmp_path, monkeypatch):
+    monkeypatch.setenv("T_AD_PW", "ad-pw-123")
+    monkeypatch.setenv("T_SECRET", "client-secret-456")
+    config = write(tmp_path, minimal(tmp_path))
+    out = subprocess.run([sys.executable, "-c", GC_CHILD, "sync", "--config", str(config), "--progress", "none",
+                          "--no-html-report", "CN=Jane Doe,OU=Users,DC=contoso,DC=com"],
+                         capture_output=True, text=True, check=True)
+    doc = json.loads(out.stdout.strip().splitlines()[-1])
+    assert doc["code"] == 1  # the run "could not start": the test's sync_object
+    at_run = doc["at_run"]
+    assert at_run["collections"] == 0  # imports, configuration and rules: not walked once
+    assert at_run["enabled"] and at_run["frozen"] > 10_000  # the run collects its own garbage; start-up is frozen
+    assert doc["enabled_after"]
+
+
+def test_any_other_command_collects_as_usual_and_main_in_process_never_touches_the_collector(tmp_path):
+    import gc
+
+    from pybridge import cli
+
+    out = subprocess.run([sys.executable, "-c", GC_CHILD, "scheduler", "get", "--config",
+                          str(tmp_path / "missing.yaml")], capture_output=True, text=True, check=True)
+    doc = json.loads(out.stdout.strip().splitlines()[-1])
+    assert doc["code"] != 0 and doc["enabled_after"]
+    assert doc["at_run"]["enabled"] and doc["at_run"]["frozen"] > 0  # from the start of the command
+    frozen = gc.get_freeze_count()
+    assert cli.main(["scheduler", "get", "--config", str(tmp_path / "missing.yaml")]) != 0
+    assert gc.isenabled() and gc.get_freeze_count() == frozen
