@@ -1,7 +1,7 @@
 """The floor of startup_bench.py: the plainest script that makes the round trips of `pybridge sync` of an
 unchanged user, and nothing else.
 
-    python benchmarks/floor_sync.py SETTINGS.json
+    python benchmarks/floor_sync.py SETTINGS.json [--frozen-start]
 
 One LDAPS bind and one BASE read of the object (ldap3, the attributes pybridge reads), one client-credential
 token from msal (its token cache kept in a file between runs, as pybridge keeps it, so a warm run asks for no
@@ -10,18 +10,33 @@ cache (the authority's OpenID metadata) is kept in that file between runs too, t
 shows it; without, msal reads the metadata once per process. Writes nothing else; prints the Entra id found.
 startup_bench.py writes SETTINGS.json; nothing here parses YAML, checks scope, applies rules or keeps state:
 that is what pybridge adds and what the benchmark measures.
+
+With --frozen-start the script treats the garbage collector as a pybridge process does (pybridge.cli.run):
+off during the imports, then the imported objects frozen (gc.freeze) and collection on again before the
+round trips; so the start-up's objects are neither walked during the imports nor torn down at exit.
+startup_bench.py runs both: the plain floor, and this one for the comparison without that difference.
 """
-import base64
-import functools
-import json
-import os
-import pickle
-import ssl
+import gc
 import sys
 
-import ldap3
-import msal
-import requests
+FROZEN_START = "--frozen-start" in sys.argv[2:]
+if FROZEN_START:
+    gc.disable()
+
+import base64  # noqa: E402 - after the collector is set
+import functools  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import pickle  # noqa: E402
+import ssl  # noqa: E402
+
+import ldap3  # noqa: E402
+import msal  # noqa: E402
+import requests  # noqa: E402
+
+if FROZEN_START:
+    gc.freeze()
+    gc.enable()
 
 with open(sys.argv[1], encoding="utf-8") as fh:
     s = json.load(fh)

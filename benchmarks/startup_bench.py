@@ -9,7 +9,9 @@ Starts a lab (pybridge-lab: a Samba AD DC on --host and the Graph emulator; a th
 --lab-dir names one, which is then kept), creates the sample user with one sync, then runs, alternately and
 in a rotating order, the floor (floor_sync.py: one LDAPS bind and BASE read with ldap3, one msal
 client-credential token with its cache in a file, one Graph GET by onPremisesImmutableId) and `pybridge sync`
-of the same unchanged user without the HTML report, with it, and with --staging-mode. Each process is timed
+of the same unchanged user without the HTML report, with it, and with --staging-mode. The floor runs twice:
+as it is, and with --frozen-start (the garbage collector treated as a pybridge process treats it, see
+floor_sync.py), so that the ratios are given against both. Each process is timed
 from its start to its exit (wall) and charged its own user+sys CPU time and peak RSS (os.wait4). Prints the
 medians and the ratios to the floor, the load average before and after, then the in-process API: import and
 configuration, the first sync and the following ones of `pybridge.sync_object` in one process (wall and CPU,
@@ -43,6 +45,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
 DEFAULT_DN = "CN=Jane Doe,OU=Users,OU=Corp,DC=contoso,DC=com"
+FROZEN_FLOOR = "floor, start-up frozen (--frozen-start)"
 
 
 # Processes are started by a small launcher of their own: Linux carries a parent's peak RSS into a child
@@ -206,6 +209,7 @@ def bench(args: argparse.Namespace, lab_dir: Path, work: Path, state: dict) -> i
 
     commands = {
         "floor (floor_sync.py)": [py, str(HERE / "floor_sync.py"), str(settings_file)],
+        FROZEN_FLOOR: [py, str(HERE / "floor_sync.py"), str(settings_file), "--frozen-start"],
         "pybridge sync --no-html-report": [*sync, "--no-html-report"],
         "pybridge sync (HTML report)": sync,
         "pybridge sync --staging-mode --no-html-report": [*sync, "--staging-mode", "--no-html-report"],
@@ -278,6 +282,15 @@ def bench(args: argparse.Namespace, lab_dir: Path, work: Path, state: dict) -> i
             out[f"api ({mode})"] = {"import_config_s": [round(med("import_config", i), 4) for i in (0, 1)],
                                     "first_s": [round(med("first", i), 4) for i in (0, 1)],
                                     "next_s": [round(nxt_wall, 4), round(nxt_cpu, 4)]}
+    frozen = med[FROZEN_FLOOR]
+    print(f"against the floor with pybridge's start-up collector regime (--frozen-start: wall "
+          f"{frozen[0]:.3f} s, CPU {frozen[1]:.3f} s): " + "; ".join(
+              f"{n.removeprefix('pybridge ')} {med[n][0] / frozen[0]:.2f}x / {med[n][1] / frozen[1]:.2f}x"
+              for n in names if n.startswith("pybridge")))
+    for n in names:
+        if n.startswith("pybridge"):
+            out[n]["wall_ratio_frozen_floor"] = round(med[n][0] / frozen[0], 3)
+            out[n]["cpu_ratio_frozen_floor"] = round(med[n][1] / frozen[1], 3)
     print(json.dumps({"load_before": load_before, "load_after": load_after, "floor_metadata": floor_metadata,
                       "floor_token": args.floor_token,
                       "bytecode_cache": not args.no_bytecode_cache, "results": out}))

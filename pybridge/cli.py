@@ -362,7 +362,6 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
     positional = list(args.dn_positional or [])
     if args.input is not None or len(positional) > 1:
-        _started()  # a batch runs long: its start-up is a small part of it
         return _batch_sync(args)
     try:
         dn = resolve_dn(args.dn, positional[0] if positional else None, note=_say)
@@ -560,6 +559,7 @@ def _batch_sync(args: argparse.Namespace) -> int:
         from pathlib import Path
         cfg = replace(cfg, report_dir=Path(args.report_dir))
     _announce_mode(args, cfg)
+    _started()
     worst, count = EXIT_SUCCESS, 0
     failed: list[int] = []
     position = {"object": 0}

@@ -156,3 +156,17 @@ def test_any_other_command_collects_as_usual_and_main_in_process_never_touches_t
     frozen = gc.get_freeze_count()
     assert cli.main(["scheduler", "get", "--config", str(tmp_path / "missing.yaml")]) != 0
     assert gc.isenabled() and gc.get_freeze_count() == frozen
+
+
+def test_a_batch_collects_nothing_until_its_configuration_and_rules_are_loaded(tmp_path, monkeypatch):
+    monkeypatch.setenv("T_AD_PW", "ad-pw-123")
+    monkeypatch.setenv("T_SECRET", "client-secret-456")
+    data = minimal(tmp_path)
+    data["ad_connectors"][0]["servers"] = ["ldaps://127.0.0.1:1"]  # refused at once: the runs fail, quickly
+    config = write(tmp_path, data)
+    out = subprocess.run([sys.executable, "-c", GC_CHILD, "sync", "--config", str(config), "--progress", "none",
+                          "--no-html-report", "CN=A,OU=Users,DC=contoso,DC=com", "CN=B,OU=Users,DC=contoso,DC=com"],
+                         capture_output=True, text=True, check=True, timeout=120)
+    doc = json.loads(out.stdout.strip().splitlines()[-1])
+    assert doc["at_run"]["collections"] == 0 and doc["at_run"]["frozen"] > 10_000
+    assert doc["code"] == 1 and doc["enabled_after"]
