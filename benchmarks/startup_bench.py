@@ -156,6 +156,9 @@ def bench(args: argparse.Namespace, lab_dir: Path, work: Path, state: dict) -> i
     from pybridge.sync.scoping_steps import BASE_ATTRIBUTES, RANGED
 
     config = state["config"]
+    # every process starts in the work directory: `python -m` and `-c` put the current directory first on
+    # sys.path, and a checkout there would shadow --source
+    os.chdir(work)
     cfg = configlib.load(config)
     rules = engine.load_rules(cfg)
     verify = str(lab_dir / "ca" / "ca.pem")
@@ -168,7 +171,8 @@ def bench(args: argparse.Namespace, lab_dir: Path, work: Path, state: dict) -> i
                                                           env.get("PYTHONPATH")]))
     py = sys.executable
     script = Path(py).with_name("pybridge")
-    pybridge = [str(script)] if script.exists() else [py, "-m", "pybridge"]
+    # another source tree (--source) may predate the installed console script's entry point
+    pybridge = [str(script)] if script.exists() and not args.source else [py, "-m", "pybridge"]
     sync = [*pybridge, "sync", "--config", config, "--progress", "none", args.dn]
     subprocess.run([*pybridge, "scheduler", "set", "--config", config, "--sync-cycle-enabled", "false"],
                    check=True, stdout=subprocess.DEVNULL, env=env)
@@ -254,6 +258,16 @@ def bench(args: argparse.Namespace, lab_dir: Path, work: Path, state: dict) -> i
                   "wall_ratio": round(w / floor[0], 3), "cpu_ratio": round(c / floor[1], 3),
                   "rss_ratio": round(r / floor[2], 3)}
 
+    frozen = med[FROZEN_FLOOR]
+    print(f"against the floor with pybridge's start-up collector regime (--frozen-start: wall "
+          f"{frozen[0]:.3f} s, CPU {frozen[1]:.3f} s): " + "; ".join(
+              f"{n.removeprefix('pybridge ')} {med[n][0] / frozen[0]:.2f}x / {med[n][1] / frozen[1]:.2f}x"
+              for n in names if n.startswith("pybridge")))
+    for n in names:
+        if n.startswith("pybridge"):
+            out[n]["wall_ratio_frozen_floor"] = round(med[n][0] / frozen[0], 3)
+            out[n]["cpu_ratio_frozen_floor"] = round(med[n][1] / frozen[1], 3)
+
     if args.api:
         dns = [args.dn, *[dn for key, dn in state["samples"].items()
                           if key in ("user_comma", "user_nonascii", "user_special") and dn != args.dn]]
@@ -282,15 +296,6 @@ def bench(args: argparse.Namespace, lab_dir: Path, work: Path, state: dict) -> i
             out[f"api ({mode})"] = {"import_config_s": [round(med("import_config", i), 4) for i in (0, 1)],
                                     "first_s": [round(med("first", i), 4) for i in (0, 1)],
                                     "next_s": [round(nxt_wall, 4), round(nxt_cpu, 4)]}
-    frozen = med[FROZEN_FLOOR]
-    print(f"against the floor with pybridge's start-up collector regime (--frozen-start: wall "
-          f"{frozen[0]:.3f} s, CPU {frozen[1]:.3f} s): " + "; ".join(
-              f"{n.removeprefix('pybridge ')} {med[n][0] / frozen[0]:.2f}x / {med[n][1] / frozen[1]:.2f}x"
-              for n in names if n.startswith("pybridge")))
-    for n in names:
-        if n.startswith("pybridge"):
-            out[n]["wall_ratio_frozen_floor"] = round(med[n][0] / frozen[0], 3)
-            out[n]["cpu_ratio_frozen_floor"] = round(med[n][1] / frozen[1], 3)
     print(json.dumps({"load_before": load_before, "load_after": load_after, "floor_metadata": floor_metadata,
                       "floor_token": args.floor_token,
                       "bytecode_cache": not args.no_bytecode_cache, "results": out}))
